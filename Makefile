@@ -1,0 +1,62 @@
+# Doorstep. `make run` and `make test` are all a new machine needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+WORKERS ?= 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+CORE_STAMP := $(VENV)/.core-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run test lint format migrate seed serve-prod bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(CORE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(CORE_STAMP)
+
+## run: set up everything, seed the demo if the database is empty, serve on $(HOST):$(PORT)
+run: $(CORE_STAMP)
+	$(BIN)/python -m backend.cli setup --host $(HOST) --port $(PORT)
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
+
+## test: the whole suite, on SQLite and (when reachable) PostgreSQL
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff and mypy
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: $(CORE_STAMP)
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/python -m backend.cli seed
+
+## serve-prod: gunicorn against PostgreSQL; needs DOORSTEP_ENV=production and real secrets
+serve-prod: $(CORE_STAMP)
+	$(BIN)/alembic upgrade head
+	DOORSTEP_ENV=production $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) \
+	  --access-logfile - --forwarded-allow-ips '*' 'backend:create_app()'
+
+## bench: throughput ratios against a floor measured in the same run
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""The one place the application is built."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.wrappers import Response
+
+from backend import errors, http
+from backend.auth.routes import blp as auth_blp
+from backend.config import Settings, load_settings
+from backend.db.session import Database
+from backend.db.session import init_app as init_db
+from backend.health.routes import blp as health_blp
+from backend.manifests.routes import blp as manifests_blp
+
+API_PREFIX = "/api/v1"
+SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets/"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    """Build the app from ``settings`` (default: the environment)."""
+    settings = settings or load_settings()
+    settings.check_safe_for_production()
+    app = Flask("doorstep")
+    app.config.update(
+        DOORSTEP=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Doorstep API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS,
+        API_SPEC_OPTIONS={
+            "info": {"description": "Last-mile delivery with provable proof of delivery."},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    logging.basicConfig(level=logging.INFO)
+    init_db(app, database or Database(settings.database_url))
+    http.init_app(app)
+
+    api = Api(app)
+    api.ERROR_SCHEMA = None
+    for blueprint in (health_blp, auth_blp, manifests_blp):
+        api.register_blueprint(blueprint)
+    _serve_swagger_assets(app)
+    # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.
+    errors.register_error_handlers(app)
+    return app
+
+
+def _serve_swagger_assets(app: Flask) -> None:
+    # The browsable API docs load their scripts from this server, never from a CDN.
+    assets = Path(str(swagger_ui_path))
+
+    @app.get(f"{SWAGGER_ASSETS}<path:filename>")
+    def swagger_asset(filename: str) -> Response:
+        return send_from_directory(assets, filename, max_age=86400)

@@ -1,0 +1,1 @@
+"""Login, token refresh and the role guard every endpoint goes through."""

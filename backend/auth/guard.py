@@ -1,0 +1,78 @@
+"""The role guard: every API endpoint but login, refresh and health goes through it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request
+
+from backend.auth.tokens import (
+    Principal,
+    TokenInvalid,
+    TokenType,
+    decode_token,
+    principal_from_claims,
+)
+from backend.db.session import db_session, scope_to_tenant
+from backend.domain.stops import Role
+from backend.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def current_principal() -> Principal:
+    principal: Principal = g.principal
+    return principal
+
+
+def authenticate() -> Principal:
+    """Verify the request's bearer token and scope the session to its tenant."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "authentication_required",
+            "send an access token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer realm="doorstep"'},
+        )
+    try:
+        claims = decode_token(current_app.config["DOORSTEP"], token.strip(), TokenType.ACCESS)
+        principal = principal_from_claims(claims)
+    except TokenInvalid as exc:
+        raise ApiError(
+            401,
+            exc.code,
+            exc.message,
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
+            },
+        ) from exc
+    g.principal = principal
+    scope_to_tenant(db_session(), principal.org_id)
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[[F], F]:
+    """Let the view run only for an authenticated caller holding one of ``roles``.
+
+    Admins pass every role check: they run the tenant.
+    """
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal.role not in allowed:
+                raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")
+            return view(*args, **kwargs)
+
+        guarded._doorstep_roles = allowed  # type: ignore[attr-defined]
+        return cast(F, guarded)
+
+    return decorate

@@ -1,0 +1,54 @@
+"""POST /api/v1/auth/token and /api/v1/auth/refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.auth import service
+from backend.auth.schemas import LoginSchema, RefreshSchema, TokenPairSchema
+from backend.db.session import db_session
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and refresh")
+
+
+def _pair_body(pair: service.TokenPair) -> dict[str, Any]:
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+    }
+
+
+@blp.route("/token")
+class Token(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="invalid_credentials")
+    @blp.alt_response(429, description="rate_limited: too many failed logins")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Log in with a username, password and device id."""
+        pair = service.login(
+            db_session(),
+            current_app.config["DOORSTEP"],
+            body["username"],
+            body["password"],
+            body["device_id"],
+            request.remote_addr or "unknown",
+        )
+        return _pair_body(pair)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenPairSchema)
+    @blp.alt_response(401, description="token_reused, token_revoked, token_expired, ...")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Exchange a refresh token for a new pair; the old refresh token is spent."""
+        pair = service.refresh(db_session(), current_app.config["DOORSTEP"], body["refresh_token"])
+        return _pair_body(pair)

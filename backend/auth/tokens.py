@@ -1,0 +1,141 @@
+"""JSON Web Tokens: what we sign, and every check we make before trusting one.
+
+Access and refresh tokens are both HS256 JWTs, told apart by the ``typ`` claim, so a
+refresh token can never be replayed as an access token or the other way round. Every
+token must carry exp, iat, iss, aud, sub and jti; the accepted algorithm list is
+pinned (``alg: none`` and algorithm confusion are refused); the ``kid`` header picks
+the verifying key from the key ring, so keys rotate without logging anyone out.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from backend.config import Settings
+from backend.domain.stops import Role
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "typ"]
+LEEWAY_S = 30
+
+
+class TokenType(enum.StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+class TokenInvalid(Exception):
+    """The token must not be trusted; ``code`` says why, in stable words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as proven by a valid access token."""
+
+    user_id: int
+    org_id: int
+    role: Role
+    username: str
+    device_key: str | None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+def issue_token(
+    settings: Settings,
+    typ: TokenType,
+    principal: Principal,
+    now: datetime | None = None,
+    family_id: str | None = None,
+) -> IssuedToken:
+    now = now or datetime.now(UTC)
+    ttl = settings.access_token_ttl_s if typ is TokenType.ACCESS else settings.refresh_token_ttl_s
+    expires_at = now + timedelta(seconds=ttl)
+    jti = uuid.uuid4().hex
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(principal.user_id),
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "jti": jti,
+        "typ": typ.value,
+        "org": principal.org_id,
+        "role": principal.role.value,
+        "name": principal.username,
+    }
+    if principal.device_key is not None:
+        claims["dev"] = principal.device_key
+    if family_id is not None:
+        claims["fam"] = family_id
+    kid, secret = settings.active_jwt_key
+    token = jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid})
+    return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+
+def decode_token(settings: Settings, token: str, expected: TokenType) -> dict[str, Any]:
+    """Verify ``token`` completely and return its claims, or raise TokenInvalid."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid("token_malformed", "the token is not a well-formed JWT") from exc
+    if header.get("alg") != ALGORITHM:
+        raise TokenInvalid("token_algorithm", "the token's algorithm is not accepted")
+    keys = dict(settings.jwt_keys)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in keys:
+        raise TokenInvalid("token_unknown_key", "the token was not signed by a known key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            keys[kid],
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=LEEWAY_S,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenInvalid("token_expired", "the token has expired") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenInvalid("token_audience", "the token is for another audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenInvalid("token_issuer", "the token is from another issuer") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenInvalid("token_claims", f"the token lacks the {exc.claim} claim") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenInvalid("token_signature", "the token's signature does not match") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid("token_invalid", "the token is not valid") from exc
+    if claims.get("typ") != expected.value:
+        raise TokenInvalid("token_type", f"a {expected.value} token is required here")
+    return claims
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        return Principal(
+            user_id=int(claims["sub"]),
+            org_id=int(claims["org"]),
+            role=Role(claims["role"]),
+            username=str(claims["name"]),
+            device_key=claims.get("dev"),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TokenInvalid("token_claims", "the token's claims are incomplete") from exc

@@ -1,0 +1,102 @@
+"""The ``doorstep`` command: set up a database, seed the demo, and (later) verify bundles.
+
+``python -m backend.cli setup`` is what ``make run`` calls before it starts serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from alembic import command
+from alembic.config import Config
+
+from backend.config import PROJECT_ROOT, Settings, load_settings
+from backend.db.session import Database
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the schema to the newest migration (the only way it is ever created)."""
+    if settings.database_url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["url"] = settings.database_url
+    command.upgrade(config, "head")
+
+
+def seed_if_empty(settings: Settings) -> bool:
+    from backend.seed import database_is_empty, seed_demo
+
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            if not database_is_empty(session):
+                return False
+            seed_demo(session, settings)
+            return True
+    finally:
+        database.dispose()
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    settings.check_safe_for_production()
+    migrate(settings)
+    seeded = seed_if_empty(settings)
+    base = f"http://{args.host}:{args.port}"
+    print(f"Doorstep is starting on {base}", flush=True)
+    print(f"  API docs:   {base}/api/v1/docs", flush=True)
+    print(f"  health:     {base}/healthz", flush=True)
+    print(f"  database:   {settings.database_url}", flush=True)
+    print("  demo data:  " + ("seeded just now" if seeded else "already present"), flush=True)
+    password = settings.demo_password
+    print(
+        "  demo logins (password '" + password + "'): driver1..driver5, dispatch, support, admin",
+        flush=True,
+    )
+    print(
+        f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
+        f"""-d '{{"username":"driver1","password":"{password}","device_id":"my-laptop"}}'""",
+        flush=True,
+    )
+    return 0
+
+
+def _cmd_seed(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    migrate(settings)
+    if seed_if_empty(settings):
+        print("demo data seeded")
+    else:
+        print("the database already has data; nothing seeded")
+    return 0
+
+
+def _cmd_migrate(_args: argparse.Namespace) -> int:
+    migrate(load_settings())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    setup = commands.add_parser("setup", help="migrate, seed the demo if empty, print logins")
+    setup.add_argument("--host", default="127.0.0.1")
+    setup.add_argument("--port", default="8000")
+    setup.set_defaults(run=_cmd_setup)
+    commands.add_parser("seed", help="seed the demo into an empty database").set_defaults(
+        run=_cmd_seed
+    )
+    commands.add_parser("migrate", help="apply migrations").set_defaults(run=_cmd_migrate)
+    args = parser.parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""One settings object, read from the environment once when the app is built.
+
+Every default is safe for `make run` on a laptop (SQLite file, local evidence folder,
+demo secrets). Production mode (``DOORSTEP_ENV=production``) refuses to start while any
+demo secret is still in place, so a forgotten variable fails loudly instead of signing
+tokens with a key that is printed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+# Demo secrets: fine on a laptop, refused in production by check_safe_for_production.
+DEMO_JWT_KEY = "demo-insecure-jwt-key-change-me-0123456789abcdef"
+DEMO_SECRET_KEY = "demo-insecure-flask-secret-change-me"  # noqa: S105
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the server must not run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = f"sqlite:///{VAR_DIR / 'doorstep.db'}"
+    secret_key: str = DEMO_SECRET_KEY
+    # Key ring for signing tokens: the first entry signs, every entry verifies, so a
+    # key can be rotated in without logging every driver out mid-shift.
+    jwt_keys: tuple[tuple[str, str], ...] = (("demo-1", DEMO_JWT_KEY),)
+    jwt_issuer: str = "doorstep"
+    jwt_audience: str = "doorstep-api"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    login_attempts_per_window: int = 10
+    login_window_s: int = 300
+    max_content_length: int = 16 * 1024 * 1024
+    storage_backend: str = "local"
+    storage_dir: Path = VAR_DIR / "evidence"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def active_jwt_key(self) -> tuple[str, str]:
+        return self.jwt_keys[0]
+
+    def check_safe_for_production(self) -> None:
+        """Raise ConfigError if production mode would run with demo secrets."""
+        if not self.is_production:
+            return
+        problems = []
+        if self.secret_key == DEMO_SECRET_KEY:
+            problems.append("DOORSTEP_SECRET_KEY is the demo value")
+        if any(secret == DEMO_JWT_KEY for _, secret in self.jwt_keys):
+            problems.append("DOORSTEP_JWT_KEYS contains the demo key")
+        if any(len(secret) < 32 for _, secret in self.jwt_keys):
+            problems.append("every DOORSTEP_JWT_KEYS secret must be at least 32 characters")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL points at SQLite; production runs on PostgreSQL")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def parse_key_ring(raw: str) -> tuple[tuple[str, str], ...]:
+    """Parse ``kid:secret,kid:secret`` (first entry signs) into a key ring."""
+    ring = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ConfigError("DOORSTEP_JWT_KEYS entries must look like kid:secret")
+        ring.append((kid, secret))
+    if not ring:
+        raise ConfigError("DOORSTEP_JWT_KEYS is empty")
+    return tuple(ring)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from environment variables, then apply keyword overrides (tests)."""
+    env = os.environ if environ is None else environ
+    base = Settings()
+    values: dict[str, object] = {
+        "env": env.get("DOORSTEP_ENV", base.env),
+        "database_url": env.get("DATABASE_URL", base.database_url),
+        "secret_key": env.get("DOORSTEP_SECRET_KEY", base.secret_key),
+        "jwt_keys": parse_key_ring(env["DOORSTEP_JWT_KEYS"])
+        if "DOORSTEP_JWT_KEYS" in env
+        else base.jwt_keys,
+        "storage_backend": env.get("DOORSTEP_STORAGE", base.storage_backend),
+        "storage_dir": Path(env.get("DOORSTEP_STORAGE_DIR", str(base.storage_dir))),
+        "s3_bucket": env.get("DOORSTEP_S3_BUCKET", base.s3_bucket),
+        "s3_endpoint_url": env.get("DOORSTEP_S3_ENDPOINT_URL", base.s3_endpoint_url),
+        "s3_region": env.get("DOORSTEP_S3_REGION", base.s3_region),
+        "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

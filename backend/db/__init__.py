@@ -1,0 +1,1 @@
+"""Database adapters: the models, the engine and the per-request session."""

@@ -1,0 +1,240 @@
+"""The SQLAlchemy models: the one place the schema is described.
+
+Alembic migrations in ``migrations/`` create this schema; a test checks that the two
+agree. Every tenant-owned table carries ``org_id`` through :class:`TenantScoped`, and
+the session adds ``org_id = <current tenant>`` to every ORM query (see
+``backend.db.session``), so a query that forgets the tenant still cannot cross it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+from backend.db.types import UTCDateTime, utcnow
+from backend.domain.stops import Role, StopStatus
+
+# Deterministic constraint names, so migrations can name what they alter on any backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL, but plain INTEGER on SQLite so they stay rowid aliases.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(cls: type[Any], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantScoped:
+    """Mixin for rows owned by one organization."""
+
+    @declared_attr
+    def org_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(
+            BigId, ForeignKey("organization.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # How far from the stop (beyond the fix's own accuracy) a proof may be captured
+    # before it becomes a geofence exception.
+    geofence_threshold_m: Mapped[int] = mapped_column(Integer, default=150)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Depot(TenantScoped, Base):
+    __tablename__ = "depot"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class User(TenantScoped, Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Usernames are unique across tenants: the login form does not ask for a tenant.
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    depot_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Device(TenantScoped, Base):
+    """A handheld, identified by the id its app chose at install time."""
+
+    __tablename__ = "device"
+    __table_args__ = (UniqueConstraint("org_id", "device_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_key: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefreshToken(TenantScoped, Base):
+    """One issued refresh token. Tokens rotate; a family is one login's chain."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("device.id", ondelete="SET NULL"), nullable=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginThrottle(Base):
+    """Fixed-window counter of failed logins, shared by every API process."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Manifest(TenantScoped, Base):
+    """One driver's stops for one service date."""
+
+    __tablename__ = "manifest"
+    __table_args__ = (UniqueConstraint("org_id", "driver_id", "service_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    driver_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="CASCADE"))
+    service_date: Mapped[date] = mapped_column(Date)
+    depot_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
+    )
+    # Bumped by every change a driver could see; the ETag is built from it, so a
+    # revalidation costs one row read instead of re-reading every stop.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    driver: Mapped[User] = relationship(lazy="joined")
+    stops: Mapped[list[Stop]] = relationship(
+        back_populates="manifest", order_by="Stop.sequence", lazy="raise"
+    )
+
+
+class Stop(TenantScoped, Base):
+    __tablename__ = "stop"
+    __table_args__ = (
+        UniqueConstraint("org_id", "service_date", "order_number"),
+        Index("ix_stop_manifest_sequence", "manifest_id", "sequence"),
+        Index("ix_stop_org_date", "org_id", "service_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_date: Mapped[date] = mapped_column(Date)
+    order_number: Mapped[str] = mapped_column(String(64))
+    manifest_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("manifest.id", ondelete="SET NULL"), nullable=True
+    )
+    depot_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
+    )
+    sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    address: Mapped[str] = mapped_column(String(500))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    # A GeoJSON Polygon ``coordinates`` array ([[[lon, lat], ...]]), or null.
+    geofence: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    recipient_phone: Mapped[str] = mapped_column(String(40), default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    proof_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[StopStatus] = mapped_column(
+        _enum(StopStatus, "stop_status"), default=StopStatus.PENDING
+    )
+    # Bumped by every plan change; devices echo the version they saw in each event.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    manifest: Mapped[Manifest | None] = relationship(back_populates="stops", lazy="raise")
+    parcels: Mapped[list[Parcel]] = relationship(
+        back_populates="stop",
+        order_by="Parcel.id",
+        lazy="raise",
+        cascade="all, delete-orphan",
+    )
+
+
+class Parcel(TenantScoped, Base):
+    __tablename__ = "parcel"
+    __table_args__ = (
+        UniqueConstraint("stop_id", "barcode"),
+        Index("ix_parcel_org_barcode", "org_id", "barcode"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    barcode: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+    stop: Mapped[Stop] = relationship(back_populates="parcels", lazy="raise")

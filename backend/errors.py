@@ -1,0 +1,130 @@
+"""Errors are part of the API: one shape, one place that produces it.
+
+Every error response is JSON::
+
+    {"status": 422, "code": "validation_error", "message": "...", "errors": {...}}
+
+``code`` is a stable string listed in docs/api.md; ``errors`` appears only for
+field-level validation problems. Nothing here leaks a traceback: an unexpected
+exception is logged and answered with ``internal_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and a stable ``code``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def not_found(what: str = "resource") -> ApiError:
+    # One answer for "does not exist" and "not yours", so ids cannot be probed.
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+# Codes for errors Werkzeug raises before a view runs (routing, body size, ...).
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.errors, exc.headers)
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    # webargs puts marshmallow's per-field messages in exc.data["messages"], keyed by
+    # location ("json", "query", ...).
+    messages = data.get("messages")
+    if status == 422 and messages:
+        errors = _flatten_locations(messages)
+        return error_response(
+            422, "validation_error", "the request has invalid fields", errors, _headers(exc)
+        )
+    if status == 400 and messages:
+        return error_response(400, "malformed_body", "the request body could not be parsed")
+    code = HTTP_CODES.get(status, f"http_{status}")
+    message = (exc.description or exc.name or "").strip() or code
+    return error_response(status, code, message, headers=_headers(exc))
+
+
+def _headers(exc: HTTPException) -> dict[str, str]:
+    headers = {}
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    data = getattr(exc, "data", None) or {}
+    headers.update(data.get("headers") or {})
+    return headers
+
+
+def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
+    if len(messages) == 1:
+        only = next(iter(messages.values()))
+        return only if isinstance(only, dict) else {"_body": only}
+    return messages
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "the server failed to handle the request")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,27 @@
+"""GET /healthz: the process is up and can reach its database."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.db.session import db_session
+from backend.errors import error_response
+
+blp = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, description='{"status": "ok"}')
+    @blp.alt_response(503, description="the database is unreachable")
+    def get(self) -> Response:
+        """Check the database and answer ok."""
+        try:
+            db_session().execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return error_response(503, "database_unavailable", "the database is unreachable")
+        return jsonify(status="ok")

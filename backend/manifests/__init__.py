@@ -1,0 +1,1 @@
+"""Manifests: one driver's ordered stops for one service date."""

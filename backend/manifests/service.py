@@ -1,0 +1,107 @@
+"""Reading manifests, and the invariant that keeps their ETags honest.
+
+Invariant: every write that changes what a driver would see in a manifest (a stop's
+fields, status, sequence, parcels, or which manifest it is on) calls
+:func:`bump_revision` for each manifest it touches, in the same transaction. The
+ETag and the serialized-body cache are keyed on ``(manifest id, revision)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.db.models import Manifest, Organization, Parcel, Stop
+
+
+def find_driver_manifest(session: Session, driver_id: int, service_date: date) -> Manifest | None:
+    return session.scalars(
+        select(Manifest).where(
+            Manifest.driver_id == driver_id, Manifest.service_date == service_date
+        )
+    ).one_or_none()
+
+
+def get_or_create_manifest(
+    session: Session, org_id: int, driver_id: int, service_date: date
+) -> Manifest:
+    manifest = find_driver_manifest(session, driver_id, service_date)
+    if manifest is None:
+        manifest = Manifest(org_id=org_id, driver_id=driver_id, service_date=service_date)
+        session.add(manifest)
+        session.flush()
+    return manifest
+
+
+def bump_revision(session: Session, manifest_id: int | None) -> None:
+    """Mark the manifest changed (see the module invariant)."""
+    if manifest_id is None:
+        return
+    session.execute(
+        update(Manifest)
+        .where(Manifest.id == manifest_id)
+        .values(revision=Manifest.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def manifest_etag(manifest: Manifest) -> str:
+    # Weak: the same revision is served plain or gzipped, which are different bytes.
+    return f'W/"m{manifest.id}.r{manifest.revision}"'
+
+
+def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[int, list[Parcel]]]:
+    """The manifest's stops in driving order, and their parcels, in two queries."""
+    stops = list(
+        session.scalars(
+            select(Stop)
+            .where(Stop.manifest_id == manifest.id)
+            .order_by(Stop.sequence.asc().nulls_last(), Stop.id)
+        )
+    )
+    parcels_by_stop: dict[int, list[Parcel]] = {}
+    if stops:
+        stop_ids = [s.id for s in stops]
+        for parcel in session.scalars(
+            select(Parcel).where(Parcel.stop_id.in_(stop_ids)).order_by(Parcel.id)
+        ):
+            parcels_by_stop.setdefault(parcel.stop_id, []).append(parcel)
+    return stops, parcels_by_stop
+
+
+def org_today(session: Session, org_id: int) -> date:
+    """Today's date where the organization works (its configured time zone)."""
+    name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
+    return datetime.now(ZoneInfo(name or "UTC")).date()
+
+
+class BodyCache:
+    """A small LRU of serialized manifest bodies, keyed by an ETag-like key.
+
+    Safe across processes because the key includes the revision: a changed manifest
+    has a new key, and the stale entry simply ages out.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[int, int, int, bool], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, int, bool]) -> bytes | None:
+        with self._lock:
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[int, int, int, bool], body: bytes) -> None:
+        with self._lock:
+            self._entries[key] = body
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
