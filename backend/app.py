@@ -17,9 +17,14 @@ from backend.db.session import Database
 from backend.db.session import init_app as init_db
 from backend.health.routes import blp as health_blp
 from backend.manifests.routes import blp as manifests_blp
+from backend.schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets/"
+
+
+class DoorstepApi(Api):  # type: ignore[misc]
+    ERROR_SCHEMA = ErrorSchema
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
@@ -52,8 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     init_db(app, database or Database(settings.database_url))
     http.init_app(app)
 
-    api = Api(app)
-    api.ERROR_SCHEMA = None
+    api = DoorstepApi(app)
     for blueprint in (health_blp, auth_blp, manifests_blp):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

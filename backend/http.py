@@ -7,6 +7,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
 
 from backend.errors import ApiError
 
@@ -16,6 +19,26 @@ JSON = "application/json"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Smaller bodies gain nothing from gzip: the header and CPU cost more than they save.
 GZIP_MIN_BYTES = 1024
+
+
+class StrictParser(FlaskParser):
+    """webargs parser that rejects unknown query parameters as it rejects unknown fields.
+
+    By default webargs ignores unknown query parameters; a typo such as ``?dat=`` would
+    then silently fall back to a default instead of telling the caller.
+    """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
+
+
+class ApiBlueprint(Blueprint):  # type: ignore[misc]
+    """The Blueprint every API resource uses: flask-smorest with strict argument parsing."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 def accepts(*mimetypes: str) -> Callable[[F], F]:

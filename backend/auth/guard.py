@@ -57,6 +57,28 @@ def authenticate() -> Principal:
     return principal
 
 
+def _error_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _document_security(view: Any, allowed: frozenset[Role]) -> None:
+    # flask-smorest builds each operation from the view's _apidoc; "manual_doc" is
+    # merged in last, so the guard can declare the auth it enforces in one place.
+    apidoc = dict(getattr(view, "_apidoc", {}))
+    manual = dict(apidoc.get("manual_doc", {}))
+    manual["security"] = BEARER_SECURITY
+    responses = dict(manual.get("responses", {}))
+    responses.setdefault("401", _error_doc("No valid access token"))
+    roles = ", ".join(sorted(role.value for role in allowed))
+    responses.setdefault("403", _error_doc(f"The caller's role is not one of: {roles}"))
+    manual["responses"] = responses
+    apidoc["manual_doc"] = manual
+    view._apidoc = apidoc
+
+
 def require_roles(*roles: Role) -> Callable[[F], F]:
     """Let the view run only for an authenticated caller holding one of ``roles``.
 
@@ -73,6 +95,7 @@ def require_roles(*roles: Role) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         guarded._doorstep_roles = allowed  # type: ignore[attr-defined]
+        _document_security(guarded, allowed)
         return cast(F, guarded)
 
     return decorate

@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.auth import service
 from backend.auth.schemas import LoginSchema, RefreshSchema, TokenPairSchema
 from backend.db.session import db_session
+from backend.http import ApiBlueprint
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and refresh")
+blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and refresh")
 
 
 def _pair_body(pair: service.TokenPair) -> dict[str, Any]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.db.session import db_session
 from backend.errors import error_response
+from backend.http import ApiBlueprint
 
-blp = Blueprint("health", __name__, description="Liveness and readiness")
+blp = ApiBlueprint("health", __name__, description="Liveness and readiness")
 
 
 @blp.route("/healthz")

@@ -7,18 +7,17 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.domain.stops import Role
 from backend.errors import not_found
-from backend.http import client_accepts_gzip, gzip_body
+from backend.http import ApiBlueprint, client_accepts_gzip, gzip_body
 from backend.manifests import service
 from backend.manifests.schemas import ManifestQuerySchema, ManifestSchema
 from backend.manifests.serialize import manifest_to_dict
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "manifests", __name__, url_prefix="/api/v1/manifests", description="Drivers' manifests"
 )
 

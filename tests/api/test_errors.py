@@ -1,0 +1,108 @@
+"""Every error is JSON with a status, a stable code and a message; never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import World
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def _assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_unknown_path_is_a_json_404(client: FlaskClient) -> None:
+    _assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_a_json_405_with_allow(client: FlaskClient) -> None:
+    response = client.delete("/api/v1/auth/token")
+    _assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_malformed_json_is_a_400(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    _assert_error(response, 400, "malformed_body")
+
+
+def test_wrong_content_type_is_a_415(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token", data="username=a", content_type="application/x-www-form-urlencoded"
+    )
+    _assert_error(response, 415, "unsupported_media_type")
+
+
+def test_unknown_fields_are_rejected_by_name(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": "a", "password": "b", "device_id": "c", "is_admin": True},
+    )
+    body = _assert_error(response, 422, "validation_error")
+    assert "is_admin" in body["errors"]
+
+
+def test_a_json_array_instead_of_an_object_is_a_validation_error(client: FlaskClient) -> None:
+    response = client.post("/api/v1/auth/token", json=["username", "password"])
+    _assert_error(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("value", [None, 12, ["x"], {"a": 1}, ""])
+def test_wrongly_typed_fields_are_validation_errors(client: FlaskClient, value: object) -> None:
+    response = client.post(
+        "/api/v1/auth/token", json={"username": value, "password": "b", "device_id": "c"}
+    )
+    body = _assert_error(response, 422, "validation_error")
+    assert "username" in body["errors"]
+
+
+def test_an_oversized_body_is_a_413(app: Flask, client: FlaskClient) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = client.post(
+        "/api/v1/auth/token",
+        data='{"username": "' + "a" * 4096 + '"}',
+        content_type="application/json",
+    )
+    _assert_error(response, 413, "payload_too_large")
+
+
+def test_device_id_with_path_characters_is_rejected(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": "a", "password": "b", "device_id": "../../etc/passwd"},
+    )
+    body = _assert_error(response, 422, "validation_error")
+    assert "device_id" in body["errors"]
+
+
+def test_an_unexpected_failure_is_a_json_500_without_details(app: Flask) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    body = _assert_error(response, 500, "internal_error")
+    assert "secret" not in body["message"]
+
+
+def test_api_responses_are_not_cached_by_intermediaries(
+    client: FlaskClient, world: World, auth: Auth
+) -> None:
+    response = client.get("/api/v1/manifests/mine?date=2026-11-24", headers=auth("driver_a"))
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
