@@ -50,9 +50,9 @@ seed: migrate
 
 ## serve-prod: gunicorn against PostgreSQL; needs DOORSTEP_ENV=production and real secrets
 serve-prod: $(CORE_STAMP)
-	$(BIN)/alembic upgrade head
+	DOORSTEP_ENV=production $(BIN)/python -m backend.cli migrate
 	DOORSTEP_ENV=production $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) \
-	  --access-logfile - --forwarded-allow-ips '*' 'backend:create_app()'
+	  --access-logfile - 'backend:create_app()'
 
 ## bench: throughput ratios against a floor measured in the same run
 bench: $(DEV_STAMP)

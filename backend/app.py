@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from backend import errors, http
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         },
     )
     logging.basicConfig(level=logging.INFO)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     init_db(app, database or Database(settings.database_url))
     http.init_app(app)
 

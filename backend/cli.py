@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import command
 from alembic.config import Config
 
-from backend.config import PROJECT_ROOT, Settings, load_settings
+from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from backend.db.session import Database
 
 
@@ -78,7 +78,9 @@ def _cmd_seed(_args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(_args: argparse.Namespace) -> int:
-    migrate(load_settings())
+    settings = load_settings()
+    settings.check_safe_for_production()
+    migrate(settings)
     return 0
 
 
@@ -94,7 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("migrate", help="apply migrations").set_defaults(run=_cmd_migrate)
     args = parser.parse_args(argv)
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except ConfigError as exc:
+        print(f"doorstep: {exc}", file=sys.stderr)
+        return 2
     return status
 
 

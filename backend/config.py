@@ -45,6 +45,9 @@ class Settings:
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
+    # How many reverse proxies (load balancers) sit in front and set X-Forwarded-For;
+    # 0 trusts none, so a client cannot spoof its address to dodge login throttling.
+    trusted_proxies: int = 0
     demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
 
     @property
@@ -104,6 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "s3_bucket": env.get("DOORSTEP_S3_BUCKET", base.s3_bucket),
         "s3_endpoint_url": env.get("DOORSTEP_S3_ENDPOINT_URL", base.s3_endpoint_url),
         "s3_region": env.get("DOORSTEP_S3_REGION", base.s3_region),
+        "trusted_proxies": int(env.get("DOORSTEP_TRUSTED_PROXIES", base.trusted_proxies)),
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
     }
     values.update(overrides)
