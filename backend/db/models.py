@@ -238,3 +238,108 @@ class Parcel(TenantScoped, Base):
     description: Mapped[str] = mapped_column(String(200), default="")
 
     stop: Mapped[Stop] = relationship(back_populates="parcels", lazy="raise")
+
+
+class PlanChange(TenantScoped, Base):
+    """One change to what a driver should see, in the order drivers must see them.
+
+    ``seq`` is the sync cursor. Writers take the tenant's plan lock before inserting
+    (see ``backend.sync.changes``), so within a tenant rows commit in ``seq`` order and
+    a reader that has seen ``seq = n`` can never later find a committed row below n.
+    """
+
+    __tablename__ = "plan_change"
+    __table_args__ = (
+        Index("ix_plan_change_feed", "org_id", "driver_id", "seq"),
+        Index("ix_plan_change_seen", "driver_id", "stop_id", "stop_version"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    driver_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="CASCADE"))
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    # "upsert": the driver must hold this version of the stop; "remove": drop it.
+    kind: Mapped[str] = mapped_column(String(16))
+    stop_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoorEventRow(TenantScoped, Base):
+    """A report from the door, kept forever exactly as the device sent it."""
+
+    __tablename__ = "door_event"
+    __table_args__ = (
+        UniqueConstraint("org_id", "event_id"),
+        Index("ix_door_event_stop", "stop_id", "hlc"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="RESTRICT"))
+    driver_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="RESTRICT"))
+    device_key: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    hlc: Mapped[str] = mapped_column(String(100))
+    base_version: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # sha256 of the canonical event content: the same id with other content is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # What the server answered the first time; a resend gets the same answer.
+    result: Mapped[str] = mapped_column(String(16))
+    result_code: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EvidenceFile(TenantScoped, Base):
+    """A file some event references, by content hash; stored once per tenant."""
+
+    __tablename__ = "evidence_file"
+    __table_args__ = (UniqueConstraint("org_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # pending until the bytes arrived and their hash was checked by the server.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Conflict(TenantScoped, Base):
+    """A disagreement between the plan and the door, or between doors, for back office."""
+
+    __tablename__ = "conflict"
+    __table_args__ = (UniqueConstraint("org_id", "stop_id", "kind", "event_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # Sorted event ids joined by ",", hashed when long: one conflict per disagreement.
+    event_key: Mapped[str] = mapped_column(String(64))
+    event_ids: Mapped[list[str]] = mapped_column(JSON)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Proof(TenantScoped, Base):
+    """The server's sealed record of one delivery: digest, receipt, geo check."""
+
+    __tablename__ = "proof"
+    __table_args__ = (UniqueConstraint("org_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="RESTRICT"))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    file_hashes: Mapped[list[str]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    geo_check: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
