@@ -19,6 +19,8 @@ VAR_DIR = PROJECT_ROOT / "var"
 # Demo secrets: fine on a laptop, refused in production by check_safe_for_production.
 DEMO_JWT_KEY = "demo-insecure-jwt-key-change-me-0123456789abcdef"
 DEMO_SECRET_KEY = "demo-insecure-flask-secret-change-me"  # noqa: S105
+# Ed25519 seed (base64) that signs proof receipts in the demo.
+DEMO_RECEIPT_SEED = "ZGVtby1pbnNlY3VyZS1yZWNlaXB0LXNlZWQtMzJieXQ="
 
 
 class ConfigError(RuntimeError):
@@ -33,6 +35,8 @@ class Settings:
     # Key ring for signing tokens: the first entry signs, every entry verifies, so a
     # key can be rotated in without logging every driver out mid-shift.
     jwt_keys: tuple[tuple[str, str], ...] = (("demo-1", DEMO_JWT_KEY),)
+    # Receipt signing keys (Ed25519 seeds, base64): the first signs, all are published.
+    receipt_keys: tuple[tuple[str, str], ...] = (("receipt-demo-1", DEMO_RECEIPT_SEED),)
     jwt_issuer: str = "doorstep"
     jwt_audience: str = "doorstep-api"
     access_token_ttl_s: int = 15 * 60
@@ -67,6 +71,8 @@ class Settings:
             problems.append("DOORSTEP_SECRET_KEY is the demo value")
         if any(secret == DEMO_JWT_KEY for _, secret in self.jwt_keys):
             problems.append("DOORSTEP_JWT_KEYS contains the demo key")
+        if any(seed == DEMO_RECEIPT_SEED for _, seed in self.receipt_keys):
+            problems.append("DOORSTEP_RECEIPT_KEYS contains the demo key")
         if any(len(secret) < 32 for _, secret in self.jwt_keys):
             problems.append("every DOORSTEP_JWT_KEYS secret must be at least 32 characters")
         if self.database_url.startswith("sqlite"):
@@ -75,7 +81,7 @@ class Settings:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
 
-def parse_key_ring(raw: str) -> tuple[tuple[str, str], ...]:
+def parse_key_ring(raw: str, name: str = "DOORSTEP_JWT_KEYS") -> tuple[tuple[str, str], ...]:
     """Parse ``kid:secret,kid:secret`` (first entry signs) into a key ring."""
     ring = []
     for item in raw.split(","):
@@ -84,10 +90,10 @@ def parse_key_ring(raw: str) -> tuple[tuple[str, str], ...]:
             continue
         kid, sep, secret = item.partition(":")
         if not sep or not kid or not secret:
-            raise ConfigError("DOORSTEP_JWT_KEYS entries must look like kid:secret")
+            raise ConfigError(f"{name} entries must look like kid:secret")
         ring.append((kid, secret))
     if not ring:
-        raise ConfigError("DOORSTEP_JWT_KEYS is empty")
+        raise ConfigError(f"{name} is empty")
     return tuple(ring)
 
 
@@ -102,6 +108,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "jwt_keys": parse_key_ring(env["DOORSTEP_JWT_KEYS"])
         if "DOORSTEP_JWT_KEYS" in env
         else base.jwt_keys,
+        "receipt_keys": parse_key_ring(env["DOORSTEP_RECEIPT_KEYS"], "DOORSTEP_RECEIPT_KEYS")
+        if "DOORSTEP_RECEIPT_KEYS" in env
+        else base.receipt_keys,
         "storage_backend": env.get("DOORSTEP_STORAGE", base.storage_backend),
         "storage_dir": Path(env.get("DOORSTEP_STORAGE_DIR", str(base.storage_dir))),
         "s3_bucket": env.get("DOORSTEP_S3_BUCKET", base.s3_bucket),

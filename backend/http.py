@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -62,6 +65,8 @@ def _accepted_types() -> frozenset[str]:
 def _require_declared_content_type() -> None:
     if request.method not in WRITE_METHODS or request.endpoint is None:
         return
+    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+        return  # no body, nothing to type
     if not request.path.startswith("/api/"):
         return
     accepted = _accepted_types()
@@ -110,7 +115,59 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+class GzipRequestMiddleware:
+    """Inflate request bodies sent with ``Content-Encoding: gzip``, with a hard cap.
+
+    Devices gzip end-of-shift sync batches (JSON compresses about tenfold). The
+    inflated size is capped at the app's MAX_CONTENT_LENGTH, so a small compressed
+    bomb cannot balloon into gigabytes; bad gzip is a 400, too big a 413.
+    """
+
+    def __init__(self, wsgi_app: Any, max_bytes: int) -> None:
+        self.wsgi_app = wsgi_app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() != "gzip":
+            return self.wsgi_app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.max_bytes:
+            return self._error(environ, start_response, 413, "payload_too_large", "body too large")
+        compressed = environ["wsgi.input"].read(length)
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(compressed, self.max_bytes + 1)
+            if len(body) > self.max_bytes or inflater.unconsumed_tail:
+                return self._error(
+                    environ, start_response, 413, "payload_too_large", "inflated body too large"
+                )
+            if not inflater.eof:
+                raise zlib.error("truncated gzip stream")
+        except zlib.error:
+            return self._error(
+                environ, start_response, 400, "malformed_body", "the gzip body is corrupt"
+            )
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        del environ["HTTP_CONTENT_ENCODING"]
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _error(
+        environ: dict[str, Any], start_response: Any, status: int, code: str, message: str
+    ) -> Any:
+        body = json.dumps({"status": status, "code": code, "message": message}).encode()
+        response = Response(body, status=status, mimetype="application/json")
+        return response(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
+    app.wsgi_app = GzipRequestMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
+    )
     app.before_request(_require_declared_content_type)
     app.after_request(_compress_response)
     app.after_request(_security_headers)

@@ -11,6 +11,7 @@ PROD_OK = {
     "DATABASE_URL": "postgresql+psycopg://doorstep@db/doorstep",
     "DOORSTEP_SECRET_KEY": "s" * 40,
     "DOORSTEP_JWT_KEYS": "k2:" + "n" * 48 + ",k1:" + "o" * 48,
+    "DOORSTEP_RECEIPT_KEYS": "r1:cHJvZHVjdGlvbi1yZWNlaXB0LXNlZWQtMzItYnl0ZXM=",
 }
 
 
@@ -33,6 +34,7 @@ def test_production_with_real_secrets_is_accepted() -> None:
         ("DOORSTEP_SECRET_KEY", "DOORSTEP_SECRET_KEY"),
         ("DOORSTEP_JWT_KEYS", "demo key"),
         ("DATABASE_URL", "SQLite"),
+        ("DOORSTEP_RECEIPT_KEYS", "DOORSTEP_RECEIPT_KEYS"),
     ],
 )
 def test_production_refuses_to_start_with_a_demo_default(missing: str, complaint: str) -> None:

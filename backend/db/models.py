@@ -270,6 +270,7 @@ class DoorEventRow(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "event_id"),
         Index("ix_door_event_stop", "stop_id", "hlc"),
+        Index("ix_door_event_device", "org_id", "device_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -284,11 +285,30 @@ class DoorEventRow(TenantScoped, Base):
     base_version: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Device clock minus server clock when the batch arrived (None: the device did not say).
+    clock_skew_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # sha256 of the canonical event content: the same id with other content is refused.
     fingerprint: Mapped[str] = mapped_column(String(64))
     # What the server answered the first time; a resend gets the same answer.
     result: Mapped[str] = mapped_column(String(16))
     result_code: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EventEvidence(TenantScoped, Base):
+    """Which files an event references (an event may cite several, a file many events)."""
+
+    __tablename__ = "event_evidence"
+    __table_args__ = (
+        UniqueConstraint("event_row_id", "sha256"),
+        Index("ix_event_evidence_sha256", "org_id", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_row_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("door_event.id", ondelete="CASCADE")
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
 
 
 class EvidenceFile(TenantScoped, Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 14:10:16.579770
+Create Date: 2026-11-24 14:12:59.887213
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("base_version", sa.Integer(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("clock_skew_ms", sa.BigInteger(), nullable=True),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("result", sa.String(length=16), nullable=False),
         sa.Column("result_code", sa.String(length=64), nullable=False),
@@ -122,6 +123,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "event_id", name=op.f("uq_door_event_org_id_event_id")),
     )
     with op.batch_alter_table("door_event", schema=None) as batch_op:
+        batch_op.create_index("ix_door_event_device", ["org_id", "device_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_door_event_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_door_event_stop", ["stop_id", "hlc"], unique=False)
 
@@ -192,8 +194,43 @@ def upgrade() -> None:
     with op.batch_alter_table("proof", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_proof_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "event_evidence",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "event_row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_row_id"],
+            ["door_event.id"],
+            name=op.f("fk_event_evidence_event_row_id_door_event"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_event_evidence_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_evidence")),
+        sa.UniqueConstraint(
+            "event_row_id", "sha256", name=op.f("uq_event_evidence_event_row_id_sha256")
+        ),
+    )
+    with op.batch_alter_table("event_evidence", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_event_evidence_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_event_evidence_sha256", ["org_id", "sha256"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("event_evidence", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_evidence_sha256")
+        batch_op.drop_index(batch_op.f("ix_event_evidence_org_id"))
+
+    op.drop_table("event_evidence")
     with op.batch_alter_table("proof", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_proof_org_id"))
 
@@ -207,6 +244,7 @@ def downgrade() -> None:
     with op.batch_alter_table("door_event", schema=None) as batch_op:
         batch_op.drop_index("ix_door_event_stop")
         batch_op.drop_index(batch_op.f("ix_door_event_org_id"))
+        batch_op.drop_index("ix_door_event_device")
 
     op.drop_table("door_event")
     with op.batch_alter_table("conflict", schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Evidence files: content-addressed storage, uploads and verification."""

@@ -1,0 +1,104 @@
+"""Evidence files: which the server still needs, receiving them, verifying them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db.models import EvidenceFile
+from backend.evidence.storage import (
+    EvidenceStore,
+    LocalStore,
+    S3Store,
+    StoreError,
+    StoreUnavailable,
+    UploadTarget,
+)
+
+
+def build_store(settings: Settings) -> EvidenceStore:
+    if settings.storage_backend == "s3":
+        return S3Store(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region)
+    return LocalStore(settings.storage_dir)
+
+
+def init_app(app: Flask, store: EvidenceStore | None = None) -> None:
+    app.extensions["doorstep.store"] = store or build_store(app.config["DOORSTEP"])
+
+
+def get_store() -> EvidenceStore:
+    store: EvidenceStore = current_app.extensions["doorstep.store"]
+    return store
+
+
+def find_file(session: Session, sha256: str) -> EvidenceFile | None:
+    return session.scalars(select(EvidenceFile).where(EvidenceFile.sha256 == sha256)).one_or_none()
+
+
+def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str, int]]) -> None:
+    """Make sure a row exists for each referenced (sha256, content type, size)."""
+    wanted = {sha: (content_type, size) for sha, content_type, size in refs}
+    if not wanted:
+        return
+    known = set(session.scalars(select(EvidenceFile.sha256).where(EvidenceFile.sha256.in_(wanted))))
+    for sha, (content_type, size) in sorted(wanted.items()):
+        if sha not in known:
+            session.add(
+                EvidenceFile(org_id=org_id, sha256=sha, content_type=content_type, size=size)
+            )
+    session.flush()
+
+
+def receive_upload(
+    session: Session, store: LocalStore, file: EvidenceFile, stream: IO[bytes]
+) -> None:
+    """Store an upload for a referenced file; mark it verified only if it matches."""
+    store.receive(file.org_id, file.sha256, stream, file.size)
+    file.verified_at = datetime.now(UTC)
+
+
+def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -> bool:
+    """Check the stored object (after a direct upload) and mark it verified if it matches.
+
+    Raises StoreUnavailable when the store cannot be reached: the file stays pending.
+    """
+    if file.verified_at is not None:
+        return True
+    if not store.verify(file.org_id, file.sha256, file.size):
+        return False
+    file.verified_at = datetime.now(UTC)
+    return True
+
+
+def upload_targets(
+    store: EvidenceStore, files: Iterable[EvidenceFile], api_base: str
+) -> list[dict[str, object]]:
+    """Upload instructions for every file not yet verified; store failures are skipped."""
+    targets: list[dict[str, object]] = []
+    for file in files:
+        if file.verified_at is not None:
+            continue
+        try:
+            target: UploadTarget = store.upload_target(
+                file.org_id, file.sha256, file.content_type, file.size, api_base
+            )
+        except StoreUnavailable:
+            # The events are already safe; the device will be asked again next sync.
+            continue
+        except StoreError:
+            continue
+        targets.append(
+            {
+                "sha256": file.sha256,
+                "content_type": file.content_type,
+                "size": file.size,
+                **target.to_dict(),
+            }
+        )
+    return targets

@@ -1,0 +1,140 @@
+"""The plan-change feed: what each driver must learn, in an order that never skips.
+
+Every change to a stop that a driver can see appends rows to ``plan_change``: an
+``upsert`` for the driver who holds the stop now (at the stop's current version) and a
+``remove`` for a driver it was taken from. A driver's cursor is the highest ``seq``
+they have received.
+
+Sequences are allocated when a row is inserted, but transactions commit in their own
+order: on PostgreSQL, a transaction holding seq 10 may commit after one holding 11,
+and a reader at cursor 11 would skip 10 forever. So every writer first takes the
+tenant's *plan lock* (a row lock on the organization) and holds it to commit: within
+a tenant, rows are allocated and committed in the same order. On SQLite,
+``BEGIN IMMEDIATE`` already serialises writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Manifest, Organization, PlanChange, Stop
+from backend.manifests.service import bump_revision
+
+UPSERT = "upsert"
+REMOVE = "remove"
+
+
+def lock_plan(session: Session, org_id: int) -> None:
+    """Take the tenant's plan lock until the transaction ends (see module docstring)."""
+    session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+
+
+def driver_of(session: Session, manifest_id: int | None) -> int | None:
+    if manifest_id is None:
+        return None
+    return session.scalar(select(Manifest.driver_id).where(Manifest.id == manifest_id))
+
+
+def record_stop_change(
+    session: Session, stop: Stop, previous_manifest_id: int | None = None
+) -> None:
+    """Publish ``stop`` as it is now to the drivers concerned.
+
+    Call after changing the stop (and bumping ``stop.version`` for plan changes), in
+    the same transaction, with the plan lock held. ``previous_manifest_id`` is the
+    manifest the stop was on before, when it moved.
+    """
+    session.flush()
+    current_driver = driver_of(session, stop.manifest_id)
+    if current_driver is not None:
+        session.add(
+            PlanChange(
+                org_id=stop.org_id,
+                driver_id=current_driver,
+                stop_id=stop.id,
+                kind=UPSERT,
+                stop_version=stop.version,
+            )
+        )
+    bump_revision(session, stop.manifest_id)
+    if previous_manifest_id is not None and previous_manifest_id != stop.manifest_id:
+        previous_driver = driver_of(session, previous_manifest_id)
+        if previous_driver is not None and previous_driver != current_driver:
+            session.add(
+                PlanChange(
+                    org_id=stop.org_id,
+                    driver_id=previous_driver,
+                    stop_id=stop.id,
+                    kind=REMOVE,
+                    stop_version=stop.version,
+                )
+            )
+        bump_revision(session, previous_manifest_id)
+    session.flush()
+
+
+def driver_saw_version(session: Session, driver_id: int, stop_id: int, version: int) -> bool:
+    """Whether ``version`` of the stop was ever published to this driver.
+
+    Reports are authorised against what the driver had seen, so a stop reassigned
+    away after the driver acted (offline) still accepts the driver's report.
+    """
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    PlanChange.driver_id == driver_id,
+                    PlanChange.stop_id == stop_id,
+                    PlanChange.stop_version == version,
+                    PlanChange.kind == UPSERT,
+                )
+            )
+        )
+    )
+
+
+def current_cursor(session: Session, driver_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.max(PlanChange.seq), 0)).where(
+                PlanChange.driver_id == driver_id
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """Changes after a cursor: the latest row per stop, in seq order."""
+
+    changes: list[PlanChange]
+    cursor: int
+    has_more: bool
+
+
+def changes_since(session: Session, driver_id: int, cursor: int, limit: int) -> FeedPage:
+    """The driver's changes with ``seq > cursor``, at most ``limit`` rows read.
+
+    When one page holds several rows for a stop, only the newest is returned: the
+    device needs the stop as it is, not its history.
+    """
+    rows = list(
+        session.scalars(
+            select(PlanChange)
+            .where(PlanChange.driver_id == driver_id, PlanChange.seq > cursor)
+            .order_by(PlanChange.seq)
+            .limit(limit + 1)
+        )
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    latest: dict[int, PlanChange] = {}
+    for row in rows:
+        latest.pop(row.stop_id, None)
+        latest[row.stop_id] = row
+    new_cursor = rows[-1].seq if rows else cursor
+    return FeedPage(list(latest.values()), new_cursor, has_more)
