@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,18 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
     return messages
 
 
+def _handle_database_error(exc: OperationalError) -> Response:
+    # The database went away or timed out: nothing was committed (the request's
+    # transaction rolled back), so the client can simply retry.
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database is unavailable; nothing was saved, retry shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "the server failed to handle the request")
@@ -127,4 +140,5 @@ def _handle_unexpected(exc: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(OperationalError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -106,3 +106,15 @@ def test_api_responses_are_not_cached_by_intermediaries(
     response = client.get("/api/v1/manifests/mine?date=2026-11-24", headers=auth("driver_a"))
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_lost_database_is_a_503_that_invites_a_retry(
+    app: Flask, world: World, auth: Auth
+) -> None:
+    from backend.db.session import Database
+
+    headers = auth("driver_a")
+    app.extensions["doorstep.db"] = Database("sqlite:////nonexistent-dir/doorstep.db")
+    response = app.test_client().get("/api/v1/manifests/mine?date=2026-11-24", headers=headers)
+    _assert_error(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "2"
