@@ -16,9 +16,14 @@ from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
 from backend.db.session import Database
 from backend.db.session import init_app as init_db
+from backend.evidence import service as evidence_service
+from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
 from backend.manifests.routes import blp as manifests_blp
+from backend.proofs.routes import blp as proofs_blp
 from backend.schemas import ErrorSchema
+from backend.sync.proofs import ProofSealer
+from backend.sync.routes import blp as sync_blp
 
 API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets/"
@@ -62,8 +67,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     init_db(app, database or Database(settings.database_url))
     http.init_app(app)
 
+    evidence_service.init_app(app)
+    app.extensions["doorstep.sealer"] = ProofSealer.from_settings(settings)
+
     api = DoorstepApi(app)
-    for blueprint in (health_blp, auth_blp, manifests_blp):
+    for blueprint in (
+        health_blp,
+        auth_blp,
+        manifests_blp,
+        sync_blp,
+        evidence_blp,
+        proofs_blp,
+    ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)
     # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.auth.passwords import hash_password
-from backend.db.models import Manifest, Organization, Parcel, Stop, User
+from backend.db.models import Manifest, Organization, Parcel, PlanChange, Stop, User
 from backend.domain.stops import Role
 
 # Hashing is deliberately slow; every test user shares one precomputed hash of "pw".
@@ -67,5 +67,11 @@ def make_manifest(
         session.add(stop)
         session.flush()
         session.add(Parcel(org_id=org_id, stop_id=stop.id, barcode=f"PKG{manifest.id:04d}{n:04d}"))
+        # Publish version 1 to the driver, as an import or assignment would.
+        session.add(
+            PlanChange(
+                org_id=org_id, driver_id=driver_id, stop_id=stop.id, kind="upsert", stop_version=1
+            )
+        )
     session.flush()
     return manifest

@@ -212,6 +212,12 @@ class Stop(TenantScoped, Base):
     )
     # Bumped by every plan change; devices echo the version they saw in each event.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version at which a field the driver acts on (address, location, geofence,
+    # window, recipient, proof policy) last changed; older reports are stale.
+    material_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The plan's cancellation, kept apart from status: a delivery reported after a
+    # cancellation makes the status "delivered", and the cancellation must not be lost.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

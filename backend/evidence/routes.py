@@ -21,6 +21,7 @@ from backend.evidence.storage import (
     StoreUnavailable,
 )
 from backend.http import ApiBlueprint, accepts
+from backend.sync.settle import settle_stops_citing
 
 blp = ApiBlueprint(
     "evidence", __name__, url_prefix="/api/v1/evidence", description="Evidence files"
@@ -85,6 +86,7 @@ class EvidenceFileResource(MethodView):
             service.receive_upload(session, store, file, request.stream)
         except StoreError as exc:
             raise ApiError(422, exc.code, exc.message) from exc
+        settle_stops_citing(session, sha256)
         session.commit()
         return {"sha256": sha256, "verified": True}
 
@@ -131,7 +133,9 @@ class CompleteUpload(MethodView):
             verified = service.confirm_upload(session, service.get_store(), file)
         except StoreUnavailable as exc:
             raise ApiError(503, exc.code, exc.message) from exc
-        if not verified:
+        if verified:
+            settle_stops_citing(session, sha256)
+        else:
             raise ApiError(
                 409,
                 "file_not_uploaded",

@@ -16,6 +16,7 @@ a tenant, rows are allocated and committed in the same order. On SQLite,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
@@ -138,3 +139,19 @@ def changes_since(session: Session, driver_id: int, cursor: int, limit: int) -> 
         latest[row.stop_id] = row
     new_cursor = rows[-1].seq if rows else cursor
     return FeedPage(list(latest.values()), new_cursor, has_more)
+
+
+def stops_held_by(session: Session, driver_id: int, now: datetime) -> list[int]:
+    """Ids of the stops on the driver's manifests from yesterday on, in driving order.
+
+    Yesterday is included so a shift that crosses midnight keeps its stops.
+    """
+    since = now.date() - timedelta(days=1)
+    return list(
+        session.scalars(
+            select(Stop.id)
+            .join(Manifest, Manifest.id == Stop.manifest_id)
+            .where(Manifest.driver_id == driver_id, Manifest.service_date >= since)
+            .order_by(Manifest.service_date, Stop.sequence, Stop.id)
+        )
+    )

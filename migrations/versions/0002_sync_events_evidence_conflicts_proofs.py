@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 14:12:59.887213
+Create Date: 2026-11-24 14:34:28.148431
 """
 
 from __future__ import annotations
@@ -224,8 +224,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_event_evidence_org_id"), ["org_id"], unique=False)
         batch_op.create_index("ix_event_evidence_sha256", ["org_id", "sha256"], unique=False)
 
+    with op.batch_alter_table("stop", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("material_version", sa.Integer(), nullable=False, server_default="1")
+        )
+        batch_op.add_column(sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("stop", schema=None) as batch_op:
+        batch_op.drop_column("cancelled_at")
+        batch_op.drop_column("material_version")
+
     with op.batch_alter_table("event_evidence", schema=None) as batch_op:
         batch_op.drop_index("ix_event_evidence_sha256")
         batch_op.drop_index(batch_op.f("ix_event_evidence_org_id"))

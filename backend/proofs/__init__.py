@@ -1,0 +1,1 @@
+"""Evidence bundles: everything about one stop's proof, verifiable offline."""

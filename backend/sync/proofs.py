@@ -1,0 +1,106 @@
+"""Sealing a delivery: geo check, canonical digest and the server's signed receipt."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.auth.tokens import Principal
+from backend.config import Settings
+from backend.db.models import Proof, Stop
+from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
+from backend.domain.events import DoorEvent
+from backend.domain.geo import GeoFix, check_geofence
+
+
+@dataclass(frozen=True)
+class ProofSealer:
+    """Signs receipts with the active key; publishes every key for verification."""
+
+    signer: ReceiptSigner
+    public_keys: dict[str, bytes]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProofSealer:
+        seeds = {kid: base64.b64decode(seed) for kid, seed in settings.receipt_keys}
+        active_kid = settings.receipt_keys[0][0]
+        return cls(
+            signer=ReceiptSigner(seeds[active_kid], active_kid),
+            public_keys={kid: public_key_from_seed(seed) for kid, seed in seeds.items()},
+        )
+
+    def public_keys_b64(self) -> dict[str, str]:
+        return {kid: base64.b64encode(key).decode() for kid, key in self.public_keys.items()}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def proof_fields(stop: Stop, event: DoorEvent, driver_username: str) -> dict[str, Any]:
+    """The fields a proof's digest covers: what happened, where, when, by whom."""
+    payload = event.payload
+    return {
+        "event_id": event.id,
+        "stop_id": stop.id,
+        "order_number": stop.order_number,
+        "service_date": stop.service_date.isoformat(),
+        "address": stop.address,
+        "stop_location": {"lat": stop.lat, "lon": stop.lon},
+        "base_version": event.base_version,
+        "driver": driver_username,
+        "device_id": event.device_id,
+        "recorded_at": _iso(event.recorded_at),
+        "hlc": str(event.hlc),
+        "recipient_name": payload.get("recipient_name"),
+        "geo": payload.get("geo"),
+        "scanned_barcodes": list(payload.get("scanned_barcodes") or []),
+        "where_left": payload.get("where_left"),
+        "age_verified": payload.get("age_verified"),
+    }
+
+
+def geo_fix(event: DoorEvent) -> GeoFix | None:
+    geo = event.payload.get("geo")
+    if not geo:
+        return None
+    fixed_at = geo.get("fixed_at")
+    return GeoFix(
+        lat=geo["lat"],
+        lon=geo["lon"],
+        accuracy_m=geo["accuracy_m"],
+        fixed_at=datetime.fromisoformat(fixed_at.replace("Z", "+00:00")) if fixed_at else None,
+    )
+
+
+def seal_delivery(
+    session: Session,
+    sealer: ProofSealer,
+    stop: Stop,
+    event: DoorEvent,
+    principal: Principal,
+    threshold_m: int,
+    now: datetime,
+) -> Proof:
+    """Create the proof row for a delivered event: digest, receipt and geo check."""
+    fields = proof_fields(stop, event, principal.username)
+    hashes = sorted(ref.sha256 for ref in event.evidence)
+    digest = proof_digest(fields, hashes)
+    receipt = sealer.signer.sign(digest, now, stop.id, [event.id]).to_dict()
+    geo = check_geofence(geo_fix(event), stop.lat, stop.lon, stop.geofence, threshold_m)
+    proof = Proof(
+        org_id=stop.org_id,
+        event_id=event.id,
+        stop_id=stop.id,
+        fields=fields,
+        file_hashes=hashes,
+        digest=digest,
+        receipt=receipt,
+        geo_check=geo.to_dict(),
+    )
+    session.add(proof)
+    return proof

@@ -1,0 +1,66 @@
+"""POST /api/v1/sync, and the keys that verify proof receipts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from sqlalchemy import select
+
+from backend.auth.guard import current_principal, require_roles
+from backend.db.models import Organization
+from backend.db.session import db_session
+from backend.domain.stops import Role
+from backend.evidence.service import get_store
+from backend.http import ApiBlueprint
+from backend.sync import service
+from backend.sync.proofs import ProofSealer
+from backend.sync.schemas import SyncRequestSchema, SyncResponseSchema
+
+blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
+
+
+def get_sealer() -> ProofSealer:
+    sealer: ProofSealer = current_app.extensions["doorstep.sealer"]
+    return sealer
+
+
+@blp.route("/sync")
+class Sync(MethodView):
+    @require_roles(Role.DRIVER)
+    @blp.arguments(SyncRequestSchema)
+    @blp.response(200, SyncResponseSchema)
+    @blp.alt_response(403, description="device_mismatch: device_id is not the logged-in device")
+    @blp.alt_response(413, description="batch_too_large, payload_too_large")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Push door events and pull plan changes in one round trip.
+
+        Every event gets its own result (applied, duplicate, conflict or rejected with a
+        code); the response also carries the plan changes after ``cursor``, the new
+        cursor, and the evidence files the server still needs with where to upload
+        them. See docs/sync-protocol.md.
+        """
+        principal = current_principal()
+        session = db_session()
+        threshold = session.scalar(
+            select(Organization.geofence_threshold_m).where(Organization.id == principal.org_id)
+        )
+        ctx = service.SyncContext(
+            principal=principal,
+            store=get_store(),
+            sealer=get_sealer(),
+            api_base=request.host_url.rstrip("/"),
+            now=datetime.now(UTC),
+            geofence_threshold_m=int(threshold or 150),
+        )
+        return service.run_sync(session, ctx, body)
+
+
+@blp.route("/receipt-keys")
+class ReceiptKeys(MethodView):
+    @blp.response(200, description='{"keys": {"<kid>": "<Ed25519 public key, base64>"}}')
+    def get(self) -> dict[str, Any]:
+        """Public keys that verify proof receipts (for `doorstep verify`)."""
+        return {"alg": "Ed25519", "keys": get_sealer().public_keys_b64()}

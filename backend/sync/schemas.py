@@ -1,0 +1,83 @@
+"""The sync request and response, as documented in docs/sync-protocol.md.
+
+Events are validated one by one by ``backend.domain.events.parse_event`` rather than
+by marshmallow, because one bad event must be answered ``rejected`` on its own line
+without failing the batch. The envelope is validated here.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+MAX_EVENTS_PER_BATCH = 500
+
+
+class SyncRequestSchema(Schema):
+    device_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    cursor = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9]{1,19}$", error="a cursor is the string the server sent"),
+        metadata={"description": "The cursor from the last response, or null for a snapshot"},
+    )
+    sent_at = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "The device clock when it sent the request (clock skew)"},
+    )
+    events = fields.List(
+        fields.Dict(),
+        load_default=list,
+        metadata={"description": f"At most {MAX_EVENTS_PER_BATCH} door events"},
+    )
+    pull_limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+
+
+class EventResultSchema(Schema):
+    id = fields.String(required=True, allow_none=True)
+    status = fields.String(
+        required=True, metadata={"enum": ["applied", "duplicate", "conflict", "rejected"]}
+    )
+    code = fields.String(metadata={"description": "Why, for rejected and conflict"})
+    message = fields.String()
+    field = fields.String()
+    original_status = fields.String(metadata={"description": "For duplicates"})
+    stop_status = fields.String()
+    receipt = fields.Dict(metadata={"description": "For deliveries: the signed receipt"})
+
+
+class ChangeSchema(Schema):
+    seq = fields.Integer(required=True)
+    op = fields.String(required=True, metadata={"enum": ["upsert", "remove"]})
+    stop_id = fields.Integer(required=True)
+    stop = fields.Dict(metadata={"description": "The whole stop, for upserts"})
+
+
+class UploadSchema(Schema):
+    sha256 = fields.String(required=True)
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    method = fields.String(required=True)
+    url = fields.String(required=True)
+    headers = fields.Dict(required=True)
+    fields_ = fields.Dict(data_key="fields")
+    expires_at = fields.String()
+    complete_url = fields.String()
+
+
+class ConflictSchema(Schema):
+    id = fields.Integer(required=True)
+    stop_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    event_ids = fields.List(fields.String(), required=True)
+    detail = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class SyncResponseSchema(Schema):
+    results = fields.List(fields.Nested(EventResultSchema), required=True)
+    changes = fields.List(fields.Nested(ChangeSchema), required=True)
+    cursor = fields.String(required=True)
+    has_more = fields.Boolean(required=True)
+    uploads = fields.List(fields.Nested(UploadSchema), required=True)
+    conflicts = fields.List(fields.Nested(ConflictSchema), required=True)
+    server_time = fields.String(required=True)

@@ -1,0 +1,100 @@
+"""Building door events and evidence the way a device would."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from backend.domain.hlc import HybridLogicalClock
+
+T0 = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+def png(label: str) -> bytes:
+    """Distinct small 'image' bytes; the server checks hashes and sizes, not pixels."""
+    return b"\x89PNG\r\n\x1a\n" + label.encode() * 40
+
+
+def ref(data: bytes, kind: str = "signature", content_type: str = "image/png") -> dict[str, Any]:
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "kind": kind,
+        "content_type": content_type,
+        "size": len(data),
+    }
+
+
+@dataclass
+class Device:
+    """A fake handheld: its own id, clock and token."""
+
+    client: FlaskClient
+    device_id: str
+    headers: dict[str, str]
+    clock_ms: int = int(T0.timestamp() * 1000)
+    cursor: str | None = None
+    hlc: HybridLogicalClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hlc = HybridLogicalClock(self.device_id, lambda: self.clock_ms)
+
+    def event(
+        self,
+        stop_id: int,
+        type_: str = "delivered",
+        base_version: int = 1,
+        payload: dict[str, Any] | None = None,
+        evidence: list[dict[str, Any]] | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        self.clock_ms += 60_000
+        if payload is None:
+            payload = default_payload(type_)
+        return {
+            "id": event_id or str(uuid.uuid4()),
+            "stop_id": stop_id,
+            "type": type_,
+            "recorded_at": datetime.fromtimestamp(self.clock_ms / 1000, UTC).isoformat(),
+            "hlc": str(self.hlc.tick()),
+            "base_version": base_version,
+            "payload": payload,
+            "evidence": evidence or [],
+        }
+
+    def sync(
+        self, events: list[dict[str, Any]] | None = None, cursor: str | None = "keep", **extra: Any
+    ) -> Any:
+        body = {
+            "device_id": self.device_id,
+            "cursor": self.cursor if cursor == "keep" else cursor,
+            "events": events or [],
+            **extra,
+        }
+        response = self.client.post("/api/v1/sync", json=body, headers=self.headers)
+        if response.status_code == 200:
+            self.cursor = response.get_json()["cursor"]
+        return response
+
+
+def default_payload(type_: str) -> dict[str, Any]:
+    if type_ == "delivered":
+        return {
+            "recipient_name": "Dana Whitfield",
+            "geo": {"lat": 47.611, "lon": -122.331, "accuracy_m": 8.0, "fixed_at": None},
+            "scanned_barcodes": [],
+            "where_left": "handed_to_recipient",
+        }
+    if type_ == "failed":
+        return {"reason": "recipient_absent"}
+    if type_ == "note":
+        return {"text": "dog in the yard"}
+    return {}
+
+
+def at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
