@@ -1,4 +1,4 @@
-"""The ``doorstep`` command: set up a database, seed the demo, and (later) verify bundles.
+"""The ``doorstep`` command: set up a database, seed the demo, verify evidence bundles.
 
 ``python -m backend.cli setup`` is what ``make run`` calls before it starts serving.
 """
@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,8 +23,6 @@ from backend.db.session import Database
 def migrate(settings: Settings) -> None:
     """Bring the schema to the newest migration (the only way it is ever created)."""
     if settings.database_url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
@@ -84,6 +86,47 @@ def _cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_public_keys(path: str | None, bundle: dict[str, Any]) -> tuple[dict[str, bytes], bool]:
+    """Keys from ``--keys`` (pinned), else from the bundle itself (not pinned)."""
+    if path:
+        raw = json.loads(Path(path).read_text())
+        keys = raw.get("keys", raw)
+        return {kid: base64.b64decode(key) for kid, key in keys.items()}, True
+    embedded = bundle.get("public_keys") or {}
+    return {kid: base64.b64decode(key) for kid, key in embedded.items()}, False
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from backend.domain.digest import sha256_hex, verify_bundle
+
+    try:
+        bundle = json.loads(Path(args.bundle).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"FAIL: cannot read the bundle: {exc}")
+        return 1
+    keys, pinned = _load_public_keys(args.keys, bundle)
+    file_bytes = None
+    if args.files:
+        file_bytes = {}
+        for path in Path(args.files).iterdir():
+            if path.is_file():
+                data = path.read_bytes()
+                file_bytes[path.name if len(path.name) == 64 else sha256_hex(data)] = data
+    problems = verify_bundle(bundle, keys, file_bytes)
+    if problems:
+        for problem in problems:
+            print(f"FAIL: {problem}")
+        return 1
+    proof = bundle["proof"]
+    print(f"OK: proof {proof['digest']} verifies")
+    print(f"    receipt signed by {bundle['receipt']['kid']} at {bundle['receipt']['issued_at']}")
+    if file_bytes is not None:
+        print(f"    {len(proof['files'])} file(s) match their hashes")
+    if not pinned:
+        print("    note: the key came from the bundle itself; pass --keys to pin the server's keys")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run=_cmd_seed
     )
     commands.add_parser("migrate", help="apply migrations").set_defaults(run=_cmd_migrate)
+    verify = commands.add_parser("verify", help="check a downloaded evidence bundle offline")
+    verify.add_argument("bundle", help="the JSON from GET /api/v1/stops/<id>/proof")
+    verify.add_argument("--files", help="a folder with the evidence files (any names)")
+    verify.add_argument("--keys", help="JSON from GET /api/v1/receipt-keys, to pin the keys")
+    verify.set_defaults(run=_cmd_verify)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)
