@@ -59,7 +59,7 @@ class UploadSchema(Schema):
     method = fields.String(required=True)
     url = fields.String(required=True)
     headers = fields.Dict(required=True)
-    fields_ = fields.Dict(data_key="fields")
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
     expires_at = fields.String()
     complete_url = fields.String()
 

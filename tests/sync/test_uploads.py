@@ -1,0 +1,117 @@
+"""Local uploads: every bad upload is a clear 4xx and leaves the file pending."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask.testing import FlaskClient
+
+from tests.sync.helpers import Device, png, ref
+
+
+def _owe_one(device: Device, stops: list[int]) -> tuple[bytes, str]:
+    data = png("sig")
+    device.sync([device.event(stops[0], evidence=[ref(data)])])
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def test_bytes_that_do_not_match_the_hash_are_refused(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    data, sha = _owe_one(device, stops)
+    forged = data[:-1] + b"?"
+    response = client.put(
+        f"/api/v1/evidence/{sha}",
+        data=forged,
+        headers={**device.headers, "Content-Type": "image/png"},
+    )
+    assert (response.status_code, response.get_json()["code"]) == (422, "hash_mismatch")
+    assert len(device.sync().get_json()["uploads"]) == 1
+
+
+def test_a_body_of_another_size_is_refused(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    data, sha = _owe_one(device, stops)
+    response = client.put(
+        f"/api/v1/evidence/{sha}",
+        data=data + b"x",
+        headers={**device.headers, "Content-Type": "image/png"},
+    )
+    assert (response.status_code, response.get_json()["code"]) == (422, "size_mismatch")
+
+
+def test_a_body_of_another_content_type_is_refused(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    data, sha = _owe_one(device, stops)
+    response = client.put(
+        f"/api/v1/evidence/{sha}",
+        data=data,
+        headers={**device.headers, "Content-Type": "image/jpeg"},
+    )
+    assert (response.status_code, response.get_json()["code"]) == (422, "content_type_mismatch")
+
+
+def test_a_non_image_content_type_is_a_415(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    data, sha = _owe_one(device, stops)
+    response = client.put(
+        f"/api/v1/evidence/{sha}",
+        data=data,
+        headers={**device.headers, "Content-Type": "text/html"},
+    )
+    assert response.status_code == 415
+
+
+def test_a_file_no_event_references_is_refused(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    stray = png("nobody asked")
+    response = client.put(
+        f"/api/v1/evidence/{hashlib.sha256(stray).hexdigest()}",
+        data=stray,
+        headers={**device.headers, "Content-Type": "image/png"},
+    )
+    assert (response.status_code, response.get_json()["code"]) == (404, "file_not_referenced")
+
+
+def test_a_path_instead_of_a_hash_is_a_404(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    response = client.put(
+        "/api/v1/evidence/..%2F..%2Fetc%2Fpasswd",
+        data=b"x",
+        headers={**device.headers, "Content-Type": "image/png"},
+    )
+    assert response.status_code == 404
+
+
+def test_a_second_upload_of_a_held_file_is_a_harmless_no_op(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    data, sha = _owe_one(device, stops)
+    headers = {**device.headers, "Content-Type": "image/png"}
+    assert client.put(f"/api/v1/evidence/{sha}", data=data, headers=headers).status_code == 200
+    again = client.put(f"/api/v1/evidence/{sha}", data=b"", headers=headers)
+    assert again.status_code == 200
+    assert again.get_json()["verified"] is True
+
+
+def test_support_can_download_a_verified_file(
+    device: Device,
+    stops: list[int],
+    client: FlaskClient,
+    auth,  # type: ignore[no-untyped-def]
+) -> None:
+    data, sha = _owe_one(device, stops)
+    client.put(
+        f"/api/v1/evidence/{sha}",
+        data=data,
+        headers={**device.headers, "Content-Type": "image/png"},
+    )
+    response = client.get(f"/api/v1/evidence/{sha}", headers=auth("support"))
+    assert response.status_code == 200
+    assert response.data == data
+    assert response.mimetype == "image/png"
