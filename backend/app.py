@@ -20,6 +20,8 @@ from backend.evidence import service as evidence_service
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
 from backend.manifests.routes import blp as manifests_blp
+from backend.planning.routes import manifests_blp as planning_manifests_blp
+from backend.planning.routes import stops_blp as planning_stops_blp
 from backend.proofs.routes import blp as proofs_blp
 from backend.schemas import ErrorSchema
 from backend.sync.proofs import ProofSealer
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         sync_blp,
         evidence_blp,
         proofs_blp,
+        planning_stops_blp,
+        planning_manifests_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

@@ -1,0 +1,1 @@
+"""The dispatcher's plan: importing the day's stops, assigning, ordering, changing."""

@@ -1,0 +1,407 @@
+"""The plan's rules that need the database: import, change, cancel, assign.
+
+Every write takes the tenant's plan lock, validates everything before writing
+anything, bumps the version of each stop it changes, and publishes each change to the
+drivers concerned (``backend.sync.changes.record_stop_change``), all in one
+transaction. A stop's status is always derived by the one rule in
+``backend.domain.outcome``, so a plan change never overwrites what a driver reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from backend.auth.tokens import Principal
+from backend.db.models import Manifest, Organization, Parcel, PlanChange, Stop, User
+from backend.db.session import begin_write
+from backend.domain.stops import (
+    PlanError,
+    ProofPolicy,
+    Role,
+    StopStatus,
+    check_cancellable,
+    check_plan_editable,
+)
+from backend.errors import ApiError, not_found
+from backend.manifests.service import bump_revision, get_or_create_manifest
+from backend.planning.importer import ImportFileError, StopDraft, validate_rows
+from backend.sync.changes import UPSERT, lock_plan, record_stop_change
+from backend.sync.derive import derive
+
+# Fields a driver acts on at the door: changing one makes older reports stale.
+MATERIAL_FIELDS = frozenset(
+    {
+        "address",
+        "lat",
+        "lon",
+        "geofence",
+        "window_start",
+        "window_end",
+        "recipient_name",
+        "recipient_phone",
+        "proof_policy",
+    }
+)
+
+
+def _plan_error(exc: PlanError) -> ApiError:
+    return ApiError(409, exc.code, exc.message)
+
+
+def org_zone(session: Session, org_id: int) -> ZoneInfo:
+    name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
+    return ZoneInfo(name or "UTC")
+
+
+def find_driver(session: Session, username: str) -> User | None:
+    return session.scalars(
+        select(User).where(User.username == username, User.role == Role.DRIVER)
+    ).one_or_none()
+
+
+def import_stops(
+    session: Session,
+    principal: Principal,
+    service_date: date,
+    rows: Sequence[tuple[str, Mapping[str, Any]]],
+    allowed: frozenset[str],
+) -> list[dict[str, Any]]:
+    """Validate every row, then create all stops or none (422 ``import_invalid``)."""
+    begin_write(session)
+    lock_plan(session, principal.org_id)
+    drafts, problems = validate_rows(
+        rows, service_date, org_zone(session, principal.org_id), allowed
+    )
+    existing = set(
+        session.scalars(
+            select(Stop.order_number).where(
+                Stop.service_date == service_date,
+                Stop.order_number.in_([d.order_number for d in drafts]),
+            )
+        )
+    )
+    drivers: dict[str, User | None] = {}
+    for draft in drafts:
+        errors: dict[str, list[str]] = {}
+        if draft.order_number in existing:
+            errors["order_number"] = [f"{draft.order_number} already exists for {service_date}"]
+        if draft.driver is not None:
+            if draft.driver not in drivers:
+                drivers[draft.driver] = find_driver(session, draft.driver)
+            if drivers[draft.driver] is None:
+                errors["driver"] = [f"no driver named {draft.driver!r}"]
+        if errors:
+            problems[draft.row] = errors
+    if problems:
+        raise ApiError(
+            422,
+            "import_invalid",
+            f"{len(problems)} row(s) are invalid; nothing was imported",
+            errors={"rows": dict(sorted(problems.items(), key=lambda kv: int(kv[0])))},
+        )
+    return _create_stops(session, principal.org_id, service_date, drafts, drivers)
+
+
+def _create_stops(
+    session: Session,
+    org_id: int,
+    service_date: date,
+    drafts: list[StopDraft],
+    drivers: Mapping[str, User | None],
+) -> list[dict[str, Any]]:
+    manifests: dict[str, Manifest] = {}
+    next_sequence: dict[int, int] = {}
+    created = []
+    for draft in drafts:
+        manifest = None
+        sequence = None
+        if draft.driver is not None:
+            driver = drivers[draft.driver]
+            assert driver is not None  # checked by import_stops
+            if draft.driver not in manifests:
+                manifests[draft.driver] = get_or_create_manifest(
+                    session, org_id, driver.id, service_date
+                )
+            manifest = manifests[draft.driver]
+            if manifest.id not in next_sequence:
+                last = session.scalar(
+                    select(func.max(Stop.sequence)).where(Stop.manifest_id == manifest.id)
+                )
+                next_sequence[manifest.id] = (last or 0) + 1
+            sequence = draft.sequence or next_sequence[manifest.id]
+            next_sequence[manifest.id] = max(next_sequence[manifest.id], sequence + 1)
+        stop = Stop(
+            org_id=org_id,
+            service_date=service_date,
+            order_number=draft.order_number,
+            manifest_id=manifest.id if manifest else None,
+            sequence=sequence,
+            address=draft.address,
+            lat=draft.lat,
+            lon=draft.lon,
+            geofence=draft.geofence,
+            window_start=draft.window_start,
+            window_end=draft.window_end,
+            recipient_name=draft.recipient_name,
+            recipient_phone=draft.recipient_phone,
+            instructions=draft.instructions,
+            proof_policy=draft.proof_policy,
+        )
+        session.add(stop)
+        session.flush()
+        if draft.parcels:
+            session.execute(
+                insert(Parcel),
+                [
+                    {"org_id": org_id, "stop_id": stop.id, "barcode": b, "description": d}
+                    for b, d in draft.parcels
+                ],
+            )
+        if manifest is not None:
+            session.add(
+                PlanChange(
+                    org_id=org_id,
+                    driver_id=manifest.driver_id,
+                    stop_id=stop.id,
+                    kind=UPSERT,
+                    stop_version=stop.version,
+                )
+            )
+        created.append(
+            {
+                "id": stop.id,
+                "order_number": stop.order_number,
+                "driver": draft.driver,
+                "sequence": sequence,
+            }
+        )
+    for manifest in manifests.values():
+        bump_revision(session, manifest.id)
+    session.commit()
+    return created
+
+
+def _locked_stop(session: Session, principal: Principal, stop_id: int) -> Stop:
+    begin_write(session)
+    lock_plan(session, principal.org_id)
+    stop = session.get(Stop, stop_id)
+    if stop is None:
+        raise not_found("stop")
+    return stop
+
+
+def _publish(session: Session, stop: Stop, previous_manifest_id: int | None = None) -> None:
+    """Re-derive the status under the plan's new facts and tell the drivers concerned."""
+    stop.status = derive(session, stop).status
+    record_stop_change(session, stop, previous_manifest_id)
+
+
+def change_stop(
+    session: Session,
+    principal: Principal,
+    stop_id: int,
+    changes: Mapping[str, Any],
+    expected_version: int | None,
+) -> Stop:
+    stop = _locked_stop(session, principal, stop_id)
+    if expected_version is not None and expected_version != stop.version:
+        raise ApiError(
+            412,
+            "version_mismatch",
+            f"the stop is at version {stop.version}, not {expected_version}; reload and retry",
+        )
+    try:
+        check_plan_editable(stop.status)
+    except PlanError as exc:
+        raise _plan_error(exc) from exc
+    for name, value in changes.items():
+        if name == "proof_policy":
+            # A partial policy changes only the flags it names.
+            value = ProofPolicy.from_dict({**stop.proof_policy, **value}).to_dict()
+        setattr(stop, name, value)
+    start, end = stop.window_start, stop.window_end
+    if (start is None) != (end is None) or (start and end and end <= start):
+        raise ApiError(
+            422,
+            "validation_error",
+            "the time window is incomplete or backwards",
+            errors={"window_end": ["must be after window_start"]},
+        )
+    stop.version += 1
+    if MATERIAL_FIELDS & set(changes):
+        stop.material_version = stop.version
+    _publish(session, stop)
+    session.commit()
+    return stop
+
+
+def cancel_stop(session: Session, principal: Principal, stop_id: int, reason: str) -> Stop:
+    stop = _locked_stop(session, principal, stop_id)
+    try:
+        check_cancellable(stop.status)
+    except PlanError as exc:
+        raise _plan_error(exc) from exc
+    stop.cancelled_at = datetime.now(UTC)
+    stop.cancel_reason = reason
+    stop.version += 1
+    stop.material_version = stop.version
+    _publish(session, stop)
+    session.commit()
+    return stop
+
+
+def assign_manifest(
+    session: Session,
+    principal: Principal,
+    driver_username: str,
+    service_date: date,
+    stop_ids: Sequence[int],
+) -> Manifest:
+    """Make the driver's manifest exactly ``stop_ids``, in that order."""
+    begin_write(session)
+    lock_plan(session, principal.org_id)
+    driver = find_driver(session, driver_username)
+    if driver is None:
+        raise not_found("driver")
+    manifest = get_or_create_manifest(session, principal.org_id, driver.id, service_date)
+    stops = {s.id: s for s in session.scalars(select(Stop).where(Stop.id.in_(stop_ids)))}
+    errors: dict[str, list[str]] = {}
+    seen: set[int] = set()
+    for index, stop_id in enumerate(stop_ids):
+        stop = stops.get(stop_id)
+        problem = None
+        if stop_id in seen:
+            problem = "is listed twice"
+        elif stop is None:
+            problem = "no such stop"
+        elif stop.service_date != service_date:
+            problem = f"is planned for {stop.service_date}, not {service_date}"
+        elif stop.manifest_id != manifest.id and stop.status not in (
+            StopStatus.PENDING,
+            StopStatus.ARRIVED,
+        ):
+            problem = f"is {stop.status.value}; only pending or arrived stops can move"
+        seen.add(stop_id)
+        if problem:
+            errors[str(index)] = [f"stop {stop_id} {problem}"]
+    dropped = list(
+        session.scalars(
+            select(Stop).where(Stop.manifest_id == manifest.id, Stop.id.not_in(stop_ids or [0]))
+        )
+    )
+    for stop in dropped:
+        if stop.status not in (StopStatus.PENDING, StopStatus.ARRIVED):
+            errors.setdefault("_dropped", []).append(
+                f"stop {stop.id} is {stop.status.value}; keep it on the manifest"
+            )
+    if errors:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the stop list is invalid; nothing changed",
+            errors={"stop_ids": errors},
+        )
+    for stop in dropped:
+        stop.manifest_id, stop.sequence = None, None
+        stop.version += 1
+        _publish(session, stop, manifest.id)
+    for sequence, stop_id in enumerate(stop_ids, start=1):
+        stop = stops[stop_id]
+        if (stop.manifest_id, stop.sequence) == (manifest.id, sequence):
+            continue
+        previous = stop.manifest_id
+        stop.manifest_id, stop.sequence = manifest.id, sequence
+        stop.version += 1
+        _publish(session, stop, previous)
+    session.commit()
+    return manifest
+
+
+def list_stops(
+    session: Session,
+    service_date: date,
+    driver: str | None,
+    status: str | None,
+    unassigned: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Stop, str | None]], int]:
+    query = (
+        select(Stop, User.username)
+        .outerjoin(Manifest, Manifest.id == Stop.manifest_id)
+        .outerjoin(User, User.id == Manifest.driver_id)
+        .where(Stop.service_date == service_date)
+    )
+    if driver is not None:
+        query = query.where(User.username == driver)
+    if status is not None:
+        query = query.where(Stop.status == StopStatus(status))
+    if unassigned:
+        query = query.where(Stop.manifest_id.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(User.username.asc().nulls_last(), Stop.sequence, Stop.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [(stop, username) for stop, username in rows], int(total)
+
+
+def parcels_for(session: Session, stop_ids: Sequence[int]) -> dict[int, list[Parcel]]:
+    grouped: dict[int, list[Parcel]] = {}
+    if stop_ids:
+        for parcel in session.scalars(
+            select(Parcel).where(Parcel.stop_id.in_(stop_ids)).order_by(Parcel.id)
+        ):
+            grouped.setdefault(parcel.stop_id, []).append(parcel)
+    return grouped
+
+
+def manifests_overview(session: Session, service_date: date) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Manifest.id, User.username, Manifest.revision, Stop.status, func.count(Stop.id))
+        .join(User, User.id == Manifest.driver_id)
+        .outerjoin(Stop, Stop.manifest_id == Manifest.id)
+        .where(Manifest.service_date == service_date)
+        .group_by(Manifest.id, User.username, Manifest.revision, Stop.status)
+        .order_by(User.username)
+    ).all()
+    overview: dict[int, dict[str, Any]] = {}
+    for manifest_id, username, revision, status, count in rows:
+        entry = overview.setdefault(
+            manifest_id,
+            {
+                "id": manifest_id,
+                "driver": username,
+                "service_date": service_date.isoformat(),
+                "revision": revision,
+                "stops": 0,
+                "by_status": {},
+            },
+        )
+        if status is not None:
+            entry["stops"] += count
+            entry["by_status"][status.value] = count
+    return list(overview.values())
+
+
+def parse_service_date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            "dates are YYYY-MM-DD",
+            errors={"service_date": ["not a YYYY-MM-DD date"]},
+        ) from exc
+
+
+def import_file_error(exc: ImportFileError) -> ApiError:
+    return ApiError(422, "import_invalid", str(exc), errors={"_file": [str(exc)]})
