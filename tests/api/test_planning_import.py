@@ -13,7 +13,10 @@ from backend.db.models import Parcel, PlanChange, Stop
 from tests.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
-HEADER = "order_number,address,lat,lon,window_start,window_end,recipient_name,parcels,signature_required,driver"
+HEADER = (
+    "order_number,address,lat,lon,window_start,window_end,recipient_name,parcels,"
+    "signature_required,driver"
+)
 GOOD = [
     "A-1,100 Pine St,47.61,-122.33,09:00,12:00,Ann Lee,PKG1;PKG2,true,driver_a",
     "A-2,200 Pine St,47.62,-122.34,13:00,17:00,Bo Chan,PKG3,no,driver_a",
