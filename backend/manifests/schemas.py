@@ -10,9 +10,15 @@ class LocationSchema(Schema):
     lon = fields.Float(required=True)
 
 
+# Dates and times are documented as formatted strings: the bodies are encoded by
+# serialize.py (UTC, ISO-8601 with "Z"), and these schemas describe that output.
+DATE_TIME = {"format": "date-time", "example": "2026-11-24T16:00:00Z"}
+DATE = {"format": "date", "example": "2026-11-24"}
+
+
 class TimeWindowSchema(Schema):
-    start = fields.DateTime(required=True, allow_none=True)
-    end = fields.DateTime(required=True, allow_none=True)
+    start = fields.String(required=True, allow_none=True, metadata=DATE_TIME)
+    end = fields.String(required=True, allow_none=True, metadata=DATE_TIME)
 
 
 class RecipientSchema(Schema):
@@ -54,7 +60,7 @@ class StopSchema(Schema):
 class ManifestSchema(Schema):
     id = fields.Integer(required=True)
     driver = fields.String(required=True, metadata={"description": "driver's username"})
-    service_date = fields.Date(required=True)
+    service_date = fields.String(required=True, metadata=DATE)
     revision = fields.Integer(required=True)
     stops = fields.List(fields.Nested(StopSchema), required=True)
 

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from backend.domain.geo import InvalidGeofence, parse_geofence
 from backend.domain.stops import StopStatus
-from backend.manifests.schemas import StopSchema
+from backend.manifests.schemas import DATE, StopSchema
 
 
 class ImportQuerySchema(Schema):
@@ -42,7 +42,7 @@ class StopListQuerySchema(Schema):
 
 class PlannedStopSchema(StopSchema):
     driver = fields.String(allow_none=True, required=True)
-    service_date = fields.Date(required=True)
+    service_date = fields.String(required=True, metadata=DATE)
     cancel_reason = fields.String(required=True)
 
 
@@ -111,7 +111,7 @@ class ManifestsQuerySchema(Schema):
 class ManifestSummarySchema(Schema):
     id = fields.Integer(required=True)
     driver = fields.String(required=True)
-    service_date = fields.Date(required=True)
+    service_date = fields.String(required=True, metadata=DATE)
     revision = fields.Integer(required=True)
     stops = fields.Integer(required=True)
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

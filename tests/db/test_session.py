@@ -11,9 +11,7 @@ from backend.db.session import Database, begin_write
 
 def _statements(database: Database) -> list[str]:
     seen: list[str] = []
-    event.listen(
-        database.engine, "before_cursor_execute", lambda *args: seen.append(args[2])
-    )
+    event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     return seen
 
 
