@@ -56,6 +56,7 @@ serve-prod: $(CORE_STAMP)
 
 ## bench: throughput ratios against a floor measured in the same run
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:

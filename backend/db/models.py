@@ -65,8 +65,11 @@ class TenantScoped:
 
     @declared_attr
     def org_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        # No index of its own: every query carries org_id (the session adds it), so
+        # each table's lookup indexes lead with org_id instead. A lone org_id index
+        # tempts planners without statistics (SQLite) into scanning a whole tenant.
         return mapped_column(
-            BigId, ForeignKey("organization.id", ondelete="CASCADE"), index=True, nullable=False
+            BigId, ForeignKey("organization.id", ondelete="CASCADE"), nullable=False
         )
 
 
@@ -182,7 +185,7 @@ class Stop(TenantScoped, Base):
     __tablename__ = "stop"
     __table_args__ = (
         UniqueConstraint("org_id", "service_date", "order_number"),
-        Index("ix_stop_manifest_sequence", "manifest_id", "sequence"),
+        Index("ix_stop_manifest_sequence", "org_id", "manifest_id", "sequence"),
         Index("ix_stop_org_date", "org_id", "service_date"),
     )
 
@@ -236,6 +239,7 @@ class Parcel(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("stop_id", "barcode"),
         Index("ix_parcel_org_barcode", "org_id", "barcode"),
+        Index("ix_parcel_org_stop", "org_id", "stop_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -257,7 +261,7 @@ class PlanChange(TenantScoped, Base):
     __tablename__ = "plan_change"
     __table_args__ = (
         Index("ix_plan_change_feed", "org_id", "driver_id", "seq"),
-        Index("ix_plan_change_seen", "driver_id", "stop_id", "stop_version"),
+        Index("ix_plan_change_seen", "org_id", "driver_id", "stop_id", "stop_version"),
     )
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -275,7 +279,7 @@ class DoorEventRow(TenantScoped, Base):
     __tablename__ = "door_event"
     __table_args__ = (
         UniqueConstraint("org_id", "event_id"),
-        Index("ix_door_event_stop", "stop_id", "hlc"),
+        Index("ix_door_event_stop", "org_id", "stop_id", "hlc"),
         Index("ix_door_event_device", "org_id", "device_key"),
     )
 
@@ -307,6 +311,7 @@ class EventEvidence(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("event_row_id", "sha256"),
         Index("ix_event_evidence_sha256", "org_id", "sha256"),
+        Index("ix_event_evidence_event", "org_id", "event_row_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -358,7 +363,10 @@ class Proof(TenantScoped, Base):
     """The server's sealed record of one delivery: digest, receipt, geo check."""
 
     __tablename__ = "proof"
-    __table_args__ = (UniqueConstraint("org_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "event_id"),
+        Index("ix_proof_stop", "org_id", "stop_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -44,24 +43,12 @@ def is_sha256_hex(text: Any) -> bool:
     return isinstance(text, str) and bool(SHA256_HEX.match(text))
 
 
-def _check_json(value: Any, path: str = "$") -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{path}: NaN and Infinity have no canonical form")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{path}: object keys must be strings")
-            _check_json(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-    elif value is not None and not isinstance(value, str | int | float | bool):
-        raise TypeError(f"{path}: {type(value).__name__} is not JSON")
-
-
 def canonical_json(value: Any) -> bytes:
-    """The one byte form of ``value`` that digests are computed over."""
-    _check_json(value)
+    """The one byte form of ``value`` that digests are computed over.
+
+    ``json.dumps`` itself refuses NaN and Infinity (``allow_nan=False``) and any value
+    that is not JSON (TypeError), so no separate walk over the value is needed.
+    """
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

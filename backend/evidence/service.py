@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -47,12 +47,19 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
     if not wanted:
         return
     known = set(session.scalars(select(EvidenceFile.sha256).where(EvidenceFile.sha256.in_(wanted))))
-    for sha, (content_type, size) in sorted(wanted.items()):
-        if sha not in known:
-            session.add(
-                EvidenceFile(org_id=org_id, sha256=sha, content_type=content_type, size=size)
-            )
-    session.flush()
+    missing = [
+        {
+            "org_id": org_id,
+            "sha256": sha,
+            "content_type": content_type,
+            "size": size,
+            "created_at": datetime.now(UTC),
+        }
+        for sha, (content_type, size) in sorted(wanted.items())
+        if sha not in known
+    ]
+    if missing:
+        session.execute(insert(EvidenceFile), missing)
 
 
 def receive_upload(

@@ -16,9 +16,9 @@ a tenant, rows are allocated and committed in the same order. On SQLite,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Manifest, Organization, PlanChange, Stop
@@ -77,6 +77,36 @@ def record_stop_change(
     session.flush()
 
 
+def record_status_changes(session: Session, stops: list[Stop]) -> None:
+    """Publish derived status changes (no plan version change) for many stops at once."""
+    if not stops:
+        return
+    session.flush()
+    manifest_ids = {s.manifest_id for s in stops if s.manifest_id is not None}
+    drivers = {
+        manifest_id: driver_id
+        for manifest_id, driver_id in session.execute(
+            select(Manifest.id, Manifest.driver_id).where(Manifest.id.in_(manifest_ids))
+        )
+    }
+    rows = [
+        {
+            "org_id": stop.org_id,
+            "driver_id": drivers[stop.manifest_id],
+            "stop_id": stop.id,
+            "kind": UPSERT,
+            "stop_version": stop.version,
+            "created_at": datetime.now(UTC),
+        }
+        for stop in stops
+        if stop.manifest_id in drivers
+    ]
+    if rows:
+        session.execute(insert(PlanChange), rows)
+    for manifest_id in sorted(manifest_ids):
+        bump_revision(session, manifest_id)
+
+
 def driver_saw_version(session: Session, driver_id: int, stop_id: int, version: int) -> bool:
     """Whether ``version`` of the stop was ever published to this driver.
 
@@ -108,7 +138,7 @@ def current_cursor(session: Session, driver_id: int) -> int:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class FeedPage:
     """Changes after a cursor: the latest row per stop, in seq order."""
 
@@ -117,20 +147,18 @@ class FeedPage:
     has_more: bool
 
 
-def changes_since(session: Session, driver_id: int, cursor: int, limit: int) -> FeedPage:
-    """The driver's changes with ``seq > cursor``, at most ``limit`` rows read.
+def changes_since(
+    session: Session, driver_id: int, cursor: int, limit: int, until: int | None = None
+) -> FeedPage:
+    """The driver's changes with ``cursor < seq <= until``, at most ``limit`` rows read.
 
     When one page holds several rows for a stop, only the newest is returned: the
     device needs the stop as it is, not its history.
     """
-    rows = list(
-        session.scalars(
-            select(PlanChange)
-            .where(PlanChange.driver_id == driver_id, PlanChange.seq > cursor)
-            .order_by(PlanChange.seq)
-            .limit(limit + 1)
-        )
-    )
+    query = select(PlanChange).where(PlanChange.driver_id == driver_id, PlanChange.seq > cursor)
+    if until is not None:
+        query = query.where(PlanChange.seq <= until)
+    rows = list(session.scalars(query.order_by(PlanChange.seq).limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
     latest: dict[int, PlanChange] = {}

@@ -1,68 +1,101 @@
 """Adapter between the stored reports and the pure derivation rule.
 
-``rederive_stop`` loads every report for a stop, asks ``backend.domain.outcome`` for
-the status and the disagreements, and writes both back: the stop's status (publishing
-the change to its driver) and one conflict row per open disagreement.
+``rederive_stops`` loads every report for a set of stops (a handful of queries for
+the whole set, not per stop), asks ``backend.domain.outcome`` for each stop's status
+and disagreements, and writes both back: changed statuses (published to their
+drivers) and one open conflict row per disagreement.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Conflict, DoorEventRow, EventEvidence, EvidenceFile, Stop
+from backend.db.models import Conflict, DoorEventRow, EventEvidence, EvidenceFile, Manifest, Stop
 from backend.domain.outcome import Derivation, PlanFacts, Report, derive_stop
 from backend.sync import changes
 
 OPEN = "open"
 
 
-def _plan_facts(session: Session, stop: Stop) -> PlanFacts:
-    return PlanFacts(
-        cancelled=stop.cancelled_at is not None,
-        current_driver_id=changes.driver_of(session, stop.manifest_id),
-        material_version=stop.material_version,
-    )
+def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
+    manifest_ids = {s.manifest_id for s in stops if s.manifest_id is not None}
+    if not manifest_ids:
+        return {}
+    return {
+        manifest_id: driver_id
+        for manifest_id, driver_id in session.execute(
+            select(Manifest.id, Manifest.driver_id).where(Manifest.id.in_(manifest_ids))
+        )
+    }
 
 
-def _reports(session: Session, stop: Stop) -> list[Report]:
-    rows = list(session.scalars(select(DoorEventRow).where(DoorEventRow.stop_id == stop.id)))
-    if not rows:
-        return []
+def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
+    rows = session.execute(
+        select(
+            DoorEventRow.id,
+            DoorEventRow.event_id,
+            DoorEventRow.stop_id,
+            DoorEventRow.type,
+            DoorEventRow.hlc,
+            DoorEventRow.device_key,
+            DoorEventRow.driver_id,
+            DoorEventRow.base_version,
+            DoorEventRow.clock_skew_ms,
+        ).where(DoorEventRow.stop_id.in_(stop_ids))
+    ).all()
     unverified = set(
         session.scalars(
             select(EventEvidence.event_row_id)
+            .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
             .join(
                 EvidenceFile,
                 (EvidenceFile.sha256 == EventEvidence.sha256)
                 & (EvidenceFile.org_id == EventEvidence.org_id),
             )
-            .where(
-                EventEvidence.event_row_id.in_([r.id for r in rows]),
-                EvidenceFile.verified_at.is_(None),
-            )
+            .where(DoorEventRow.stop_id.in_(stop_ids), EvidenceFile.verified_at.is_(None))
         )
     )
-    return [
-        Report(
-            event_id=row.event_id,
-            type=row.type,
-            hlc=row.hlc,
-            device_id=row.device_key,
-            driver_id=row.driver_id,
-            base_version=row.base_version,
-            evidence_complete=row.id not in unverified,
-            clock_skew_ms=row.clock_skew_ms,
+    grouped: dict[int, list[Report]] = defaultdict(list)
+    for row in rows:
+        grouped[row.stop_id].append(
+            Report(
+                event_id=row.event_id,
+                type=row.type,
+                hlc=row.hlc,
+                device_id=row.device_key,
+                driver_id=row.driver_id,
+                base_version=row.base_version,
+                evidence_complete=row.id not in unverified,
+                clock_skew_ms=row.clock_skew_ms,
+            )
         )
-        for row in rows
-    ]
+    return grouped
+
+
+def derive_many(session: Session, stops: list[Stop]) -> dict[int, Derivation]:
+    drivers = _drivers(session, stops)
+    reports = _reports(session, [s.id for s in stops])
+    return {
+        stop.id: derive_stop(
+            PlanFacts(
+                cancelled=stop.cancelled_at is not None,
+                current_driver_id=drivers.get(stop.manifest_id) if stop.manifest_id else None,
+                material_version=stop.material_version,
+            ),
+            reports.get(stop.id, []),
+        )
+        for stop in stops
+    }
 
 
 def derive(session: Session, stop: Stop) -> Derivation:
-    return derive_stop(_plan_facts(session, stop), _reports(session, stop))
+    return derive_many(session, [stop])[stop.id]
 
 
 def winning_event_id(session: Session, stop: Stop) -> str | None:
@@ -73,33 +106,47 @@ def _event_key(event_ids: tuple[str, ...]) -> str:
     return hashlib.sha256(",".join(event_ids).encode()).hexdigest()
 
 
-def rederive_stop(session: Session, stop: Stop, now: datetime) -> list[Conflict]:
-    """Recompute the stop's status and conflicts; return its open conflicts.
+def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[Conflict]:
+    """Recompute statuses and conflicts for ``stops``; return their open conflicts.
 
     Caller holds the plan lock. One open conflict per (stop, kind) is kept, its
     reports updated as more arrive; a disagreement back office already resolved is
     not reopened unless a new report joins it.
     """
-    derivation = derive(session, stop)
-    if stop.status != derivation.status:
-        stop.status = derivation.status
-        changes.record_stop_change(session, stop)
-    existing = list(session.scalars(select(Conflict).where(Conflict.stop_id == stop.id)))
+    if not stops:
+        return []
+    derivations = derive_many(session, stops)
+    changed = [s for s in stops if s.status != derivations[s.id].status]
+    for stop in changed:
+        stop.status = derivations[stop.id].status
+    changes.record_status_changes(session, changed)
+    existing: dict[int, list[Conflict]] = defaultdict(list)
+    for conflict in session.scalars(
+        select(Conflict).where(Conflict.stop_id.in_([s.id for s in stops]))
+    ):
+        existing[conflict.stop_id].append(conflict)
     open_conflicts: list[Conflict] = []
-    for finding in derivation.findings:
-        key = _event_key(finding.event_ids)
-        same = [c for c in existing if c.kind == finding.kind.value]
-        if any(c.event_key == key for c in same):
-            open_conflicts.extend(c for c in same if c.event_key == key and c.status == OPEN)
-            continue
-        current = next((c for c in same if c.status == OPEN), None)
-        if current is None:
-            current = Conflict(org_id=stop.org_id, stop_id=stop.id, kind=finding.kind.value)
-            session.add(current)
-        current.event_key = key
-        current.event_ids = list(finding.event_ids)
-        current.detail = finding.detail
-        current.created_at = current.created_at or now
-        open_conflicts.append(current)
+    for stop in stops:
+        for finding in derivations[stop.id].findings:
+            key = _event_key(finding.event_ids)
+            same = [c for c in existing[stop.id] if c.kind == finding.kind.value]
+            if any(c.event_key == key for c in same):
+                open_conflicts.extend(c for c in same if c.event_key == key and c.status == OPEN)
+                continue
+            current = next((c for c in same if c.status == OPEN), None)
+            if current is None:
+                current = Conflict(
+                    org_id=stop.org_id, stop_id=stop.id, kind=finding.kind.value, created_at=now
+                )
+                session.add(current)
+                existing[stop.id].append(current)
+            current.event_key = key
+            current.event_ids = list(finding.event_ids)
+            current.detail = finding.detail
+            open_conflicts.append(current)
     session.flush()
     return open_conflicts
+
+
+def rederive_stop(session: Session, stop: Stop, now: datetime) -> list[Conflict]:
+    return rederive_stops(session, [stop], now)

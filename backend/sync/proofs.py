@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from backend.auth.tokens import Principal
 from backend.config import Settings
-from backend.db.models import Proof, Stop
+from backend.db.models import Stop
 from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
 from backend.domain.events import DoorEvent
 from backend.domain.geo import GeoFix, check_geofence
@@ -78,29 +76,27 @@ def geo_fix(event: DoorEvent) -> GeoFix | None:
 
 
 def seal_delivery(
-    session: Session,
     sealer: ProofSealer,
     stop: Stop,
     event: DoorEvent,
     principal: Principal,
     threshold_m: int,
     now: datetime,
-) -> Proof:
-    """Create the proof row for a delivered event: digest, receipt and geo check."""
+) -> dict[str, Any]:
+    """The proof row for a delivered event: digest, signed receipt and geo check."""
     fields = proof_fields(stop, event, principal.username)
     hashes = sorted(ref.sha256 for ref in event.evidence)
     digest = proof_digest(fields, hashes)
     receipt = sealer.signer.sign(digest, now, stop.id, [event.id]).to_dict()
     geo = check_geofence(geo_fix(event), stop.lat, stop.lon, stop.geofence, threshold_m)
-    proof = Proof(
-        org_id=stop.org_id,
-        event_id=event.id,
-        stop_id=stop.id,
-        fields=fields,
-        file_hashes=hashes,
-        digest=digest,
-        receipt=receipt,
-        geo_check=geo.to_dict(),
-    )
-    session.add(proof)
-    return proof
+    return {
+        "org_id": stop.org_id,
+        "event_id": event.id,
+        "stop_id": stop.id,
+        "fields": fields,
+        "file_hashes": hashes,
+        "digest": digest,
+        "receipt": receipt,
+        "geo_check": geo.to_dict(),
+        "created_at": now,
+    }

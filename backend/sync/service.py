@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.tokens import Principal
@@ -28,26 +28,15 @@ from backend.db.models import (
     Stop,
 )
 from backend.db.session import begin_write
-from backend.domain.events import (
-    DoorEvent,
-    EventRejected,
-    EventType,
-    event_fingerprint,
-    parse_event,
-)
 from backend.errors import ApiError
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
 from backend.manifests.serialize import stop_to_dict
 from backend.sync import changes
-from backend.sync.derive import rederive_stop
-from backend.sync.proofs import ProofSealer, seal_delivery
+from backend.sync.derive import rederive_stops
+from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
+from backend.sync.proofs import ProofSealer
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
-
-APPLIED = "applied"
-DUPLICATE = "duplicate"
-CONFLICT = "conflict"
-REJECTED = "rejected"
 
 
 @dataclass
@@ -60,7 +49,6 @@ class SyncContext:
     geofence_threshold_m: int
     skew_ms: int | None = None
     touched_stops: dict[int, Stop] = field(default_factory=dict)
-    new_event_ids: dict[str, DoorEventRow] = field(default_factory=dict)
 
 
 def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,10 +69,18 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
     begin_write(session)
     changes.lock_plan(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key)
-    results = [_ingest(session, ctx, raw, device_key) for raw in raw_events]
+    # Everything the feed holds for this driver up to now; rows after this horizon are
+    # written by this very request (statuses its own events changed), and the device
+    # learns those from its results, not from the change list.
+    horizon = changes.current_cursor(session, ctx.principal.user_id)
+    outcome = ingest_events(session, ctx, raw_events, device_key)
+    ctx.touched_stops = outcome.touched
+    results = outcome.results
     conflict_rows = _rederive(session, ctx)
-    _mark_conflicting_results(results, conflict_rows, ctx)
-    cursor, page_changes, has_more = _pull(session, ctx, body["cursor"], body["pull_limit"])
+    _mark_conflicting_results(session, results, conflict_rows, outcome)
+    cursor, page_changes, has_more = _pull(
+        session, ctx, body["cursor"], body["pull_limit"], horizon
+    )
     uploads = _uploads_owed(session, ctx, device_key)
     session.commit()
     return {
@@ -111,146 +107,55 @@ def _touch_device(session: Session, ctx: SyncContext, device_key: str) -> None:
     device.last_seen_at = ctx.now
 
 
-def _rejected(
-    event_id: Any, code: str, message: str, field_name: str | None = None
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "id": event_id if isinstance(event_id, str) else None,
-        "status": REJECTED,
-        "code": code,
-        "message": message,
-    }
-    if field_name:
-        result["field"] = field_name
-    return result
-
-
-def _ingest(session: Session, ctx: SyncContext, raw: Any, device_key: str) -> dict[str, Any]:
-    raw_id = raw.get("id") if isinstance(raw, dict) else None
-    if not isinstance(raw, dict):
-        return _rejected(None, "invalid_event", "each event must be a JSON object")
-    try:
-        event = parse_event(raw, device_key)
-    except EventRejected as exc:
-        return _rejected(raw_id, exc.code, exc.message, exc.field)
-    fingerprint = event_fingerprint(event)
-    existing = session.scalars(
-        select(DoorEventRow).where(DoorEventRow.event_id == event.id)
-    ).one_or_none()
-    if existing is not None:
-        if existing.fingerprint != fingerprint:
-            return _rejected(
-                event.id,
-                "event_id_reused",
-                "an event with this id but different content was already received",
-            )
-        return {
-            "id": event.id,
-            "status": DUPLICATE,
-            "original_status": existing.result,
-            **({"code": existing.result_code} if existing.result_code else {}),
-        }
-    stop = session.get(Stop, event.stop_id)
-    if stop is None:
-        return _rejected(event.id, "stop_not_assigned", "this stop was never assigned to you")
-    if event.base_version > stop.version:
-        return _rejected(
-            event.id, "invalid_base_version", "base_version is newer than any version of the stop"
-        )
-    if not changes.driver_saw_version(session, ctx.principal.user_id, stop.id, event.base_version):
-        return _rejected(
-            event.id,
-            "stop_not_assigned",
-            "this version of the stop was never assigned to you",
-        )
-    row = _store_event(session, ctx, event, fingerprint)
-    ctx.touched_stops[stop.id] = stop
-    ctx.new_event_ids[event.id] = row
-    result: dict[str, Any] = {"id": event.id, "status": APPLIED}
-    if event.type is EventType.DELIVERED:
-        proof = seal_delivery(
-            session, ctx.sealer, stop, event, ctx.principal, ctx.geofence_threshold_m, ctx.now
-        )
-        result["receipt"] = proof.receipt
-    return result
-
-
-def _store_event(
-    session: Session, ctx: SyncContext, event: DoorEvent, fingerprint: str
-) -> DoorEventRow:
-    row = DoorEventRow(
-        org_id=ctx.principal.org_id,
-        event_id=event.id,
-        stop_id=event.stop_id,
-        driver_id=ctx.principal.user_id,
-        device_key=event.device_id,
-        type=event.type.value,
-        recorded_at=event.recorded_at,
-        received_at=ctx.now,
-        hlc=str(event.hlc),
-        base_version=event.base_version,
-        payload=dict(event.payload),
-        evidence=[ref.to_dict() for ref in event.evidence],
-        clock_skew_ms=ctx.skew_ms,
-        fingerprint=fingerprint,
-        result=APPLIED,
-    )
-    session.add(row)
-    session.flush()
-    for ref in event.evidence:
-        session.add(
-            EventEvidence(
-                org_id=ctx.principal.org_id,
-                event_row_id=row.id,
-                sha256=ref.sha256,
-                kind=ref.kind.value,
-            )
-        )
-    evidence.register_files(
-        session,
-        ctx.principal.org_id,
-        [(ref.sha256, ref.content_type, ref.size) for ref in event.evidence],
-    )
-    return row
-
-
 def _rederive(session: Session, ctx: SyncContext) -> list[Conflict]:
-    conflicts: list[Conflict] = []
-    for stop in ctx.touched_stops.values():
-        conflicts.extend(rederive_stop(session, stop, ctx.now))
-    return conflicts
+    return rederive_stops(session, list(ctx.touched_stops.values()), ctx.now)
 
 
 def _mark_conflicting_results(
-    results: list[dict[str, Any]], conflicts: Iterable[Conflict], ctx: SyncContext
+    session: Session,
+    results: list[dict[str, Any]],
+    conflicts: Iterable[Conflict],
+    outcome: IngestOutcome,
 ) -> None:
-    """An event of this batch that is part of an open conflict is answered ``conflict``."""
+    """An event of this batch that is part of an open conflict is answered ``conflict``.
+
+    The answer is stored with the event, so a resend gets the same answer back.
+    """
     by_event: dict[str, Conflict] = {}
     for conflict in conflicts:
         for event_id in conflict.event_ids:
             by_event.setdefault(event_id, conflict)
+    marked: dict[str, list[str]] = {}
     for result in results:
         found = by_event.get(result.get("id") or "")
         if result["status"] == APPLIED and found is not None:
             result["status"] = CONFLICT
             result["code"] = found.kind
             result["message"] = found.detail
-            stored = ctx.new_event_ids[result["id"]]
-            stored.result = CONFLICT
-            stored.result_code = found.kind
+            marked.setdefault(found.kind, []).append(result["id"])
+    for kind, event_ids in marked.items():
+        session.execute(
+            update(DoorEventRow)
+            .where(DoorEventRow.event_id.in_(event_ids))
+            .values(result=CONFLICT, result_code=kind)
+            .execution_options(synchronize_session=False)
+        )
     for result in results:
-        row = ctx.new_event_ids.get(result.get("id") or "")
-        if row is not None and result["status"] in (APPLIED, CONFLICT):
-            result["stop_status"] = ctx.touched_stops[row.stop_id].status.value
+        stop_id = outcome.stored.get(result.get("id") or "")
+        if stop_id is not None and result["status"] in (APPLIED, CONFLICT):
+            result["stop_status"] = outcome.touched[stop_id].status.value
 
 
 def _pull(
-    session: Session, ctx: SyncContext, cursor: str | None, limit: int
+    session: Session, ctx: SyncContext, cursor: str | None, limit: int, horizon: int
 ) -> tuple[int, list[dict[str, Any]], bool]:
     driver_id = ctx.principal.user_id
     if cursor is None:
         return _snapshot(session, ctx)
-    page = changes.changes_since(session, driver_id, int(cursor), limit)
+    page = changes.changes_since(session, driver_id, int(cursor), limit, until=horizon)
+    if not page.has_more:
+        # Skip past this request's own rows (see run_sync).
+        page.cursor = max(page.cursor, changes.current_cursor(session, driver_id))
     stops = _stops_with_parcels(
         session, [c.stop_id for c in page.changes if c.kind == changes.UPSERT]
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:03:19.056847
+Create Date: 2026-11-24 14:53:42.274517
 """
 
 from __future__ import annotations
@@ -55,9 +55,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_depot")),
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_depot_org_id_name")),
     )
-    with op.batch_alter_table("depot", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_depot_org_id"), ["org_id"], unique=False)
-
+    op.create_table(
+        "evidence_file",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_evidence_file_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_file")),
+        sa.UniqueConstraint("org_id", "sha256", name=op.f("uq_evidence_file_org_id_sha256")),
+    )
     op.create_table(
         "app_user",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -94,9 +109,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
         sa.UniqueConstraint("username", name=op.f("uq_app_user_username")),
     )
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_app_user_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "device",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -120,9 +132,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_device")),
         sa.UniqueConstraint("org_id", "device_key", name=op.f("uq_device_org_id_device_key")),
     )
-    with op.batch_alter_table("device", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_device_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "manifest",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -158,9 +167,6 @@ def upgrade() -> None:
             name=op.f("uq_manifest_org_id_driver_id_service_date"),
         ),
     )
-    with op.batch_alter_table("manifest", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_manifest_org_id"), ["org_id"], unique=False)
-
     op.create_table(
         "refresh_token",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -196,7 +202,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("refresh_token", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_refresh_token_family_id"), ["family_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_refresh_token_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "stop",
@@ -235,6 +240,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("material_version", sa.Integer(), nullable=False),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_reason", sa.String(length=500), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -264,10 +271,92 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stop", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_stop_manifest_sequence", ["manifest_id", "sequence"], unique=False
+            "ix_stop_manifest_sequence", ["org_id", "manifest_id", "sequence"], unique=False
         )
         batch_op.create_index("ix_stop_org_date", ["org_id", "service_date"], unique=False)
-        batch_op.create_index(batch_op.f("ix_stop_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "conflict",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("stop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("event_key", sa.String(length=64), nullable=False),
+        sa.Column("event_ids", sa.JSON(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "resolved_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("resolution_note", sa.Text(), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_conflict_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["resolved_by"],
+            ["app_user.id"],
+            name=op.f("fk_conflict_resolved_by_app_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["stop_id"], ["stop.id"], name=op.f("fk_conflict_stop_id_stop"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conflict")),
+        sa.UniqueConstraint(
+            "org_id",
+            "stop_id",
+            "kind",
+            "event_key",
+            name=op.f("uq_conflict_org_id_stop_id_kind_event_key"),
+        ),
+    )
+    op.create_table(
+        "door_event",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("stop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "driver_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("device_key", sa.String(length=128), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hlc", sa.String(length=100), nullable=False),
+        sa.Column("base_version", sa.Integer(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("clock_skew_ms", sa.BigInteger(), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("result", sa.String(length=16), nullable=False),
+        sa.Column("result_code", sa.String(length=64), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["driver_id"],
+            ["app_user.id"],
+            name=op.f("fk_door_event_driver_id_app_user"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_door_event_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["stop_id"], ["stop.id"], name=op.f("fk_door_event_stop_id_stop"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_door_event")),
+        sa.UniqueConstraint("org_id", "event_id", name=op.f("uq_door_event_org_id_event_id")),
+    )
+    with op.batch_alter_table("door_event", schema=None) as batch_op:
+        batch_op.create_index("ix_door_event_device", ["org_id", "device_key"], unique=False)
+        batch_op.create_index("ix_door_event_stop", ["org_id", "stop_id", "hlc"], unique=False)
 
     op.create_table(
         "parcel",
@@ -290,41 +379,144 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("parcel", schema=None) as batch_op:
         batch_op.create_index("ix_parcel_org_barcode", ["org_id", "barcode"], unique=False)
-        batch_op.create_index(batch_op.f("ix_parcel_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_parcel_org_stop", ["org_id", "stop_id"], unique=False)
+
+    op.create_table(
+        "plan_change",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "driver_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("stop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("stop_version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["driver_id"],
+            ["app_user.id"],
+            name=op.f("fk_plan_change_driver_id_app_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_plan_change_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["stop_id"], ["stop.id"], name=op.f("fk_plan_change_stop_id_stop"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_plan_change")),
+    )
+    with op.batch_alter_table("plan_change", schema=None) as batch_op:
+        batch_op.create_index("ix_plan_change_feed", ["org_id", "driver_id", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_plan_change_seen", ["org_id", "driver_id", "stop_id", "stop_version"], unique=False
+        )
+
+    op.create_table(
+        "proof",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("stop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("file_hashes", sa.JSON(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("receipt", sa.JSON(), nullable=False),
+        sa.Column("geo_check", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_proof_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["stop_id"], ["stop.id"], name=op.f("fk_proof_stop_id_stop"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_proof")),
+        sa.UniqueConstraint("org_id", "event_id", name=op.f("uq_proof_org_id_event_id")),
+    )
+    with op.batch_alter_table("proof", schema=None) as batch_op:
+        batch_op.create_index("ix_proof_stop", ["org_id", "stop_id"], unique=False)
+
+    op.create_table(
+        "event_evidence",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "event_row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_row_id"],
+            ["door_event.id"],
+            name=op.f("fk_event_evidence_event_row_id_door_event"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_event_evidence_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_evidence")),
+        sa.UniqueConstraint(
+            "event_row_id", "sha256", name=op.f("uq_event_evidence_event_row_id_sha256")
+        ),
+    )
+    with op.batch_alter_table("event_evidence", schema=None) as batch_op:
+        batch_op.create_index("ix_event_evidence_event", ["org_id", "event_row_id"], unique=False)
+        batch_op.create_index("ix_event_evidence_sha256", ["org_id", "sha256"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("event_evidence", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_evidence_sha256")
+        batch_op.drop_index("ix_event_evidence_event")
+
+    op.drop_table("event_evidence")
+    with op.batch_alter_table("proof", schema=None) as batch_op:
+        batch_op.drop_index("ix_proof_stop")
+
+    op.drop_table("proof")
+    with op.batch_alter_table("plan_change", schema=None) as batch_op:
+        batch_op.drop_index("ix_plan_change_seen")
+        batch_op.drop_index("ix_plan_change_feed")
+
+    op.drop_table("plan_change")
     with op.batch_alter_table("parcel", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_parcel_org_id"))
+        batch_op.drop_index("ix_parcel_org_stop")
         batch_op.drop_index("ix_parcel_org_barcode")
 
     op.drop_table("parcel")
+    with op.batch_alter_table("door_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_door_event_stop")
+        batch_op.drop_index("ix_door_event_device")
+
+    op.drop_table("door_event")
+    op.drop_table("conflict")
     with op.batch_alter_table("stop", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stop_org_id"))
         batch_op.drop_index("ix_stop_org_date")
         batch_op.drop_index("ix_stop_manifest_sequence")
 
     op.drop_table("stop")
     with op.batch_alter_table("refresh_token", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_token_org_id"))
         batch_op.drop_index(batch_op.f("ix_refresh_token_family_id"))
 
     op.drop_table("refresh_token")
-    with op.batch_alter_table("manifest", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_manifest_org_id"))
-
     op.drop_table("manifest")
-    with op.batch_alter_table("device", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_device_org_id"))
-
     op.drop_table("device")
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_app_user_org_id"))
-
     op.drop_table("app_user")
-    with op.batch_alter_table("depot", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_depot_org_id"))
-
+    op.drop_table("evidence_file")
     op.drop_table("depot")
     op.drop_table("organization")
     op.drop_table("login_throttle")

@@ -35,22 +35,21 @@ def test_a_database_failure_mid_batch_leaves_no_partial_state_and_the_retry_succ
         device.event(stops[1], "failed"),
         device.event(stops[2], evidence=[ref(png("c"))]),
     ]
-    calls = {"n": 0}
-    real = service.rederive_stop
+    real = service.rederive_stops
 
-    def fail_on_second_stop(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OperationalError("UPDATE stop", {}, Exception("connection reset"))
-        return real(*args, **kwargs)
+    def fail_after_writing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # Events, files and proofs are written and statuses updated; then the
+        # connection drops before the commit.
+        real(*args, **kwargs)
+        raise OperationalError("UPDATE stop", {}, Exception("connection reset"))
 
-    monkeypatch.setattr(service, "rederive_stop", fail_on_second_stop)
+    monkeypatch.setattr(service, "rederive_stops", fail_after_writing)
     response = device.sync(events)
     assert response.status_code == 503
     assert response.get_json()["code"] == "database_unavailable"
     assert _counts(session) == before
 
-    monkeypatch.setattr(service, "rederive_stop", real)
+    monkeypatch.setattr(service, "rederive_stops", real)
     retry = device.sync(events).get_json()["results"]
     assert [r["status"] for r in retry] == ["applied", "applied", "conflict"]
     after = _counts(session)

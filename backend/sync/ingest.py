@@ -1,0 +1,237 @@
+"""Applying a batch of door events exactly once, set-wise.
+
+The batch is judged event by event (each gets its own result), but the database work
+is done for the whole batch at once: one query finds events already received, one
+loads the stops, one checks what the driver had seen, and bulk inserts store events,
+file links, files and proofs. That keeps an end-of-shift batch of 150 deliveries to a
+few dozen statements instead of thousands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import DoorEventRow, EventEvidence, PlanChange, Proof, Stop
+from backend.domain.events import (
+    DoorEvent,
+    EventRejected,
+    EventType,
+    event_fingerprint,
+    parse_event,
+)
+from backend.evidence import service as evidence
+from backend.sync.changes import UPSERT
+from backend.sync.proofs import seal_delivery
+
+if TYPE_CHECKING:
+    from backend.sync.service import SyncContext
+
+APPLIED = "applied"
+DUPLICATE = "duplicate"
+CONFLICT = "conflict"
+REJECTED = "rejected"
+
+
+@dataclass
+class IngestOutcome:
+    results: list[dict[str, Any]]
+    # Events stored by this batch: event id -> stop id.
+    stored: dict[str, int] = field(default_factory=dict)
+    touched: dict[int, Stop] = field(default_factory=dict)
+
+
+def rejected(
+    event_id: Any, code: str, message: str, field_name: str | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "id": event_id if isinstance(event_id, str) else None,
+        "status": REJECTED,
+        "code": code,
+        "message": message,
+    }
+    if field_name:
+        result["field"] = field_name
+    return result
+
+
+def _parse(
+    raw_events: Sequence[Any], device_key: str
+) -> tuple[list[dict[str, Any] | None], list[tuple[int, DoorEvent, str]]]:
+    results: list[dict[str, Any] | None] = [None] * len(raw_events)
+    parsed = []
+    for index, raw in enumerate(raw_events):
+        if not isinstance(raw, dict):
+            results[index] = rejected(None, "invalid_event", "each event must be a JSON object")
+            continue
+        try:
+            event = parse_event(raw, device_key)
+        except EventRejected as exc:
+            results[index] = rejected(raw.get("id"), exc.code, exc.message, exc.field)
+            continue
+        parsed.append((index, event, event_fingerprint(event)))
+    return results, parsed
+
+
+def ingest_events(
+    session: Session, ctx: SyncContext, raw_events: Sequence[Any], device_key: str
+) -> IngestOutcome:
+    """Judge and store every event of the batch; see the module docstring."""
+    results, parsed = _parse(raw_events, device_key)
+    ids = [event.id for _, event, _ in parsed]
+    previous = (
+        {
+            row.event_id: row
+            for row in session.execute(
+                select(
+                    DoorEventRow.event_id,
+                    DoorEventRow.fingerprint,
+                    DoorEventRow.result,
+                    DoorEventRow.result_code,
+                ).where(DoorEventRow.event_id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
+    stop_ids = {event.stop_id for _, event, _ in parsed}
+    stops = (
+        {s.id: s for s in session.scalars(select(Stop).where(Stop.id.in_(stop_ids)))}
+        if stop_ids
+        else {}
+    )
+    seen = (
+        {
+            (stop_id, version)
+            for stop_id, version in session.execute(
+                select(PlanChange.stop_id, PlanChange.stop_version).where(
+                    PlanChange.driver_id == ctx.principal.user_id,
+                    PlanChange.stop_id.in_(stop_ids),
+                    PlanChange.kind == UPSERT,
+                )
+            )
+        }
+        if stop_ids
+        else set()
+    )
+
+    outcome = IngestOutcome(results=[])
+    accepted: list[tuple[DoorEvent, str, dict[str, Any]]] = []
+    in_batch: dict[str, str] = {}
+    for index, event, fingerprint in parsed:
+        result = _judge(event, fingerprint, previous, in_batch, stops, seen)
+        results[index] = result
+        if result["status"] == APPLIED:
+            in_batch[event.id] = fingerprint
+            accepted.append((event, fingerprint, result))
+            outcome.touched[event.stop_id] = stops[event.stop_id]
+    outcome.results = [r for r in results if r is not None]
+    if accepted:
+        _store(session, ctx, accepted, stops, outcome)
+    return outcome
+
+
+def _judge(
+    event: DoorEvent,
+    fingerprint: str,
+    previous: dict[str, Any],
+    in_batch: dict[str, str],
+    stops: dict[int, Stop],
+    seen: set[tuple[int, int]],
+) -> dict[str, Any]:
+    earlier = previous.get(event.id)
+    if earlier is not None or event.id in in_batch:
+        earlier_fingerprint = earlier.fingerprint if earlier is not None else in_batch[event.id]
+        if earlier_fingerprint != fingerprint:
+            return rejected(
+                event.id,
+                "event_id_reused",
+                "an event with this id but different content was already received",
+            )
+        result: dict[str, Any] = {"id": event.id, "status": DUPLICATE}
+        result["original_status"] = earlier.result if earlier is not None else APPLIED
+        if earlier is not None and earlier.result_code:
+            result["code"] = earlier.result_code
+        return result
+    stop = stops.get(event.stop_id)
+    if stop is None:
+        return rejected(event.id, "stop_not_assigned", "this stop was never assigned to you")
+    if event.base_version > stop.version:
+        return rejected(
+            event.id, "invalid_base_version", "base_version is newer than any version of the stop"
+        )
+    if (stop.id, event.base_version) not in seen:
+        return rejected(
+            event.id, "stop_not_assigned", "this version of the stop was never assigned to you"
+        )
+    return {"id": event.id, "status": APPLIED}
+
+
+def _store(
+    session: Session,
+    ctx: SyncContext,
+    accepted: list[tuple[DoorEvent, str, dict[str, Any]]],
+    stops: dict[int, Stop],
+    outcome: IngestOutcome,
+) -> None:
+    org_id = ctx.principal.org_id
+    row_ids = session.scalars(
+        insert(DoorEventRow).returning(DoorEventRow.id, sort_by_parameter_order=True),
+        [
+            {
+                "org_id": org_id,
+                "event_id": event.id,
+                "stop_id": event.stop_id,
+                "driver_id": ctx.principal.user_id,
+                "device_key": event.device_id,
+                "type": event.type.value,
+                "recorded_at": event.recorded_at,
+                "received_at": ctx.now,
+                "hlc": str(event.hlc),
+                "base_version": event.base_version,
+                "payload": dict(event.payload),
+                "evidence": [ref.to_dict() for ref in event.evidence],
+                "clock_skew_ms": ctx.skew_ms,
+                "fingerprint": fingerprint,
+                "result": APPLIED,
+                "result_code": "",
+            }
+            for event, fingerprint, _ in accepted
+        ],
+    ).all()
+    links = [
+        {"org_id": org_id, "event_row_id": row_id, "sha256": ref.sha256, "kind": ref.kind.value}
+        for row_id, (event, _, _) in zip(row_ids, accepted, strict=True)
+        for ref in event.evidence
+    ]
+    if links:
+        session.execute(insert(EventEvidence), links)
+    evidence.register_files(
+        session,
+        org_id,
+        [
+            (ref.sha256, ref.content_type, ref.size)
+            for event, _, _ in accepted
+            for ref in event.evidence
+        ],
+    )
+    proofs = []
+    for event, _, result in accepted:
+        outcome.stored[event.id] = event.stop_id
+        if event.type is EventType.DELIVERED:
+            proof = seal_delivery(
+                ctx.sealer,
+                stops[event.stop_id],
+                event,
+                ctx.principal,
+                ctx.geofence_threshold_m,
+                ctx.now,
+            )
+            proofs.append(proof)
+            result["receipt"] = proof["receipt"]
+    if proofs:
+        session.execute(insert(Proof), proofs)
