@@ -10,7 +10,7 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import Manifest, Stop, User
+from backend.db.models import Manifest, Parcel, Stop, User
 from backend.db.session import db_session
 from backend.domain.stops import Role
 from backend.errors import ApiError, not_found
@@ -40,15 +40,19 @@ manifests_blp = ApiBlueprint(
 CSV = "text/csv"
 
 
-def planned_stop(stop: Stop, driver: str | None) -> dict[str, Any]:
-    session = db_session()
-    parcels = service.parcels_for(session, [stop.id]).get(stop.id, [])
+def planned_stop_dict(stop: Stop, driver: str | None, parcels: list[Parcel]) -> dict[str, Any]:
+    """A stop as dispatch sees it: the driver's view plus who holds it and why cancelled."""
     return {
         **stop_to_dict(stop, parcels),
         "driver": driver,
         "service_date": stop.service_date.isoformat(),
         "cancel_reason": stop.cancel_reason,
     }
+
+
+def planned_stop(stop: Stop, driver: str | None) -> dict[str, Any]:
+    parcels = service.parcels_for(db_session(), [stop.id]).get(stop.id, [])
+    return planned_stop_dict(stop, driver, parcels)
 
 
 def _driver_name(stop: Stop) -> str | None:
@@ -150,15 +154,7 @@ class StopList(MethodView):
             query["offset"],
         )
         parcels = service.parcels_for(session, [stop.id for stop, _ in rows])
-        items = [
-            {
-                **stop_to_dict(stop, parcels.get(stop.id, [])),
-                "driver": driver,
-                "service_date": stop.service_date.isoformat(),
-                "cancel_reason": stop.cancel_reason,
-            }
-            for stop, driver in rows
-        ]
+        items = [planned_stop_dict(stop, driver, parcels.get(stop.id, [])) for stop, driver in rows]
         return {"items": items, "total": total}
 
 
