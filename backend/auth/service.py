@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.auth.passwords import verify_password
@@ -55,9 +56,14 @@ def login(
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
-        for key in throttle_keys:
-            _record_failure(session, settings, key, now)
-        session.commit()
+        try:
+            for key in throttle_keys:
+                _record_failure(session, settings, key, now)
+            session.commit()
+        except IntegrityError:
+            # Another process recorded a failure for the same key at the same moment;
+            # its count stands, and this attempt is refused all the same.
+            session.rollback()
         raise ApiError(401, "invalid_credentials", "the username or password is wrong")
     for key in throttle_keys[:1]:
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
