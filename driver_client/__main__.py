@@ -1,0 +1,157 @@
+"""The driver client from a terminal: log in, sync, list stops, record deliveries.
+
+    python -m driver_client --data ~/.doorstep login driver1 --password demo
+    python -m driver_client sync
+    python -m driver_client stops
+    python -m driver_client deliver 812 --recipient "Dana" --signature sig.png --photo door.jpg
+    python -m driver_client fail 813 --reason recipient_absent
+    python -m driver_client status
+
+Useful for support staff reproducing a driver's day, and for the demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from driver_client.capture import CaptureRefused, Evidence, FixedLocation, LocationProvider
+from driver_client.device import Device
+from driver_client.transport import Offline, ServerRefused
+
+CONTENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+
+
+def _evidence(paths: Sequence[str], kind: str) -> list[Evidence]:
+    items = []
+    for name in paths:
+        path = Path(name)
+        content_type = CONTENT_TYPES.get(path.suffix.lower())
+        if content_type is None:
+            raise SystemExit(f"{name}: use a .png, .jpg or .webp file")
+        items.append(Evidence(path.read_bytes(), kind, content_type))
+    return items
+
+
+def _print_stops(device: Device) -> None:
+    pending = {
+        row["stop_id"]
+        for row in device.store.query("SELECT stop_id FROM outbox WHERE result IS NULL")
+    }
+    for stop in device.store.stops():
+        window = stop["time_window"]
+        start = (window["start"] or "")[11:16]
+        end = (window["end"] or "")[11:16]
+        flag = "  (waiting to sync)" if stop["id"] in pending else ""
+        print(
+            f"{stop['sequence'] or '-':>4}  #{stop['id']:<6} {stop['status']:<17} "
+            f"{start}-{end}  {stop['address']}{flag}"
+        )
+
+
+def _status(device: Device) -> None:
+    print(f"device:            {device.device_id}")
+    print(f"logged in as:      {device.store.get('username', '(nobody)')}")
+    print(f"last sync:         {device.store.get('last_sync', 'never')}")
+    print(
+        f"waiting to sync:   {device.store.pending_count()} event(s), "
+        f"{len(device.store.pending_files())} file(s)"
+    )
+    for row in device.store.rejected_events():
+        print(
+            f"rejected:          event {row['event_id']} on stop {row['stop_id']}: "
+            f"{row['result_code']}"
+        )
+    for row in device.store.query("SELECT * FROM conflicts ORDER BY id"):
+        print(f"conflict:          stop {row['stop_id']}: {row['kind']} ({row['detail']})")
+    if device.orphans:
+        print(f"recovered files:   {len(device.orphans)} (kept in {device.files_dir})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m driver_client",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", default=str(Path.home() / ".doorstep-driver"))
+    parser.add_argument("--server", default="http://127.0.0.1:8000")
+    parser.add_argument("--lat", type=float, help="a fixed position for captures")
+    parser.add_argument("--lon", type=float)
+    commands = parser.add_subparsers(dest="command", required=True)
+    login = commands.add_parser("login")
+    login.add_argument("username")
+    login.add_argument("--password", required=True)
+    commands.add_parser("sync")
+    commands.add_parser("stops")
+    commands.add_parser("status")
+    deliver = commands.add_parser("deliver")
+    deliver.add_argument("stop_id", type=int)
+    deliver.add_argument("--recipient", required=True)
+    deliver.add_argument("--signature", action="append", default=[])
+    deliver.add_argument("--photo", action="append", default=[])
+    deliver.add_argument("--scan", action="append", default=[])
+    deliver.add_argument("--where", default="handed_to_recipient")
+    deliver.add_argument("--age-verified", action="store_true")
+    fail = commands.add_parser("fail")
+    fail.add_argument("stop_id", type=int)
+    fail.add_argument("--reason", required=True)
+    fail.add_argument("--note", default="")
+    args = parser.parse_args(argv)
+
+    location: LocationProvider | None = None
+    if args.lat is not None and args.lon is not None:
+        location = FixedLocation(args.lat, args.lon)
+    device = Device(Path(args.data), args.server, location)
+    try:
+        if args.command == "login":
+            device.login(args.username, args.password)
+            print(f"logged in as {args.username} on {device.device_id}")
+        elif args.command == "sync":
+            report = device.engine.sync()
+            print(
+                f"sent {report.sent}, acknowledged {report.acknowledged}, rejected "
+                f"{report.rejected}, plan changes {report.changes}, files uploaded "
+                f"{report.uploaded} ({report.requests} request(s))"
+            )
+        elif args.command == "stops":
+            _print_stops(device)
+        elif args.command == "status":
+            _status(device)
+        elif args.command == "deliver":
+            evidence = _evidence(args.signature, "signature") + _evidence(args.photo, "photo")
+            event = device.capture.deliver(
+                args.stop_id,
+                args.recipient,
+                args.scan,
+                args.where,
+                evidence,
+                True if args.age_verified else None,
+            )
+            print(f"saved delivery {event['id']} (waiting to sync)")
+        elif args.command == "fail":
+            event = device.capture.fail(args.stop_id, args.reason, args.note)
+            print(f"saved failure {event['id']} (waiting to sync)")
+    except CaptureRefused as exc:
+        print("not saved: " + "; ".join(exc.reasons), file=sys.stderr)
+        return 1
+    except Offline:
+        print("the server cannot be reached; everything captured is kept", file=sys.stderr)
+        return 2
+    except ServerRefused as exc:
+        print(f"the server refused: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        device.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

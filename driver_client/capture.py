@@ -1,0 +1,255 @@
+"""Capturing what happened at the door, durably, with no network.
+
+Order of writes, so that a kill or a dead battery at any instant loses nothing the
+driver was told was saved: each evidence file is written to a temporary name, fsynced,
+renamed to its hash and its folder fsynced; only then does one transaction insert the
+event into the outbox (with the file rows and the clock state). A crash before that
+commit leaves files no event references: ``recover_orphans`` finds them at startup
+and keeps them. The capture returns only after the commit, so "saved" means saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from backend.domain.events import parse_event
+from backend.domain.hlc import HLCTimestamp, HybridLogicalClock
+from backend.domain.stops import ProofPolicy
+from driver_client.store import Store
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+@dataclass(frozen=True)
+class Fix:
+    lat: float
+    lon: float
+    accuracy_m: float
+    fixed_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lat": self.lat,
+            "lon": self.lon,
+            "accuracy_m": self.accuracy_m,
+            "fixed_at": self.fixed_at.isoformat(),
+        }
+
+
+class LocationProvider(Protocol):
+    def current_fix(self) -> Fix | None:
+        """The latest position, or None when there is honestly no fix."""
+        ...
+
+
+class FixedLocation:
+    """A desktop or test stand-in: always the same position."""
+
+    def __init__(self, lat: float, lon: float, accuracy_m: float = 10.0) -> None:
+        self.lat, self.lon, self.accuracy_m = lat, lon, accuracy_m
+
+    def current_fix(self) -> Fix | None:
+        return Fix(self.lat, self.lon, self.accuracy_m, datetime.now(UTC))
+
+
+class NoLocation:
+    def current_fix(self) -> Fix | None:
+        return None
+
+
+class CaptureRefused(Exception):
+    """The capture was not saved; ``reasons`` says why, in words for the driver."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = list(reasons)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    data: bytes
+    kind: str  # "signature" or "photo"
+    content_type: str
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Capture:
+    def __init__(
+        self,
+        store: Store,
+        files_dir: Path,
+        device_id: str,
+        location: LocationProvider,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.files_dir = files_dir
+        self.device_id = device_id
+        self.location = location
+        self.now = now
+        files_dir.mkdir(parents=True, exist_ok=True)
+        state = store.get("hlc")
+        last = HLCTimestamp(state["wall_ms"], state["counter"], device_id) if state else None
+        self.clock = HybridLogicalClock(device_id, lambda: int(self.now().timestamp() * 1000), last)
+
+    # -- the four things a driver records ------------------------------------------
+
+    def arrive(self, stop_id: int) -> dict[str, Any]:
+        return self._record(stop_id, "arrived", {"geo": self._geo()}, [])
+
+    def note(self, stop_id: int, text: str) -> dict[str, Any]:
+        return self._record(stop_id, "note", {"text": text}, [])
+
+    def fail(self, stop_id: int, reason: str, note: str = "") -> dict[str, Any]:
+        payload = {"reason": reason, "note": note, "geo": self._geo()}
+        return self._record(stop_id, "failed", payload, [])
+
+    def deliver(
+        self,
+        stop_id: int,
+        recipient_name: str,
+        scanned_barcodes: Sequence[str] = (),
+        where_left: str = "handed_to_recipient",
+        evidence: Sequence[Evidence] = (),
+        age_verified: bool | None = None,
+    ) -> dict[str, Any]:
+        """Record a delivery; refused (nothing saved) if the stop's proof policy is unmet."""
+        stop = self.store.stop(stop_id)
+        if stop is None:
+            raise CaptureRefused(["this stop is not on the device"])
+        self._check_policy(stop, recipient_name, scanned_barcodes, evidence, age_verified)
+        payload: dict[str, Any] = {
+            "recipient_name": recipient_name,
+            "geo": self._geo(),
+            "scanned_barcodes": list(scanned_barcodes),
+            "where_left": where_left,
+        }
+        if age_verified is not None:
+            payload["age_verified"] = age_verified
+        return self._record(stop_id, "delivered", payload, evidence)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _geo(self) -> dict[str, Any] | None:
+        fix = self.location.current_fix()
+        return fix.to_dict() if fix else None
+
+    @staticmethod
+    def _check_policy(
+        stop: dict[str, Any],
+        recipient_name: str,
+        barcodes: Sequence[str],
+        evidence: Sequence[Evidence],
+        age_verified: bool | None,
+    ) -> None:
+        policy = ProofPolicy.from_dict(stop.get("proof_policy"))
+        missing = []
+        if policy.signature and not any(e.kind == "signature" for e in evidence):
+            missing.append("a signature is required")
+        photos = sum(1 for e in evidence if e.kind == "photo")
+        if photos < policy.min_photos:
+            missing.append(f"{policy.min_photos} photo(s) required, {photos} taken")
+        if policy.signature and not recipient_name.strip():
+            missing.append("the recipient's name is required with a signature")
+        if policy.age_check and age_verified is not True:
+            missing.append("the recipient's age must be checked")
+        if policy.parcel_scan:
+            expected = {p["barcode"] for p in stop.get("parcels", [])}
+            unscanned = expected - set(barcodes)
+            if unscanned:
+                missing.append(f"scan every parcel ({len(unscanned)} not scanned)")
+        if missing:
+            raise CaptureRefused(missing)
+
+    def _write_file(self, item: Evidence) -> dict[str, Any]:
+        sha = hashlib.sha256(item.data).hexdigest()
+        final = self.files_dir / f"{sha}.{EXTENSIONS[item.content_type]}"
+        if not final.exists():
+            fd, tmp = tempfile.mkstemp(dir=self.files_dir, prefix=".capture-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(item.data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, final)
+                _fsync_dir(self.files_dir)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return {
+            "sha256": sha,
+            "kind": item.kind,
+            "content_type": item.content_type,
+            "size": len(item.data),
+            "path": str(final),
+        }
+
+    def _record(
+        self, stop_id: int, type_: str, payload: dict[str, Any], evidence: Sequence[Evidence]
+    ) -> dict[str, Any]:
+        stop = self.store.stop(stop_id)
+        if stop is None:
+            raise CaptureRefused(["this stop is not on the device"])
+        files = [self._write_file(item) for item in evidence]
+        event = {
+            "id": str(uuid.uuid4()),
+            "stop_id": stop_id,
+            "type": type_,
+            "recorded_at": self.now().isoformat(),
+            "hlc": str(self.clock.tick()),
+            "base_version": stop["version"],
+            "payload": payload,
+            "evidence": [
+                {k: f[k] for k in ("sha256", "kind", "content_type", "size")} for f in files
+            ],
+        }
+        # The server would refuse a malformed event forever; refuse it here instead.
+        parse_event(event, self.device_id)
+        with self.store.transaction() as db:
+            for f in files:
+                db.execute(
+                    "INSERT INTO files(sha256, path, kind, content_type, size) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(sha256) DO NOTHING",
+                    (f["sha256"], f["path"], f["kind"], f["content_type"], f["size"]),
+                )
+            db.execute(
+                "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES (?,?,?,?)",
+                (event["id"], stop_id, _json(event), event["recorded_at"]),
+            )
+            self.store.put("hlc", self.clock.state(), db)
+        return event
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def recover_orphans(store: Store, files_dir: Path) -> list[Path]:
+    """Files written by a capture that crashed before its event committed.
+
+    They are kept, never deleted (a half-written ``.capture-*`` file included): support
+    can still recover a signature from them. The list is kept in the store for the
+    sync status screen.
+    """
+    if not files_dir.exists():
+        return []
+    known = {row["path"] for row in store.query("SELECT path FROM files")}
+    orphans = [path for path in sorted(files_dir.iterdir()) if str(path) not in known]
+    store.put("orphans", [str(p) for p in orphans])
+    return orphans

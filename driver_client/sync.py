@@ -1,0 +1,224 @@
+"""The sync engine: push the outbox, pull the plan, upload owed files.
+
+One request per sync when no files are owed: events go up and plan changes come down
+together (docs/sync-protocol.md). An event leaves the outbox only when a response
+names it as applied, conflict or duplicate; a lost response just means the same batch
+is sent again, which the server answers with ``duplicate``. Files are uploaded after
+the sync, on their own lower-priority pass, and a failed upload is retried at the
+next one.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driver_client.store import ACKNOWLEDGED, Store
+from driver_client.transport import Offline, ServerRefused, Transport
+
+MAX_BATCH = 500
+
+
+@dataclass
+class SyncReport:
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    changes: int = 0
+    uploaded: int = 0
+    upload_failures: int = 0
+    requests: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        device_id: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.device_id = device_id
+        self.now = now
+        self._owed: list[dict[str, Any]] = []
+
+    def sync(self) -> SyncReport:
+        """Push everything pending and pull until the feed is drained, then upload."""
+        report = SyncReport()
+        while True:
+            events = self.store.pending_events(MAX_BATCH)
+            body = self._round_trip(events, report)
+            self._apply(body, report)
+            more_events = self.store.pending_count() > 0 and len(events) == MAX_BATCH
+            if not body["has_more"] and not more_events:
+                break
+        self._upload(report)
+        self.store.put("last_sync", self.now().isoformat())
+        return report
+
+    def _round_trip(self, events: list[dict[str, Any]], report: SyncReport) -> dict[str, Any]:
+        request = {
+            "device_id": self.device_id,
+            "cursor": self.store.get("cursor"),
+            "sent_at": self.now().isoformat(),
+            "events": events,
+        }
+        report.requests += 1
+        report.sent += len(events)
+        reply = self.transport.post_json("/api/v1/sync", request)
+        if reply.status != 200:
+            body = reply.body or {}
+            raise ServerRefused(reply.status, body.get("code", "error"), body.get("message", ""))
+        result: dict[str, Any] = reply.body
+        return result
+
+    def _apply(self, body: dict[str, Any], report: SyncReport) -> None:
+        with self.store.transaction() as db:
+            for result in body["results"]:
+                if result.get("id") is None:
+                    continue
+                db.execute(
+                    "UPDATE outbox SET result = ?, result_code = ? WHERE event_id = ?",
+                    (result["status"], result.get("code", ""), result["id"]),
+                )
+                if result["status"] in ACKNOWLEDGED:
+                    report.acknowledged += 1
+                else:
+                    report.rejected += 1
+            for change in body["changes"]:
+                if change["op"] == "upsert":
+                    self.store.upsert_stop(db, change["stop"])
+                else:
+                    self.store.remove_stop(db, change["stop_id"])
+            report.changes += len(body["changes"])
+            for conflict in body["conflicts"]:
+                db.execute(
+                    "INSERT INTO conflicts(id, stop_id, kind, detail, event_ids) "
+                    "VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(id) DO UPDATE SET detail = excluded.detail,"
+                    " event_ids = excluded.event_ids",
+                    (
+                        conflict["id"],
+                        conflict["stop_id"],
+                        conflict["kind"],
+                        conflict["detail"],
+                        ",".join(conflict["event_ids"]),
+                    ),
+                )
+            report.conflicts.extend(body["conflicts"])
+            # The cursor moves only with the changes it covers, in the same transaction.
+            self.store.put("cursor", body["cursor"], db)
+        self._owed = body["uploads"]
+
+    def _upload(self, report: SyncReport) -> None:
+        for target in self._owed:
+            rows = self.store.query("SELECT * FROM files WHERE sha256 = ?", (target["sha256"],))
+            if not rows:
+                continue  # owed by another device of this driver
+            data = Path(rows[0]["path"]).read_bytes()
+            try:
+                ok = self._send_file(target, data)
+            except Offline:
+                report.upload_failures += 1
+                break
+            if ok:
+                with self.store.transaction() as db:
+                    db.execute(
+                        "UPDATE files SET uploaded = 1 WHERE sha256 = ?", (target["sha256"],)
+                    )
+                report.uploaded += 1
+            else:
+                report.upload_failures += 1
+        self._owed = []
+
+    def _send_file(self, target: dict[str, Any], data: bytes) -> bool:
+        if target["method"] == "PUT":
+            reply = self.transport.call(
+                "PUT", target["url"], data, {"Content-Type": target["content_type"]}
+            )
+            return reply.status == 200
+        body, content_type = _multipart(target["fields"], data, target["content_type"])
+        reply = self.transport.send("POST", target["url"], body, {"Content-Type": content_type})
+        if reply.status not in (200, 201, 204):
+            return False
+        return self.transport.call("POST", target["complete_url"]).status == 200
+
+
+def _multipart(fields: dict[str, str], data: bytes, content_type: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="evidence"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class BackgroundSync:
+    """Syncs on a timer and when nudged (a capture, the network coming back).
+
+    Failures back off exponentially with full jitter (1 s doubling to 5 minutes), so a
+    fleet of devices coming back online at once does not stampede the server.
+    """
+
+    def __init__(self, engine: SyncEngine, interval_s: float = 60.0) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self.failures = 0
+        self.last_error: str | None = None
+        self.last_report: SyncReport | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval_s
+        ceiling = min(300.0, 2.0 ** min(self.failures, 9))
+        return random.uniform(0, ceiling)
+
+    def run_once(self) -> None:
+        try:
+            self.last_report = self.engine.sync()
+            self.failures = 0
+            self.last_error = None
+        except Offline:
+            self.failures += 1
+            self.last_error = "no connection to the server"
+        except ServerRefused as exc:
+            self.failures += 1
+            self.last_error = f"the server refused the sync: {exc.message or exc.code}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._wake.wait(self.next_delay())
+            self._wake.clear()

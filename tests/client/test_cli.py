@@ -1,0 +1,72 @@
+"""`python -m driver_client`: a driver's day from a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driver_client.__main__ import main
+from tests.client.conftest import LiveServer
+
+
+def test_login_sync_list_deliver_and_status(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "--data",
+        str(tmp_path / "cli"),
+        "--server",
+        server.url,
+        "--lat",
+        "47.61",
+        "--lon",
+        "-122.33",
+    ]
+    signature = tmp_path / "sig.png"
+    signature.write_bytes(b"\x89PNG\r\n\x1a\n" + b"ink" * 40)
+    assert main([*base, "login", "driver_a", "--password", "pw"]) == 0
+    assert main([*base, "sync"]) == 0
+    assert main([*base, "stops"]) == 0
+    listing = capsys.readouterr().out
+    assert f"#{stop_ids[0]}" in listing
+    assert (
+        main(
+            [
+                *base,
+                "deliver",
+                str(stop_ids[0]),
+                "--recipient",
+                "Dana",
+                "--signature",
+                str(signature),
+            ]
+        )
+        == 0
+    )
+    assert main([*base, "status"]) == 0
+    assert "waiting to sync:   1 event(s), 1 file(s)" in capsys.readouterr().out
+    assert main([*base, "sync"]) == 0
+    assert "acknowledged 1" in capsys.readouterr().out
+    assert main([*base, "status"]) == 0
+    assert "waiting to sync:   0 event(s), 0 file(s)" in capsys.readouterr().out
+
+
+def test_a_delivery_missing_its_signature_is_not_saved(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    main([*base, "login", "driver_a", "--password", "pw"])
+    main([*base, "sync"])
+    assert main([*base, "deliver", str(stop_ids[0]), "--recipient", "Dana"]) == 1
+    assert "not saved: a signature is required" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_said_plainly(
+    tmp_path: Path, server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.stop()
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    assert main([*base, "login", "driver_a", "--password", "pw"]) == 2
+    assert "cannot be reached" in capsys.readouterr().err
+    server.start()
