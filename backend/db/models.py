@@ -326,7 +326,11 @@ class EvidenceFile(TenantScoped, Base):
     """A file some event references, by content hash; stored once per tenant."""
 
     __tablename__ = "evidence_file"
-    __table_args__ = (UniqueConstraint("org_id", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "sha256"),
+        # Finds the (few) files still pending without scanning the verified ones.
+        Index("ix_evidence_file_pending", "org_id", "verified_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))

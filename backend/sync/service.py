@@ -194,17 +194,25 @@ def _stops_with_parcels(session: Session, stop_ids: list[int]) -> dict[int, dict
 
 
 def _uploads_owed(session: Session, ctx: SyncContext, device_key: str) -> list[dict[str, Any]]:
-    """Files this device's events reference that the server does not hold yet."""
+    """Files this device's events reference that the server does not hold yet.
+
+    Starts from the tenant's pending files (few: they verify within minutes) and
+    checks each against the device's events through the sha256 index, so the cost
+    does not grow with the device's history.
+    """
+    cited_by_device = (
+        select(EventEvidence.id)
+        .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
+        .where(
+            EventEvidence.org_id == EvidenceFile.org_id,
+            EventEvidence.sha256 == EvidenceFile.sha256,
+            DoorEventRow.device_key == device_key,
+        )
+        .exists()
+    )
     pending = session.scalars(
         select(EvidenceFile)
-        .where(
-            EvidenceFile.verified_at.is_(None),
-            EvidenceFile.sha256.in_(
-                select(EventEvidence.sha256)
-                .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
-                .where(DoorEventRow.device_key == device_key)
-            ),
-        )
+        .where(EvidenceFile.verified_at.is_(None), cited_by_device)
         .order_by(EvidenceFile.id)
         .limit(200)
     ).all()

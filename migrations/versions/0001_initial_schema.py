@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:53:42.274517
+Create Date: 2026-11-24 15:07:45.948409
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_file")),
         sa.UniqueConstraint("org_id", "sha256", name=op.f("uq_evidence_file_org_id_sha256")),
     )
+    with op.batch_alter_table("evidence_file", schema=None) as batch_op:
+        batch_op.create_index("ix_evidence_file_pending", ["org_id", "verified_at"], unique=False)
+
     op.create_table(
         "app_user",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -516,6 +519,9 @@ def downgrade() -> None:
     op.drop_table("manifest")
     op.drop_table("device")
     op.drop_table("app_user")
+    with op.batch_alter_table("evidence_file", schema=None) as batch_op:
+        batch_op.drop_index("ix_evidence_file_pending")
+
     op.drop_table("evidence_file")
     op.drop_table("depot")
     op.drop_table("organization")
