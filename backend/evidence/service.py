@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import insert, select
@@ -83,8 +83,16 @@ def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -
     return True
 
 
+class FileFacts(Protocol):
+    org_id: int
+    sha256: str
+    content_type: str
+    size: int
+    verified_at: datetime | None
+
+
 def upload_targets(
-    store: EvidenceStore, files: Iterable[EvidenceFile], api_base: str
+    store: EvidenceStore, files: Iterable[FileFacts], api_base: str
 ) -> list[dict[str, object]]:
     """Upload instructions for every file not yet verified; store failures are skipped."""
     targets: list[dict[str, object]] = []

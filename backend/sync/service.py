@@ -210,8 +210,15 @@ def _uploads_owed(session: Session, ctx: SyncContext, device_key: str) -> list[d
         )
         .exists()
     )
-    pending = session.scalars(
-        select(EvidenceFile)
+    # Plain rows, not ORM objects: a batch can owe hundreds of files.
+    pending = session.execute(
+        select(
+            EvidenceFile.org_id,
+            EvidenceFile.sha256,
+            EvidenceFile.content_type,
+            EvidenceFile.size,
+            EvidenceFile.verified_at,
+        )
         .where(EvidenceFile.verified_at.is_(None), cited_by_device)
         .order_by(EvidenceFile.id)
         .limit(200)
