@@ -19,6 +19,7 @@ from pathlib import Path
 
 from driver_client.capture import CaptureRefused, Evidence, FixedLocation, LocationProvider
 from driver_client.device import Device
+from driver_client.media import MediaRejected, prepare_photo
 from driver_client.transport import Offline, ServerRefused
 
 CONTENT_TYPES = {
@@ -36,7 +37,11 @@ def _evidence(paths: Sequence[str], kind: str) -> list[Evidence]:
         content_type = CONTENT_TYPES.get(path.suffix.lower())
         if content_type is None:
             raise SystemExit(f"{name}: use a .png, .jpg or .webp file")
-        items.append(Evidence(path.read_bytes(), kind, content_type))
+        data = path.read_bytes()
+        if kind == "photo":
+            # Upright, downscaled, metadata stripped: what is hashed is what is sent.
+            data, content_type = prepare_photo(data), "image/jpeg"
+        items.append(Evidence(data, kind, content_type))
     return items
 
 
@@ -141,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"saved failure {event['id']} (waiting to sync)")
     except CaptureRefused as exc:
         print("not saved: " + "; ".join(exc.reasons), file=sys.stderr)
+        return 1
+    except MediaRejected as exc:
+        print(f"not saved: {exc}", file=sys.stderr)
         return 1
     except Offline:
         print("the server cannot be reached; everything captured is kept", file=sys.stderr)

@@ -70,3 +70,42 @@ def test_an_unreachable_server_is_said_plainly(
     assert main([*base, "login", "driver_a", "--password", "pw"]) == 2
     assert "cannot be reached" in capsys.readouterr().err
     server.start()
+
+
+def test_a_photo_is_sent_upright_small_and_without_location(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], session
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from backend.db.models import DoorEventRow
+    from tests.client.test_media import _camera_jpeg
+
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    signature = tmp_path / "sig.png"
+    signature.write_bytes(b"\x89PNG\r\n\x1a\n" + b"ink" * 40)
+    photo = tmp_path / "door.jpg"
+    photo.write_bytes(_camera_jpeg())
+    main([*base, "login", "driver_a", "--password", "pw"])
+    main([*base, "sync"])
+    assert (
+        main(
+            [
+                *base,
+                "deliver",
+                str(stop_ids[0]),
+                "--recipient",
+                "Dana",
+                "--signature",
+                str(signature),
+                "--photo",
+                str(photo),
+            ]
+        )
+        == 0
+    )
+    assert main([*base, "sync"]) == 0
+    session.rollback()
+    [event] = session.scalars(select(DoorEventRow)).all()
+    [sent] = [e for e in event.evidence if e["kind"] == "photo"]
+    assert sent["content_type"] == "image/jpeg"
+    assert sent["size"] < len(photo.read_bytes())
