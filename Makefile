@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean
+.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,25 @@ run: $(CORE_STAMP)
 	$(BIN)/python -m backend.cli setup --host $(HOST) --port $(PORT)
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
 
+UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
+
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) ui-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The driver app's tests run the real Kivy window under Xvfb with Mesa's software GL.
+ui-deps:
+	@command -v xvfb-run >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(UI_PACKAGES); \
+	  else \
+	    echo "!! xvfb-run missing and not root: the driver app UI tests will be SKIPPED"; \
+	    echo "!! install with: sudo apt-get install $(UI_PACKAGES)"; \
+	  fi; }
+
+## driver: the Kivy driver app against the server from `make run`
+driver: $(DEV_STAMP)
+	$(BIN)/python -m driver_client.ui --server http://$(HOST):$(PORT) --data var/driver
 
 ## lint: ruff and mypy
 lint: $(DEV_STAMP)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from backend.domain.stops import ProofPolicy
 from driver_client.store import Store
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+LOCAL_STATUS = {"arrived": "arrived", "delivered": "delivered", "failed": "failed"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class CaptureRefused(Exception):
     def __init__(self, reasons: Sequence[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = list(reasons)
+
+
+class StorageFull(CaptureRefused):
+    """The device could not write the capture (disk full, storage failing)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,18 @@ class Capture:
     def _record(
         self, stop_id: int, type_: str, payload: dict[str, Any], evidence: Sequence[Evidence]
     ) -> dict[str, Any]:
+        try:
+            return self._write(stop_id, type_, payload, evidence)
+        except (OSError, sqlite3.OperationalError) as exc:
+            # Nothing was committed: the outbox is as it was, earlier captures intact.
+            # Files already written stay and are picked up as orphans at next start.
+            raise StorageFull(
+                [f"not saved: the phone could not store the capture ({exc}); free some space"]
+            ) from exc
+
+    def _write(
+        self, stop_id: int, type_: str, payload: dict[str, Any], evidence: Sequence[Evidence]
+    ) -> dict[str, Any]:
         stop = self.store.stop(stop_id)
         if stop is None:
             raise CaptureRefused(["this stop is not on the device"])
@@ -232,6 +250,9 @@ class Capture:
                 "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES (?,?,?,?)",
                 (event["id"], stop_id, _json(event), event["recorded_at"]),
             )
+            if type_ in LOCAL_STATUS:
+                # What the driver sees until the server's derived status comes back.
+                self.store.upsert_stop(db, {**stop, "status": LOCAL_STATUS[type_]})
             self.store.put("hlc", self.clock.state(), db)
         return event
 

@@ -1,0 +1,181 @@
+"""Drives the real Kivy app with touch events; run by test_driver_app.py under Xvfb.
+
+A script of steps, each followed by a condition to wait for. It asks the test (its
+parent process) to stop and start the server by printing ``REQUEST server_down`` /
+``REQUEST server_up`` and waiting for a line on stdin; it prints ``RESULT {json}`` at
+the end, or ``FAILED <reason>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+from kivy.config import Config
+
+Config.set("graphics", "width", "480")
+Config.set("graphics", "height", "800")
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+
+from driver_client.capture import FixedLocation  # noqa: E402
+from driver_client.device import Device  # noqa: E402
+from driver_client.ui.app import DriverApp  # noqa: E402
+
+Step = Iterator[Callable[[], bool] | float]
+
+
+def tap(widget: Any) -> None:
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+
+
+def draw(widget: Any, points: list[tuple[float, float]]) -> None:
+    """A finger stroke across ``widget``; points are fractions of its size."""
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        x, y = widget.x + fx * widget.width, widget.y + fy * widget.height
+        return widget.to_window(x, y)
+
+    touch = UnitTestTouch(*at(*points[0]))
+    touch.touch_down()
+    for point in points[1:]:
+        touch.touch_move(*at(*point))
+    touch.touch_up()
+
+
+def type_into(text_input: Any, text: str) -> None:
+    tap(text_input)
+    text_input.insert_text(text)
+
+
+def ask_parent(request: str) -> None:
+    print(f"REQUEST {request}", flush=True)
+    if sys.stdin.readline().strip() != "ok":
+        raise RuntimeError(f"the test did not acknowledge {request}")
+
+
+class Scenario:
+    def __init__(self, app: DriverApp, shots: Path) -> None:
+        self.app = app
+        self.shots = shots
+        self.result: dict[str, Any] = {}
+        self.steps = self.script()
+        self.waiting: Callable[[], bool] | None = None
+        self.deadline = 0.0
+
+    def shot(self, name: str) -> None:
+        self.app.root.export_to_png(str(self.shots / f"{name}.png"))
+
+    def screen(self, name: str) -> Any:
+        return self.app.root.get_screen(name)
+
+    def script(self) -> Step:
+        login = self.screen("login")
+        type_into(login.ids.username, "driver_a")
+        type_into(login.ids.password, "pw")
+        self.shot("01-login")
+        tap(login.ids.login)
+        manifest = self.screen("manifest")
+        yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
+        yield 0.3
+        self.shot("02-manifest")
+        ask_parent("server_down")
+
+        stop_id = manifest.stops[0]["stop_id"]
+        self.result["stop_id"] = stop_id
+        rows = [w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id]
+        tap(rows[0])
+        yield lambda: self.app.root.current == "stop"
+        yield 0.3
+        self.shot("03-stop")
+        tap(self.screen("stop").ids.deliver)
+        capture = self.screen("capture")
+        yield lambda: self.app.root.current == "capture"
+        yield 0.3  # let the screen lay out before touching it
+        tap(capture.ids.save)  # nothing captured yet: the policy must refuse
+        yield 0.2
+        self.result["refusal"] = capture.message
+        type_into(capture.ids.recipient, "Dana Whitfield")
+        draw(capture.ids.pad, [(0.1, 0.3), (0.25, 0.7), (0.4, 0.35), (0.6, 0.75), (0.85, 0.4)])
+        draw(capture.ids.pad, [(0.2, 0.2), (0.8, 0.22)])
+        tap(capture.ids.photo)
+        yield lambda: capture.photo_count == 1
+        yield 0.2
+        self.shot("04-capture")
+        tap(capture.ids.save)
+        yield lambda: self.app.root.current == "manifest"
+        yield lambda: self.app.pending_count == 1
+        yield 0.3
+        self.result["badge_offline"] = manifest.ids.badge.text
+        self.shot("05-saved-offline")
+
+        tap(manifest.ids.badge)
+        yield lambda: self.app.root.current == "sync"
+        yield 0.3
+        tap(self.screen("sync").ids.sync_now)
+        yield lambda: "no connection" in self.app.sync_error
+        self.screen("sync").refresh()
+        yield 0.3
+        self.shot("06-sync-offline")
+
+        ask_parent("server_up")
+        tap(self.screen("sync").ids.sync_now)
+        yield lambda: self.app.pending_count == 0 and not self.app.sync_error
+        self.screen("sync").refresh()
+        self.app.show("manifest")
+        yield 0.5
+        self.result["badge_online"] = manifest.ids.badge.text
+        self.shot("07-synced")
+
+    def tick(self, _dt: float) -> None:
+        try:
+            if self.waiting is not None:
+                if not self.waiting():
+                    if time.monotonic() > self.deadline:
+                        raise TimeoutError("a step did not complete in time")
+                    return
+                self.waiting = None
+            while True:
+                item = next(self.steps)
+                if isinstance(item, float):
+                    until = time.monotonic() + item
+                    self.waiting = lambda until=until: time.monotonic() >= until
+                    self.deadline = until + 30
+                    return
+                self.waiting = item
+                self.deadline = time.monotonic() + 30
+                return
+        except StopIteration:
+            print("RESULT " + json.dumps(self.result), flush=True)
+            self.app.stop()
+        except Exception:
+            print("FAILED " + traceback.format_exc().replace("\n", " | "), flush=True)
+            self.app.stop()
+
+
+def main() -> None:
+    server, data, shots, photo = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    shots.mkdir(parents=True, exist_ok=True)
+    device = Device(data, server, FixedLocation(47.611, -122.331, 6))
+    app = DriverApp(device, lambda: Path(photo).read_bytes(), sync_interval_s=3600)
+    scenario = Scenario(app, shots)
+    Clock.schedule_once(lambda _dt: Clock.schedule_interval(scenario.tick, 0.05), 0.5)
+    app.run()
+    device.close()
+
+
+if __name__ == "__main__":
+    main()
