@@ -8,6 +8,7 @@ returns, which is when a driver would see "saved".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -65,10 +66,8 @@ def main() -> None:
         event = device.capture.deliver(stop_id, f"Recipient {n}", evidence=[signature])
         print(f"CONFIRMED {event['id']}", flush=True)
         die_at("captured", kill_at)
-        try:
+        with contextlib.suppress(sync_module.Offline):
             device.engine.sync()
-        except sync_module.Offline:
-            pass
         n += 1
 
 
