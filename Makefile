@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps driver
+.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps driver demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ ui-deps:
 	    echo "!! xvfb-run missing and not root: the driver app UI tests will be SKIPPED"; \
 	    echo "!! install with: sudo apt-get install $(UI_PACKAGES)"; \
 	  fi; }
+
+## demo: a whole simulated day (5 drivers, offline stretches, kills, dispatch changes)
+demo: $(DEV_STAMP)
+	$(BIN)/python -m driver_client.demo
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)

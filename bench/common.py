@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend.cli import migrate
-from backend.config import PROJECT_ROOT, Settings, load_settings
+from backend.config import Settings, load_settings
+from backend.devserver import background_server as server
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
+__all__ = ["Row", "fresh_settings", "login", "post_json", "server"]
 
 
 @dataclass
@@ -45,53 +38,6 @@ def fresh_settings(folder: Path) -> Settings:
     )
     migrate(settings)
     return settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(settings: Settings, workers: int = 2) -> Iterator[str]:
-    """gunicorn serving the app on a free loopback port; stopped by its pid afterwards."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DOORSTEP_STORAGE_DIR": str(settings.storage_dir),
-    }
-    process = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "backend:create_app()",
-        ],
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("bench: the server did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def post_json(url: str, body: object, headers: dict[str, str] | None = None) -> dict[str, object]:

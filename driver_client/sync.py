@@ -23,6 +23,8 @@ from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
 MAX_BATCH = 500
+# The server lists at most this many owed files per response (see docs/sync-protocol.md).
+UPLOADS_PAGE = 200
 
 
 @dataclass
@@ -117,7 +119,26 @@ class SyncEngine:
             report.conflicts.extend(body["conflicts"])
             # The cursor moves only with the changes it covers, in the same transaction.
             self.store.put("cursor", body["cursor"], db)
+            if len(body["uploads"]) < UPLOADS_PAGE:
+                self._settle_files_the_server_has(db, {u["sha256"] for u in body["uploads"]})
         self._owed = body["uploads"]
+
+    def _settle_files_the_server_has(self, db: Any, owed: set[str]) -> None:
+        """Files no longer owed, for acknowledged events, are on the server.
+
+        The server never asks twice for bytes it holds, even when another device sent
+        them; without this such a file would look pending here forever.
+        """
+        for row in db.execute("SELECT sha256 FROM files WHERE uploaded = 0").fetchall():
+            sha = row[0]
+            if sha in owed:
+                continue
+            unsent = db.execute(
+                "SELECT 1 FROM outbox WHERE result IS NULL AND instr(body, ?) > 0 LIMIT 1",
+                (sha,),
+            ).fetchone()
+            if unsent is None:
+                db.execute("UPDATE files SET uploaded = 1 WHERE sha256 = ?", (sha,))
 
     def _upload(self, report: SyncReport) -> None:
         for target in self._owed:
