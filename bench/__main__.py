@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import api, sync
+from bench import api, client, sync
 
 SECTIONS = (
     ("API throughput (gunicorn, 2 workers, wrk, SQLite)", api.run),
     ("Sync ingest (in-process, SQLite)", sync.run),
+    ("Driver client", client.run),
 )
 
 
