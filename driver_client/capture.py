@@ -68,6 +68,46 @@ class NoLocation:
         return None
 
 
+class PlyerLocation:
+    """The handheld's GPS through plyer; keeps the latest fix it was given.
+
+    A fix older than ``max_age_s`` is not used: a stale position recorded as current
+    would be a false geo-stamp, and "no fix" is the honest answer. Where plyer has no
+    GPS (a desktop), every capture records "no fix".
+    """
+
+    def __init__(self, max_age_s: float = 120.0, now: Callable[[], datetime] | None = None) -> None:
+        self.max_age_s = max_age_s
+        self.now = now or (lambda: datetime.now(UTC))
+        self.latest: Fix | None = None
+        self.available = False
+        try:
+            from plyer import gps
+
+            gps.configure(on_location=self.on_location)
+            gps.start(minTime=1000, minDistance=1)
+            self.available = True
+        except (ImportError, NotImplementedError, ModuleNotFoundError):
+            self.available = False
+
+    def on_location(self, **kwargs: Any) -> None:
+        try:
+            self.latest = Fix(
+                float(kwargs["lat"]),
+                float(kwargs["lon"]),
+                float(kwargs.get("accuracy", 50.0)),
+                self.now(),
+            )
+        except (KeyError, TypeError, ValueError):
+            return  # a malformed reading is no fix, not a crash
+
+    def current_fix(self) -> Fix | None:
+        fix = self.latest
+        if fix is None or (self.now() - fix.fixed_at).total_seconds() > self.max_age_s:
+            return None
+        return fix
+
+
 class CaptureRefused(Exception):
     """The capture was not saved; ``reasons`` says why, in words for the driver."""
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from driver_client.capture import FixedLocation, LocationProvider, NoLocation
+from driver_client.capture import FixedLocation, LocationProvider, PlyerLocation
 
 
 def newest_image(folder: Path) -> bytes | None:
@@ -32,7 +32,7 @@ def main() -> None:
     location: LocationProvider = (
         FixedLocation(args.lat, args.lon)
         if args.lat is not None and args.lon is not None
-        else NoLocation()
+        else PlyerLocation()  # the handheld GPS; "no fix" where there is none
     )
     device = Device(Path(args.data), args.server, location)
     photos = Path(args.photos)
