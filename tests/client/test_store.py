@@ -38,14 +38,16 @@ def test_a_new_migration_keeps_the_outbox(tmp_path: Path, monkeypatch: pytest.Mo
     upgraded.close()
 
 
+def _insert_twice(store: Store) -> None:
+    insert = "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES ('e', 1, '', '')"
+    with store.transaction() as db:
+        db.execute(insert)
+        db.execute(insert)
+
+
 def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "device.db")
-    with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
-        db.execute(
-            "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES ('e', 1, '', '')"
-        )
-        db.execute(
-            "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES ('e', 1, '', '')"
-        )
+    with pytest.raises(sqlite3.IntegrityError):
+        _insert_twice(store)
     assert store.query("SELECT count(*) FROM outbox")[0][0] == 0
     store.close()
