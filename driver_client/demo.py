@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -49,6 +50,7 @@ class Driver:
     online_url: str
     captured: int = 0
     kills: int = 0
+    recovered: int = 0
     offline_rounds: int = 0
 
 
@@ -101,12 +103,47 @@ def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> No
     driver.captured += 2
 
 
-def _restart(driver: Driver) -> None:
-    """The app is killed mid-capture: a half-written file is left, the app restarts."""
-    (driver.device.files_dir / ".capture-killed").write_bytes(b"\x89PNG half")
+# Runs one delivery in a separate process that SIGKILLs itself inside the capture's
+# transaction: the files are on disk, the event never commits, the driver never saw
+# "saved". The restarted app must find the files and keep them.
+KILL_MID_CAPTURE = """
+import json, os, signal, sys
+from pathlib import Path
+from driver_client.capture import Evidence, FixedLocation
+from driver_client.device import Device
+stop = json.loads(sys.argv[3])
+device = Device(Path(sys.argv[1]), sys.argv[2], FixedLocation(47.62, -122.33, 8))
+real_put = device.store.put
+def put(key, value, db=None):
+    real_put(key, value, db)
+    if key == "hlc":
+        os.kill(os.getpid(), signal.SIGKILL)
+device.store.put = put
+files = [Evidence(b"\\x89PNG\\r\\n" + os.urandom(64), "signature", "image/png"),
+         Evidence(b"\\xff\\xd8\\xff" + os.urandom(256), "photo", "image/jpeg")]
+device.capture.deliver(stop["id"], "Resident", [p["barcode"] for p in stop["parcels"]],
+                       "front_door", files, age_verified=True)
+"""
+
+
+def _kill_mid_capture_and_restart(driver: Driver, stop: dict[str, Any] | None) -> None:
     driver.device.close()
+    if stop is not None:
+        subprocess.run(  # noqa: S603 - this interpreter, our own snippet
+            [
+                sys.executable,
+                "-c",
+                KILL_MID_CAPTURE,
+                str(driver.data),
+                driver.online_url,
+                json.dumps(stop),
+            ],
+            check=False,
+            timeout=60,
+        )
     driver.device = Device(driver.data, driver.online_url, FixedLocation(47.62, -122.33, 8))
     driver.kills += 1
+    driver.recovered = len(driver.device.orphans)
 
 
 def run_day(folder: Path, seed: int = 7) -> int:
@@ -147,7 +184,8 @@ def run_day(folder: Path, seed: int = 7) -> int:
                     except CaptureRefused as exc:
                         print(f"  {driver.name}: not saved on stop {stop['id']}: {exc}")
                 if rng.random() < KILL_CHANCE:
-                    _restart(driver)
+                    left = [s for s in driver.device.store.stops() if s["status"] == "pending"]
+                    _kill_mid_capture_and_restart(driver, left[0] if left else None)
                     if offline:
                         driver.device.transport.base_url = dead_url
                 with contextlib.suppress(Offline):
@@ -200,7 +238,7 @@ def _dispatcher_moves(base: str, token: str, rng: random.Random, round_no: int) 
 def _report(drivers: list[Driver], base: str, token: str) -> int:
     print(
         f"\n{'driver':<9}{'captured':>9}{'synced':>8}{'conflict':>9}{'rejected':>9}"
-        f"{'pending':>8}{'files left':>11}{'offline':>8}{'kills':>6}"
+        f"{'pending':>8}{'files left':>11}{'offline':>8}{'kills':>6}{'recovered':>10}"
     )
     lost = 0
     for driver in drivers:
@@ -212,7 +250,7 @@ def _report(drivers: list[Driver], base: str, token: str) -> int:
             f"{driver.name:<9}{len(rows):>9}{synced:>8}"
             f"{results.count('conflict'):>9}{results.count('rejected'):>9}"
             f"{results.count(None):>8}{len(store.pending_files()):>11}"
-            f"{driver.offline_rounds:>8}{driver.kills:>6}"
+            f"{driver.offline_rounds:>8}{driver.kills:>6}{driver.recovered:>10}"
         )
         for row in rows:
             bundle = _api(base, "GET", f"/api/v1/stops/{row['stop_id']}/proof", token)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -191,15 +192,22 @@ def _multipart(fields: dict[str, str], data: bytes, content_type: str) -> tuple[
 
 
 class BackgroundSync:
-    """Syncs on a timer and when nudged (a capture, the network coming back).
+    """Syncs on a timer, when nudged (a capture, the "Sync now" button), and as soon as
+    the server can be reached again.
 
     Failures back off exponentially with full jitter (1 s doubling to 5 minutes), so a
-    fleet of devices coming back online at once does not stampede the server.
+    fleet of devices coming back online at once does not stampede the server. While
+    backing off it probes the server's cheap health check every ``probe_every_s``, and
+    syncs the moment it answers: a driver walking out of a basement does not wait for
+    the backoff to run out.
     """
 
-    def __init__(self, engine: SyncEngine, interval_s: float = 60.0) -> None:
+    def __init__(
+        self, engine: SyncEngine, interval_s: float = 60.0, probe_every_s: float = 5.0
+    ) -> None:
         self.engine = engine
         self.interval_s = interval_s
+        self.probe_every_s = probe_every_s
         self.failures = 0
         self.last_error: str | None = None
         self.last_report: SyncReport | None = None
@@ -241,5 +249,18 @@ class BackgroundSync:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.run_once()
-            self._wake.wait(self.next_delay())
-            self._wake.clear()
+            self._wait(self.next_delay())
+
+    def _wait(self, delay: float) -> None:
+        """Sleep ``delay``, but wake on a nudge or, while failing, when the server is back."""
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            step = min(remaining, self.probe_every_s) if self.failures else remaining
+            if self._wake.wait(step):
+                self._wake.clear()
+                return
+            if self.failures and self.engine.transport.reachable():
+                return

@@ -61,6 +61,13 @@ class Transport:
             body = None
         return Response(status, body)
 
+    def reachable(self) -> bool:
+        """Whether the server answers its health check right now (a cheap probe)."""
+        try:
+            return self.send("GET", f"{self.base_url}/healthz", None, {}).status == 200
+        except Offline:
+            return False
+
     # -- with authentication -------------------------------------------------------
 
     def login(self, username: str, password: str, device_id: str) -> None:

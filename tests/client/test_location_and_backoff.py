@@ -32,10 +32,19 @@ def test_a_malformed_gps_reading_is_ignored() -> None:
     assert location.current_fix() is None
 
 
+class _Transport:
+    def __init__(self) -> None:
+        self.up = False
+
+    def reachable(self) -> bool:
+        return self.up
+
+
 class _Engine:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.calls = 0
+        self.transport = _Transport()
 
     def sync(self) -> SyncReport:
         self.calls += 1
@@ -71,5 +80,27 @@ def test_a_nudge_syncs_at_once_instead_of_waiting_for_the_timer() -> None:
         while engine.calls < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert engine.calls == 2
+    finally:
+        background.stop()
+
+
+def test_sync_resumes_as_soon_as_the_server_is_reachable_again() -> None:
+    import time
+
+    engine = _Engine(failures=1)
+    background = BackgroundSync(engine, interval_s=3600, probe_every_s=0.05)  # type: ignore[arg-type]
+    background.failures = 8  # deep in backoff: the next try could be minutes away
+    background.start()
+    try:
+        deadline = time.monotonic() + 5
+        while engine.calls < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert engine.calls == 1  # offline: waiting, probing
+        engine.transport.up = True
+        while engine.calls < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.calls == 2
+        assert background.last_error is None
     finally:
         background.stop()
