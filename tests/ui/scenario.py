@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -68,11 +69,15 @@ def ask_parent(request: str) -> None:
 
 
 class Scenario:
-    def __init__(self, app: DriverApp, shots: Path) -> None:
+    def __init__(self, app: DriverApp, shots: Path, mode: str) -> None:
         self.app = app
         self.shots = shots
         self.result: dict[str, Any] = {}
-        self.steps = self.script()
+        self.steps = {
+            "full": self.script,
+            "kill": self.deliver_three_then_die,
+            "resume": self.resume_after_kill,
+        }[mode]()
         self.waiting: Callable[[], bool] | None = None
         self.deadline = 0.0
 
@@ -140,6 +145,50 @@ class Scenario:
         self.result["badge_online"] = manifest.ids.badge.text
         self.shot("07-synced")
 
+    def deliver_three_then_die(self) -> Step:
+        """Log in, go offline, deliver three stops with signature and photo, get killed."""
+        login = self.screen("login")
+        type_into(login.ids.username, "driver_a")
+        type_into(login.ids.password, "pw")
+        tap(login.ids.login)
+        manifest = self.screen("manifest")
+        yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
+        ask_parent("server_down")
+        for index in range(3):
+            yield 0.3
+            stop_id = manifest.stops[index]["stop_id"]
+            rows = [w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id]
+            tap(rows[0])
+            yield lambda: self.app.root.current == "stop"
+            yield 0.3
+            tap(self.screen("stop").ids.deliver)
+            capture = self.screen("capture")
+            yield lambda: self.app.root.current == "capture"
+            yield 0.3
+            type_into(capture.ids.recipient, f"Recipient {index}")
+            draw(capture.ids.pad, [(0.1, 0.3), (0.3, 0.7), (0.5, 0.3 + index / 10), (0.9, 0.6)])
+            tap(capture.ids.photo)
+            yield lambda capture=capture: capture.photo_count == 1
+            tap(capture.ids.save)
+            yield lambda: self.app.root.current == "manifest"
+        yield lambda: self.app.pending_count == 3
+        print("KILLING", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def resume_after_kill(self) -> Step:
+        """The restarted app opens on the list with 3 waiting, and syncs when online."""
+        manifest = self.screen("manifest")
+        yield lambda: self.app.root.current == "manifest"
+        yield 0.3
+        self.result["badge_after_restart"] = manifest.ids.badge.text
+        self.shot("08-after-restart")
+        ask_parent("server_up")
+        self.app.sync_now()
+        yield lambda: self.app.pending_count == 0 and not self.app.sync_error
+        yield 0.5
+        self.result["badge_online"] = manifest.ids.badge.text
+        self.result["stop_ids"] = [s["stop_id"] for s in manifest.stops]
+
     def tick(self, _dt: float) -> None:
         try:
             if self.waiting is not None:
@@ -168,10 +217,13 @@ class Scenario:
 
 def main() -> None:
     server, data, shots, photo = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    mode = sys.argv[5] if len(sys.argv) > 5 else "full"
     shots.mkdir(parents=True, exist_ok=True)
     device = Device(data, server, FixedLocation(47.611, -122.331, 6))
     app = DriverApp(device, lambda: Path(photo).read_bytes(), sync_interval_s=3600)
-    scenario = Scenario(app, shots)
+    # A short timer so the restarted app syncs (and probes) promptly in the test.
+    app.sync_interval_s = 3600 if mode != "resume" else 1
+    scenario = Scenario(app, shots, mode)
     Clock.schedule_once(lambda _dt: Clock.schedule_interval(scenario.tick, 0.05), 0.5)
     app.run()
     device.close()

@@ -1,6 +1,10 @@
-"""The real Kivy app under Xvfb, driven by touch: log in, open a stop, sign, take a photo,
-save the delivery with the server down, bring it back, watch the badge drop to zero,
-and find the complete proof on the server."""
+"""The real Kivy app under Xvfb, driven by touch.
+
+One run logs in, opens a stop, signs, takes a photo, saves the delivery with the server
+down, brings it back and watches the badge drop to zero. Another delivers three stops
+offline, is killed, restarts, and syncs. Both then find complete proofs on the server,
+each delivery exactly once.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -25,33 +30,26 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
-    tmp_path: Path,
-    server: LiveServer,
-    stop_ids: list[int],
-    client: FlaskClient,
-    auth,  # type: ignore[no-untyped-def]
-) -> None:
+def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, int]:
     photo = tmp_path / "door.jpg"
-    photo.write_bytes(_camera_jpeg((1200, 900)))
+    if not photo.exists():
+        photo.write_bytes(_camera_jpeg((1200, 900)))
     env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1"}
+    argv = [
+        str(shutil.which("xvfb-run")),
+        "-a",
+        "-s",
+        "-screen 0 480x800x24",
+        sys.executable,
+        str(SCENARIO),
+        server.url,
+        str(tmp_path / "phone"),
+        str(SCREENSHOTS),
+        str(photo),
+        mode,
+    ]
     process = subprocess.Popen(  # noqa: S603 - fixed argv: Xvfb wrapper and our own script
-        [
-            str(shutil.which("xvfb-run")),
-            "-a",
-            "-s",
-            "-screen 0 480x800x24",
-            sys.executable,
-            str(SCENARIO),
-            server.url,
-            str(tmp_path / "phone"),
-            str(SCREENSHOTS),
-            str(photo),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
     assert process.stdin is not None
     assert process.stdout is not None
@@ -59,23 +57,37 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     for line in process.stdout:
         if line.startswith("REQUEST server_down"):
             server.stop()
-            process.stdin.write("ok\n")
-            process.stdin.flush()
         elif line.startswith("REQUEST server_up"):
             server.start()
-            process.stdin.write("ok\n")
-            process.stdin.flush()
         elif line.startswith("RESULT "):
             result = json.loads(line.removeprefix("RESULT "))
+            continue
         elif line.startswith("FAILED "):
+            process.kill()
             pytest.fail(line)
-    process.wait(timeout=60)
+        else:
+            continue
+        process.stdin.write("ok\n")
+        process.stdin.flush()
+    return result, process.wait(timeout=60)
+
+
+def _proof(client: FlaskClient, auth: Any, stop_id: int) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(
+        f"/api/v1/stops/{stop_id}/proof", headers=auth("support")
+    ).get_json()
+    return body
+
+
+def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], client: FlaskClient, auth: Any
+) -> None:
+    result, _code = _run_scenario(tmp_path, server, "full")
     assert result is not None, "the scenario ended without a result"
     assert "a signature is required" in result["refusal"]
     assert result["badge_offline"] == "Waiting to sync: 1"
     assert result["badge_online"] == "Waiting to sync: 0"
-    bundle = client.get(f"/api/v1/stops/{result['stop_id']}/proof", headers=auth("support"))
-    body = bundle.get_json()
+    body = _proof(client, auth, result["stop_id"])
     assert body["status"] == "delivered"
     assert body["evidence_pending"] is False
     assert len(body["events"]) == 1
@@ -83,3 +95,20 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert body["proof"]["fields"]["recipient_name"] == "Dana Whitfield"
     for name in ("02-manifest", "04-capture", "05-saved-offline", "07-synced"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 1000
+
+
+def test_three_deliveries_survive_killing_the_app_and_arrive_once(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], client: FlaskClient, auth: Any
+) -> None:
+    killed, code = _run_scenario(tmp_path, server, "kill")
+    assert killed is None
+    assert code != 0  # killed, not finished
+    result, _code = _run_scenario(tmp_path, server, "resume")
+    assert result is not None, "the restarted app did not finish"
+    assert result["badge_after_restart"] == "Waiting to sync: 3"
+    assert result["badge_online"] == "Waiting to sync: 0"
+    for stop_id in stop_ids:
+        body = _proof(client, auth, stop_id)
+        assert body["status"] == "delivered"
+        assert body["evidence_pending"] is False
+        assert len([e for e in body["events"] if e["type"] == "delivered"]) == 1
