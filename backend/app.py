@@ -23,6 +23,7 @@ from backend.manifests.routes import blp as manifests_blp
 from backend.planning.routes import manifests_blp as planning_manifests_blp
 from backend.planning.routes import stops_blp as planning_stops_blp
 from backend.proofs.routes import blp as proofs_blp
+from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
 from backend.sync.proofs import ProofSealer
 from backend.sync.routes import blp as sync_blp
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         proofs_blp,
         planning_stops_blp,
         planning_manifests_blp,
+        reconciliation_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

@@ -381,3 +381,22 @@ class Proof(TenantScoped, Base):
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
     geo_check: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExceptionDecision(TenantScoped, Base):
+    """A person's decision on one reconciliation exception: the audit trail."""
+
+    __tablename__ = "exception_decision"
+    __table_args__ = (Index("ix_exception_decision_stop", "org_id", "stop_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # accept: cleared; reject: the stop is re-planned for another attempt; annotate: a note.
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="RESTRICT"))
+    replanned_stop_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("stop.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

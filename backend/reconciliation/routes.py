@@ -1,0 +1,142 @@
+"""Reconciliation for back office: the day's outcomes, the exception queue, decisions,
+and the end-of-day summary (JSON or CSV)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from backend.auth.guard import current_principal, require_roles
+from backend.db.models import Organization
+from backend.db.session import db_session
+from backend.domain.reconcile import ExceptionKind
+from backend.domain.stops import Role
+from backend.http import ApiBlueprint
+from backend.reconciliation import service
+
+blp = ApiBlueprint(
+    "reconciliation",
+    __name__,
+    url_prefix="/api/v1/reconciliation",
+    description="End-of-day reconciliation and the exception queue",
+)
+
+
+class DayQuerySchema(Schema):
+    date = fields.Date(required=True)
+    driver = fields.String(validate=validate.Length(min=1, max=150))
+    open_only = fields.Boolean(load_default=False)
+
+
+class SummaryQuerySchema(Schema):
+    date = fields.Date(required=True)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class DecisionSchema(Schema):
+    decision = fields.String(
+        required=True, validate=validate.OneOf([service.ACCEPT, service.REJECT, service.ANNOTATE])
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+def _threshold() -> int:
+    principal = current_principal()
+    value = db_session().scalar(
+        select(Organization.geofence_threshold_m).where(Organization.id == principal.org_id)
+    )
+    return int(value or 150)
+
+
+def _review_dict(review: service.StopReview) -> dict[str, Any]:
+    stop = review.stop
+    return {
+        "stop_id": stop.id,
+        "order_number": stop.order_number,
+        "address": stop.address,
+        "driver": review.driver,
+        "sequence": stop.sequence,
+        "status": stop.status.value,
+        "proof_meets_policy": not any(
+            e.kind in (ExceptionKind.POLICY_UNMET, ExceptionKind.EVIDENCE_PENDING)
+            for e in review.exceptions
+        )
+        and stop.status.value in ("delivered",),
+        "exceptions": [
+            {
+                "kind": e.kind.value,
+                "detail": e.detail,
+                "state": "cleared" if e.kind.value in review.cleared else "open",
+            }
+            for e in review.exceptions
+        ],
+        "decisions": review.notes,
+    }
+
+
+@blp.route("")
+class Day(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(DayQuerySchema, location="query")
+    @blp.response(200, description="Every stop of the day with its outcome and exceptions")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The day's stops: outcome, whether the proof meets its policy, exceptions.
+
+        ``open_only=true`` keeps only stops with an exception still open: the queue.
+        """
+        reviews = service.review_day(db_session(), query["date"], query.get("driver"), _threshold())
+        if query["open_only"]:
+            reviews = [r for r in reviews if r.open_exceptions]
+        return {
+            "date": query["date"].isoformat(),
+            "open_exceptions": sum(len(r.open_exceptions) for r in reviews),
+            "stops": [_review_dict(r) for r in reviews],
+        }
+
+
+@blp.route("/stops/<int:stop_id>/exceptions/<string:kind>")
+class Decision(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(201, description="The decision, as recorded in the audit trail")
+    @blp.alt_response(409, description="exception_not_open")
+    def post(self, body: dict[str, Any], stop_id: int, kind: str) -> tuple[dict[str, Any], int]:
+        """Accept, reject (re-plans the stop for another attempt) or annotate an exception.
+
+        Accepting or rejecting clears the exception from the queue and resolves the
+        conflicts behind it; every decision is kept with who made it and the note.
+        """
+        row = service.decide(
+            db_session(),
+            current_principal(),
+            stop_id,
+            kind,
+            body["decision"],
+            body["note"],
+            _threshold(),
+        )
+        return service.decision_dict(row), 201
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(SummaryQuerySchema, location="query")
+    @blp.response(200, description="Per driver and for the depot (driver '*'); JSON or CSV")
+    def get(self, query: dict[str, Any]) -> Any:
+        """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
+        reviews = service.review_day(db_session(), query["date"], None, _threshold())
+        rows = service.summarise(reviews)
+        if query["format"] == "csv":
+            return Response(
+                service.summary_csv(rows),
+                mimetype="text/csv",
+                headers={
+                    "Content-Disposition": f'attachment; filename="summary-{query["date"]}.csv"'
+                },
+            )
+        return {"date": query["date"].isoformat(), "rows": rows}
