@@ -16,6 +16,7 @@ from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
 from backend.db.session import Database
 from backend.db.session import init_app as init_db
+from backend.disputes.routes import blp as disputes_blp
 from backend.evidence import service as evidence_service
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         planning_stops_blp,
         planning_manifests_blp,
         reconciliation_blp,
+        disputes_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

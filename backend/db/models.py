@@ -400,3 +400,41 @@ class ExceptionDecision(TenantScoped, Base):
         BigId, ForeignKey("stop.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Dispute(TenantScoped, Base):
+    """A customer's claim about a delivery, settled by support with the evidence.
+
+    While a dispute is open the stop's proof is on legal hold: no retention job may
+    delete its evidence.
+    """
+
+    __tablename__ = "dispute"
+    __table_args__ = (Index("ix_dispute_status", "org_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # For upheld disputes: "refund" or "redeliver".
+    remedy: Mapped[str] = mapped_column(String(16), default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    evidence_cited: Mapped[list[str]] = mapped_column(JSON, default=list)
+    customer_reference: Mapped[str] = mapped_column(String(120), default="")
+    opened_by: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="RESTRICT"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DisputeNote(TenantScoped, Base):
+    __tablename__ = "dispute_note"
+    __table_args__ = (Index("ix_dispute_note_dispute", "org_id", "dispute_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(BigId, ForeignKey("dispute.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="RESTRICT"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Customer service: finding a delivery, and settling disputes with its evidence."""

@@ -1,0 +1,169 @@
+"""Customer service: search deliveries, the proof map, disputes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from backend.auth.guard import current_principal, require_roles
+from backend.db.models import Dispute, Proof, Stop
+from backend.db.session import db_session
+from backend.disputes import service
+from backend.domain.stops import Role
+from backend.errors import not_found
+from backend.http import ApiBlueprint
+from backend.proofs.map import render_map
+from backend.sync.derive import winning_event_id
+
+blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Customer service")
+
+
+class SearchQuerySchema(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+
+class OpenDisputeSchema(Schema):
+    stop_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = fields.String(
+        required=True, validate=validate.OneOf([r.value for r in service.DisputeReason])
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=4000))
+    customer_reference = fields.String(load_default="", validate=validate.Length(max=120))
+
+
+class NoteSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ResolveSchema(Schema):
+    outcome = fields.String(
+        required=True, validate=validate.OneOf([o.value for o in service.Outcome])
+    )
+    remedy = fields.String(
+        load_default=None, validate=validate.OneOf([r.value for r in service.Remedy])
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    evidence_cited = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        metadata={"description": 'e.g. "photo:<sha256>", "signature:<sha256>", "geo", "receipt"'},
+    )
+
+
+class DisputeListQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(["open", "upheld", "rejected"]))
+
+
+@blp.route("/deliveries/search")
+class Search(MethodView):
+    @require_roles(Role.SUPPORT, Role.DISPATCHER)
+    @blp.arguments(SearchQuerySchema, location="query")
+    @blp.response(200, description="Matching deliveries, newest first (at most 50)")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Find a delivery by order number or parcel barcode (exact), recipient or address
+        (contains; matched literally, so % and _ are plain characters)."""
+        return {"items": service.search(db_session(), query["q"])}
+
+
+@blp.route("/stops/<int:stop_id>/map.svg")
+class ProofMap(MethodView):
+    @require_roles(Role.SUPPORT, Role.DISPATCHER)
+    @blp.response(200, description="image/svg+xml")
+    def get(self, stop_id: int) -> Response:
+        """Where the proof was captured against the stop and its geofence, as SVG."""
+        session = db_session()
+        stop = session.get(Stop, stop_id)
+        if stop is None:
+            raise not_found("stop")
+        winner = winning_event_id(session, stop)
+        proof = (
+            session.scalars(select(Proof).where(Proof.event_id == winner)).one_or_none()
+            if winner
+            else None
+        )
+        svg = render_map(
+            stop.lat,
+            stop.lon,
+            stop.geofence,
+            proof.fields.get("geo") if proof else None,
+            proof.geo_check if proof else None,
+            stop.order_number,
+        )
+        return Response(svg, mimetype="image/svg+xml")
+
+
+@blp.route("/disputes")
+class Disputes(MethodView):
+    @require_roles(Role.SUPPORT, Role.DISPATCHER)
+    @blp.arguments(DisputeListQuerySchema, location="query")
+    @blp.response(200, description="Disputes, newest first")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Disputes, optionally by status."""
+        session = db_session()
+        statement = select(Dispute).order_by(Dispute.id.desc()).limit(500)
+        if "status" in query:
+            statement = statement.where(Dispute.status == query["status"])
+        return {"items": [service.dispute_dict(session, d) for d in session.scalars(statement)]}
+
+    @require_roles(Role.SUPPORT)
+    @blp.arguments(OpenDisputeSchema)
+    @blp.response(201, description="The dispute; the stop's proof is now on legal hold")
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Open a dispute on a delivery."""
+        session = db_session()
+        dispute = service.open_dispute(
+            session,
+            current_principal(),
+            body["stop_id"],
+            body["reason"],
+            body["note"],
+            body["customer_reference"],
+        )
+        return service.dispute_dict(session, dispute), 201
+
+
+@blp.route("/disputes/<int:dispute_id>")
+class DisputeResource(MethodView):
+    @require_roles(Role.SUPPORT, Role.DISPATCHER)
+    @blp.response(200, description="The dispute with its notes")
+    def get(self, dispute_id: int) -> dict[str, Any]:
+        """One dispute and its notes."""
+        session = db_session()
+        return service.dispute_dict(session, service.get_dispute(session, dispute_id))
+
+
+@blp.route("/disputes/<int:dispute_id>/notes")
+class DisputeNotes(MethodView):
+    @require_roles(Role.SUPPORT)
+    @blp.arguments(NoteSchema)
+    @blp.response(201, description="The dispute with the new note")
+    def post(self, body: dict[str, Any], dispute_id: int) -> tuple[dict[str, Any], int]:
+        """Add a note to a dispute."""
+        session = db_session()
+        service.add_note(session, current_principal(), dispute_id, body["text"])
+        return service.dispute_dict(session, service.get_dispute(session, dispute_id)), 201
+
+
+@blp.route("/disputes/<int:dispute_id>/resolve")
+class ResolveDispute(MethodView):
+    @require_roles(Role.SUPPORT)
+    @blp.arguments(ResolveSchema)
+    @blp.response(200, description="The settled dispute; the legal hold is lifted")
+    @blp.alt_response(409, description="dispute_closed")
+    def post(self, body: dict[str, Any], dispute_id: int) -> dict[str, Any]:
+        """Uphold (refund or redeliver) or reject (citing the evidence) a dispute."""
+        session = db_session()
+        dispute = service.resolve(
+            session,
+            current_principal(),
+            dispute_id,
+            body["outcome"],
+            body["remedy"],
+            body["reason"],
+            body["evidence_cited"],
+        )
+        return service.dispute_dict(session, dispute)

@@ -1,0 +1,200 @@
+"""Search, disputes and legal hold."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from backend.auth.tokens import Principal
+from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
+from backend.db.session import begin_write
+from backend.errors import ApiError, not_found
+
+OPEN = "open"
+SEARCH_LIMIT = 50
+
+
+class DisputeReason(enum.StrEnum):
+    NOT_RECEIVED = "not_received"
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    WRONG_ADDRESS = "wrong_address"
+    OTHER = "other"
+
+
+class Outcome(enum.StrEnum):
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class Remedy(enum.StrEnum):
+    REFUND = "refund"
+    REDELIVER = "redeliver"
+
+
+def _literal(text: str) -> str:
+    """A LIKE pattern that matches ``text`` literally (% and _ are not wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(session: Session, query: str) -> list[dict[str, Any]]:
+    """Deliveries matching an order number, parcel barcode, recipient or address."""
+    needle = query.strip()
+    contains = f"%{_literal(needle.lower())}%"
+    barcode_match = exists().where(Parcel.stop_id == Stop.id, Parcel.barcode == needle)
+    rows = session.execute(
+        select(Stop, User.username)
+        .outerjoin(Manifest, Manifest.id == Stop.manifest_id)
+        .outerjoin(User, User.id == Manifest.driver_id)
+        .where(
+            or_(
+                Stop.order_number == needle,
+                barcode_match,
+                Stop.recipient_name.ilike(contains, escape="\\"),
+                Stop.address.ilike(contains, escape="\\"),
+            )
+        )
+        .order_by(Stop.service_date.desc(), Stop.id)
+        .limit(SEARCH_LIMIT)
+    ).all()
+    held = on_legal_hold(session, [stop.id for stop, _ in rows])
+    return [
+        {
+            "stop_id": stop.id,
+            "order_number": stop.order_number,
+            "service_date": stop.service_date.isoformat(),
+            "address": stop.address,
+            "recipient": stop.recipient_name,
+            "status": stop.status.value,
+            "driver": driver,
+            "legal_hold": stop.id in held,
+        }
+        for stop, driver in rows
+    ]
+
+
+def on_legal_hold(session: Session, stop_ids: list[int]) -> set[int]:
+    """Stops whose evidence must be kept: they have an open dispute."""
+    if not stop_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Dispute.stop_id).where(Dispute.stop_id.in_(stop_ids), Dispute.status == OPEN)
+        )
+    )
+
+
+def open_dispute(
+    session: Session, principal: Principal, stop_id: int, reason: str, note: str, reference: str
+) -> Dispute:
+    begin_write(session)
+    if session.get(Stop, stop_id) is None:
+        raise not_found("stop")
+    dispute = Dispute(
+        org_id=principal.org_id,
+        stop_id=stop_id,
+        reason=reason,
+        opened_by=principal.user_id,
+        customer_reference=reference,
+    )
+    session.add(dispute)
+    session.flush()
+    if note.strip():
+        session.add(
+            DisputeNote(
+                org_id=principal.org_id,
+                dispute_id=dispute.id,
+                user_id=principal.user_id,
+                text=note.strip(),
+            )
+        )
+    session.commit()
+    return dispute
+
+
+def get_dispute(session: Session, dispute_id: int) -> Dispute:
+    dispute = session.get(Dispute, dispute_id)
+    if dispute is None:
+        raise not_found("dispute")
+    return dispute
+
+
+def add_note(session: Session, principal: Principal, dispute_id: int, text: str) -> DisputeNote:
+    begin_write(session)
+    get_dispute(session, dispute_id)
+    note = DisputeNote(
+        org_id=principal.org_id, dispute_id=dispute_id, user_id=principal.user_id, text=text.strip()
+    )
+    session.add(note)
+    session.commit()
+    return note
+
+
+def resolve(
+    session: Session,
+    principal: Principal,
+    dispute_id: int,
+    outcome: str,
+    remedy: str | None,
+    reason: str,
+    evidence_cited: list[str],
+) -> Dispute:
+    """Uphold (with a refund or a redelivery) or reject (citing the evidence)."""
+    begin_write(session)
+    dispute = get_dispute(session, dispute_id)
+    if dispute.status != OPEN:
+        raise ApiError(409, "dispute_closed", f"the dispute is already {dispute.status}")
+    errors: dict[str, list[str]] = {}
+    if outcome == Outcome.UPHELD and remedy is None:
+        errors["remedy"] = ["say whether the customer gets a refund or a redelivery"]
+    if outcome == Outcome.REJECTED and not evidence_cited:
+        errors["evidence_cited"] = ["cite the evidence the rejection rests on"]
+    if outcome == Outcome.REJECTED and remedy is not None:
+        errors["remedy"] = ["a rejected dispute has no remedy"]
+    if errors:
+        raise ApiError(422, "validation_error", "the resolution is incomplete", errors=errors)
+    dispute.status = outcome
+    dispute.remedy = remedy or ""
+    dispute.resolution = reason
+    dispute.evidence_cited = evidence_cited
+    dispute.resolved_by = principal.user_id
+    dispute.resolved_at = datetime.now(UTC)
+    session.commit()
+    return dispute
+
+
+def notes_of(session: Session, dispute_id: int) -> list[DisputeNote]:
+    return list(
+        session.scalars(
+            select(DisputeNote).where(DisputeNote.dispute_id == dispute_id).order_by(DisputeNote.id)
+        )
+    )
+
+
+def dispute_dict(session: Session, dispute: Dispute) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+    return {
+        "id": dispute.id,
+        "stop_id": dispute.stop_id,
+        "reason": dispute.reason,
+        "status": dispute.status,
+        "remedy": dispute.remedy or None,
+        "resolution": dispute.resolution,
+        "evidence_cited": dispute.evidence_cited,
+        "customer_reference": dispute.customer_reference,
+        "opened_by": dispute.opened_by,
+        "opened_at": iso(dispute.opened_at),
+        "resolved_by": dispute.resolved_by,
+        "resolved_at": iso(dispute.resolved_at),
+        "legal_hold": dispute.status == OPEN,
+        "notes": [
+            {"user_id": n.user_id, "text": n.text, "at": iso(n.created_at)}
+            for n in notes_of(session, dispute.id)
+        ],
+    }
