@@ -28,6 +28,7 @@ from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
 from backend.sync.proofs import ProofSealer
 from backend.sync.routes import blp as sync_blp
+from backend.webhooks.routes import blp as webhooks_blp
 
 API_PREFIX = "/api/v1"
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets/"
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         planning_manifests_blp,
         reconciliation_blp,
         disputes_blp,
+        webhooks_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

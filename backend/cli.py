@@ -127,6 +127,28 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_webhooks(args: argparse.Namespace) -> int:
+    """Deliver due webhooks: once, or every few seconds until stopped."""
+    import time
+
+    from backend.webhooks.service import deliver_due
+
+    settings = load_settings()
+    settings.check_safe_for_production()
+    database = Database(settings.database_url)
+    try:
+        while True:
+            with database.session() as session:
+                counts = deliver_due(session, settings.webhook_allow_loopback)
+            if any(counts.values()):
+                print(f"webhooks: {counts}", flush=True)
+            if args.once:
+                return 0
+            time.sleep(args.every)
+    finally:
+        database.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument("--files", help="a folder with the evidence files (any names)")
     verify.add_argument("--keys", help="JSON from GET /api/v1/receipt-keys, to pin the keys")
     verify.set_defaults(run=_cmd_verify)
+    hooks = commands.add_parser("webhooks", help="deliver queued webhooks (retries persist)")
+    hooks.add_argument("--once", action="store_true", help="one pass, then exit")
+    hooks.add_argument("--every", type=float, default=5.0, help="seconds between passes")
+    hooks.set_defaults(run=_cmd_webhooks)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

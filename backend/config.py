@@ -52,6 +52,8 @@ class Settings:
     # How many reverse proxies (load balancers) sit in front and set X-Forwarded-For;
     # 0 trusts none, so a client cannot spoof its address to dodge login throttling.
     trusted_proxies: int = 0
+    # Lets webhooks target 127.0.0.1 (tests, local development); refused in production.
+    webhook_allow_loopback: bool = False
     demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
 
     @property
@@ -75,6 +77,8 @@ class Settings:
             problems.append("DOORSTEP_RECEIPT_KEYS contains the demo key")
         if any(len(secret) < 32 for _, secret in self.jwt_keys):
             problems.append("every DOORSTEP_JWT_KEYS secret must be at least 32 characters")
+        if self.webhook_allow_loopback:
+            problems.append("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK is on")
         if self.database_url.startswith("sqlite"):
             problems.append("DATABASE_URL points at SQLite; production runs on PostgreSQL")
         if problems:
@@ -117,6 +121,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "s3_endpoint_url": env.get("DOORSTEP_S3_ENDPOINT_URL", base.s3_endpoint_url),
         "s3_region": env.get("DOORSTEP_S3_REGION", base.s3_region),
         "trusted_proxies": int(env.get("DOORSTEP_TRUSTED_PROXIES", base.trusted_proxies)),
+        "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
     }
     values.update(overrides)

@@ -13,6 +13,7 @@ from backend.auth.tokens import Principal
 from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
 from backend.db.session import begin_write
 from backend.errors import ApiError, not_found
+from backend.webhooks import service as webhooks
 
 OPEN = "open"
 SEARCH_LIMIT = 50
@@ -163,6 +164,19 @@ def resolve(
     dispute.evidence_cited = evidence_cited
     dispute.resolved_by = principal.user_id
     dispute.resolved_at = datetime.now(UTC)
+    webhooks.enqueue(
+        session,
+        principal.org_id,
+        "dispute",
+        [
+            {
+                "dispute_id": dispute.id,
+                "stop_id": dispute.stop_id,
+                "status": outcome,
+                "remedy": remedy,
+            }
+        ],
+    )
     session.commit()
     return dispute
 

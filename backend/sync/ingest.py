@@ -27,6 +27,7 @@ from backend.domain.events import (
 from backend.evidence import service as evidence
 from backend.sync.changes import UPSERT
 from backend.sync.proofs import seal_delivery
+from backend.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from backend.sync.service import SyncContext
@@ -235,3 +236,31 @@ def _store(
             result["receipt"] = proof["receipt"]
     if proofs:
         session.execute(insert(Proof), proofs)
+    _queue_webhooks(session, org_id, accepted, stops)
+
+
+def _queue_webhooks(
+    session: Session,
+    org_id: int,
+    accepted: list[tuple[DoorEvent, str, dict[str, Any]]],
+    stops: dict[int, Stop],
+) -> None:
+    for event_type in (EventType.DELIVERED, EventType.FAILED):
+        payloads = [
+            {
+                "event_id": event.id,
+                "stop_id": event.stop_id,
+                "order_number": stops[event.stop_id].order_number,
+                "recorded_at": event.recorded_at.isoformat(),
+                **(
+                    {"reason": event.payload.get("reason")}
+                    if event_type is EventType.FAILED
+                    else {}
+                ),
+                **({"receipt": result.get("receipt")} if "receipt" in result else {}),
+            }
+            for event, _, result in accepted
+            if event.type is event_type
+        ]
+        if payloads:
+            webhooks.enqueue(session, org_id, event_type.value, payloads)

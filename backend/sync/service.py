@@ -37,6 +37,7 @@ from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
 from backend.sync.proofs import ProofSealer
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
+from backend.webhooks import service as webhooks
 
 
 @dataclass
@@ -77,7 +78,7 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
     ctx.touched_stops = outcome.touched
     results = outcome.results
     conflict_rows = _rederive(session, ctx)
-    _mark_conflicting_results(session, results, conflict_rows, outcome)
+    _mark_conflicting_results(session, results, conflict_rows, outcome, ctx.principal.org_id)
     cursor, page_changes, has_more = _pull(
         session, ctx, body["cursor"], body["pull_limit"], horizon
     )
@@ -116,6 +117,7 @@ def _mark_conflicting_results(
     results: list[dict[str, Any]],
     conflicts: Iterable[Conflict],
     outcome: IngestOutcome,
+    org_id: int,
 ) -> None:
     """An event of this batch that is part of an open conflict is answered ``conflict``.
 
@@ -133,6 +135,17 @@ def _mark_conflicting_results(
             result["code"] = found.kind
             result["message"] = found.detail
             marked.setdefault(found.kind, []).append(result["id"])
+    if marked:
+        webhooks.enqueue(
+            session,
+            org_id,
+            "exception",
+            [
+                {"event_id": event_id, "stop_id": outcome.stored[event_id], "conflict": kind}
+                for kind, event_ids in marked.items()
+                for event_id in event_ids
+            ],
+        )
     for kind, event_ids in marked.items():
         session.execute(
             update(DoorEventRow)

@@ -1,0 +1,1 @@
+"""Webhooks: signed delivery events for integrators, retried from a durable queue."""
