@@ -21,6 +21,7 @@ from backend.domain.outcome import Derivation, PlanFacts, Report, derive_stop
 from backend.sync import changes
 
 OPEN = "open"
+SUPERSEDED = "superseded"
 
 
 def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
@@ -111,7 +112,8 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
 
     Caller holds the plan lock. One open conflict per (stop, kind) is kept, its
     reports updated as more arrive; a disagreement back office already resolved is
-    not reopened unless a new report joins it.
+    not reopened unless a new report joins it; an open conflict the rule no longer
+    finds is marked superseded (kept, not deleted).
     """
     if not stops:
         return []
@@ -127,6 +129,16 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
         existing[conflict.stop_id].append(conflict)
     open_conflicts: list[Conflict] = []
     for stop in stops:
+        current_kinds = {f.kind.value for f in derivations[stop.id].findings}
+        for conflict in existing[stop.id]:
+            if conflict.status == OPEN and conflict.kind not in current_kinds:
+                # The rule no longer finds this disagreement (a later report is covered
+                # by a broader conflict, or the plan changed back). The row stays as
+                # history; only findings the rule still makes are open, whatever the
+                # order reports and plan changes arrived in.
+                conflict.status = SUPERSEDED
+                conflict.resolved_at = now
+                conflict.resolution_note = "superseded: the derivation rule no longer finds it"
         for finding in derivations[stop.id].findings:
             key = _event_key(finding.event_ids)
             same = [c for c in existing[stop.id] if c.kind == finding.kind.value]

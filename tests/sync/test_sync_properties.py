@@ -50,7 +50,7 @@ from tests.conftest import _empty_all_tables
 from tests.factories import SERVICE_DATE, make_manifest, make_org, make_user
 
 FAULTS = ("none", "drop_request", "drop_response", "duplicate", "reorder", "replay")
-RUNS = 200  # per backend: 400 schedules on the two backends together
+RUNS = int(__import__("os").environ.get("DOORSTEP_SYNC_RUNS", "200"))  # per backend: 400 schedules on the two backends together
 
 
 @dataclass
