@@ -76,7 +76,8 @@ serve-prod: $(CORE_STAMP)
 
 ## bench: throughput ratios against a floor measured in the same run
 bench: $(DEV_STAMP)
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+	  || echo "!! wrk could not be installed: bench falls back to its Python load generator"
 	$(BIN)/python -m bench
 
 clean:

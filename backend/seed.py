@@ -1,15 +1,21 @@
 """The demo: one Seattle delivery organization with a full day of stops per driver.
 
 Deterministic (a fixed random seed), so every `make run` on a fresh database shows the
-same day; fast (bulk inserts, one password hash), so it adds well under a few seconds.
+same day; fast (bulk inserts, one password hash), so seeding takes about a second.
+
+Planning a driver's day (:func:`plan_driver_day`) is pure: addresses on real streets,
+a nearest-neighbour route from the depot, windows, recipients, parcels and policies.
+Writing it (:func:`add_driver_day`) is the only part that touches the database, so the
+benchmarks can add a manifest of an exact size to a seeded organization.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,216 +25,392 @@ from sqlalchemy.orm import Session
 from backend.auth.passwords import hash_password
 from backend.config import Settings
 from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange, Stop, User
-from backend.domain.geo import geodesic_m
-from backend.domain.stops import Role
+from backend.domain.geo import haversine_m
+from backend.domain.stops import ProofPolicy, Role, StopStatus
 from backend.seed_data import (
-    DEPOT,
+    AGE_RESTRICTED,
+    DEPOTS,
     FIRST_NAMES,
     INSTRUCTIONS,
     LAST_NAMES,
     METRO_TIMEZONE,
     NEIGHBOURHOODS,
+    NORTH_DEPOT,
     PARCEL_DESCRIPTIONS,
+    DepotSite,
     Neighbourhood,
 )
 
 RANDOM_SEED = 20261124
-DRIVERS = 5
+STOPS_PER_DRIVER = (120, 160)
 STAFF = (
     ("dispatch", Role.DISPATCHER, "Dee Dispatcher"),
     ("support", Role.SUPPORT, "Sam Support"),
     ("admin", Role.ADMIN, "Ada Admin"),
 )
-# (start, end) in local hours, with how often each kind of window occurs.
-WINDOWS = (((8, 20), 40), ((8, 12), 20), ((12, 17), 20), ((17, 21), 10), (None, 10))
+# (start hour, end hour) in local time, with their weights; None is a 2-hour window.
+WINDOWS: tuple[tuple[tuple[int, int] | None, int], ...] = (
+    ((8, 20), 40),
+    ((8, 12), 20),
+    ((12, 17), 20),
+    ((17, 21), 10),
+    (None, 10),
+)
+# (signature, photo) with weights: mostly a photo at the door or a signature.
+POLICIES = (((False, True), 50), ((True, False), 25), ((True, True), 20), ((False, False), 5))
+# Metres from the house to the street's centre line: odd numbers one side, even the other.
+SETBACK_M = 12.0
+METRES_PER_DEGREE_LAT = 111_320.0
 
 
 @dataclass(frozen=True)
 class SeedSummary:
     organization: str
+    depots: int
     users: int
     manifests: int
     stops: int
     parcels: int
 
 
+@dataclass(frozen=True)
+class Address:
+    line: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class PlannedParcel:
+    barcode: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PlannedStop:
+    """One stop of a planned day, in route order (its sequence is its position)."""
+
+    order_number: str
+    address: Address
+    geofence: list[list[list[float]]] | None
+    window_start: datetime
+    window_end: datetime
+    recipient_name: str
+    recipient_phone: str
+    instructions: str
+    proof_policy: ProofPolicy
+    parcels: tuple[PlannedParcel, ...]
+
+
+@dataclass
+class Serials:
+    """Order and barcode numbers handed out so far; both must be unique per org and day."""
+
+    orders: int = 0
+    parcels: int = 0
+
+    def next_order(self, day: date) -> str:
+        self.orders += 1
+        return f"SEA-{day:%Y%m%d}-{self.orders:05d}"
+
+    def next_barcode(self, day: date) -> str:
+        self.parcels += 1
+        return f"DS{day:%Y%m%d}{self.parcels:06d}"
+
+
 def database_is_empty(session: Session) -> bool:
+    """True when no organization exists yet (a fresh database the demo may fill)."""
     return not session.scalar(select(func.count()).select_from(Organization))
 
 
 def seed_demo(session: Session, settings: Settings, today: date | None = None) -> SeedSummary:
-    """Create organization "demo", its users, and today's manifests. Commits once."""
+    """Create organization "demo", its depots, users and ``today``'s manifests; commit once.
+
+    ``today`` defaults to the current date in Seattle, the demo's time zone.
+    """
     rng = random.Random(RANDOM_SEED)
-    zone = ZoneInfo(METRO_TIMEZONE)
-    today = today or datetime.now(zone).date()
+    today = today or datetime.now(ZoneInfo(METRO_TIMEZONE)).date()
     org = Organization(
         slug="demo", name="Doorstep Demo", timezone=METRO_TIMEZONE, geofence_threshold_m=150
     )
     session.add(org)
     session.flush()
-    depot = Depot(org_id=org.id, timezone=METRO_TIMEZONE, **DEPOT)
-    session.add(depot)
+    depots = {site.name: _depot(org.id, site) for site in DEPOTS}
+    session.add_all(depots.values())
     session.flush()
+    # argon2 is slow by design: hash once, every demo user shares the password.
     password_hash = hash_password(settings.demo_password)
     drivers = [
         User(
             org_id=org.id,
             username=f"driver{n}",
-            full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+            full_name=_person(rng),
             password_hash=password_hash,
             role=Role.DRIVER,
-            depot_id=depot.id,
+            depot_id=depots[area.depot.name].id,
         )
-        for n in range(1, DRIVERS + 1)
+        for n, area in enumerate(NEIGHBOURHOODS, start=1)
     ]
     staff = [
         User(
             org_id=org.id,
-            username=name,
-            full_name=full,
+            username=username,
+            full_name=full_name,
             password_hash=password_hash,
             role=role,
-            depot_id=depot.id,
+            depot_id=depots[NORTH_DEPOT.name].id,
         )
-        for name, role, full in STAFF
+        for username, role, full_name in STAFF
     ]
     session.add_all(drivers + staff)
     session.flush()
+    serials = Serials()
     stop_count = parcel_count = 0
-    serial = 0
     for driver, area in zip(drivers, NEIGHBOURHOODS, strict=True):
-        manifest = Manifest(
-            org_id=org.id, driver_id=driver.id, service_date=today, depot_id=depot.id
-        )
-        session.add(manifest)
-        session.flush()
-        drafts = _route(rng, [_stop_draft(rng, area) for _ in range(rng.randint(120, 160))])
-        rows = []
-        for sequence, draft in enumerate(drafts, start=1):
-            serial += 1
-            rows.append(
-                _stop_row(rng, org.id, depot.id, manifest.id, today, zone, sequence, serial, draft)
-            )
-        stop_ids = list(session.scalars(insert(Stop).returning(Stop.id), rows))
-        parcels = []
-        for stop_id in stop_ids:
-            for _ in range(rng.choices((1, 2, 3), weights=(60, 30, 10))[0]):
-                parcel_count += 1
-                parcels.append(
-                    {
-                        "org_id": org.id,
-                        "stop_id": stop_id,
-                        "barcode": f"DS{today:%Y%m%d}{parcel_count:06d}",
-                        "description": rng.choice(PARCEL_DESCRIPTIONS),
-                    }
-                )
-        session.execute(insert(Parcel), parcels)
-        # Version 1 of every stop is published to its driver: the sync feed and the
-        # "what the driver saw" check both start from here.
-        session.execute(
-            insert(PlanChange),
-            [
-                {
-                    "org_id": org.id,
-                    "driver_id": driver.id,
-                    "stop_id": stop_id,
-                    "kind": "upsert",
-                    "stop_version": 1,
-                    "created_at": datetime.now(UTC),
-                }
-                for stop_id in stop_ids
-            ],
-        )
-        stop_count += len(stop_ids)
+        stops = plan_driver_day(area, today, rng.randint(*STOPS_PER_DRIVER), rng, serials)
+        add_driver_day(session, org.id, driver.id, depots[area.depot.name].id, today, stops)
+        stop_count += len(stops)
+        parcel_count += sum(len(stop.parcels) for stop in stops)
     session.commit()
-    return SeedSummary("demo", len(drivers) + len(staff), len(drivers), stop_count, parcel_count)
+    return SeedSummary(
+        organization=org.slug,
+        depots=len(depots),
+        users=len(drivers) + len(staff),
+        manifests=len(drivers),
+        stops=stop_count,
+        parcels=parcel_count,
+    )
 
 
-def _stop_draft(rng: random.Random, area: Neighbourhood) -> dict[str, Any]:
-    low, high = area.house_numbers
-    number = rng.randint(low, high)
-    street = rng.choice(area.streets)
-    unit = f" Apt {rng.randint(1, 4)}{rng.choice('ABCD')}" if rng.random() < 0.2 else ""
-    return {
-        "address": f"{number} {street}{unit}, Seattle, WA {rng.choice(area.zips)}",
-        "lat": round(rng.uniform(*area.lat), 6),
-        "lon": round(rng.uniform(*area.lon), 6),
-    }
+def _depot(org_id: int, site: DepotSite) -> Depot:
+    return Depot(
+        org_id=org_id,
+        name=site.name,
+        address=site.address,
+        lat=site.lat,
+        lon=site.lon,
+        timezone=METRO_TIMEZONE,
+    )
 
 
-def _route(rng: random.Random, drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Order stops by nearest neighbour from the depot: a plausible driving order."""
-    remaining = drafts[:]
-    here = (DEPOT["lat"], DEPOT["lon"])
-    ordered = []
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def plan_driver_day(
+    area: Neighbourhood,
+    service_date: date,
+    stop_count: int,
+    rng: random.Random,
+    serials: Serials,
+) -> list[PlannedStop]:
+    """``stop_count`` stops in ``area``, in nearest-neighbour order from its depot."""
+    addresses = route_from(area.depot, draw_addresses(area, stop_count, rng))
+    zone = ZoneInfo(METRO_TIMEZONE)
+    return [_plan_stop(address, service_date, zone, rng, serials) for address in addresses]
+
+
+def draw_addresses(area: Neighbourhood, count: int, rng: random.Random) -> list[Address]:
+    """``count`` distinct street addresses in ``area``, each located on its block."""
+    # Longer streets get more houses, as they would in a real day's deliveries.
+    weights = [street.numbers[1] - street.numbers[0] for street in area.streets]
+    seen: set[str] = set()
+    addresses: list[Address] = []
+    while len(addresses) < count:
+        street = rng.choices(area.streets, weights=weights)[0]
+        number = rng.randint(*street.numbers)
+        lat, lon = _beside(street.locate(number), street.start, street.end, number)
+        unit = _unit(rng) if rng.random() < area.unit_share else ""
+        line = f"{number} {street.name}{unit}, Seattle, WA {area.zip_code(lat, lon)}"
+        if line in seen:
+            continue
+        seen.add(line)
+        addresses.append(Address(line, round(lat, 6), round(lon, 6)))
+    return addresses
+
+
+def _beside(
+    point: tuple[float, float], start: tuple[float, float], end: tuple[float, float], number: int
+) -> tuple[float, float]:
+    """Move ``point`` off the centre line to the side of the street its number is on."""
+    east = (end[1] - start[1]) * math.cos(math.radians(point[0]))
+    north = end[0] - start[0]
+    length = math.hypot(east, north)
+    side = 1 if number % 2 else -1
+    # The unit normal to the street, turned into degrees of latitude and longitude.
+    offset = SETBACK_M / METRES_PER_DEGREE_LAT * side
+    return (
+        point[0] - east / length * offset,
+        point[1] + north / length * offset / math.cos(math.radians(point[0])),
+    )
+
+
+def _unit(rng: random.Random) -> str:
+    floor, door = rng.randint(1, 6), rng.choice("ABCDEF")
+    return rng.choice(
+        (f" Apt {floor}{door}", f" Unit {floor}0{rng.randint(1, 9)}", f" #{floor}{door}")
+    )
+
+
+def route_from(depot: DepotSite, addresses: Sequence[Address]) -> list[Address]:
+    """Order ``addresses`` by nearest neighbour from the depot: a plausible driving order."""
+    remaining = list(addresses)
+    here = (depot.lat, depot.lon)
+    ordered: list[Address] = []
     while remaining:
-        nearest = min(remaining, key=lambda d: geodesic_m(here[0], here[1], d["lat"], d["lon"]))
+        nearest = min(remaining, key=lambda a: haversine_m(here[0], here[1], a.lat, a.lon))
         remaining.remove(nearest)
         ordered.append(nearest)
-        here = (nearest["lat"], nearest["lon"])
+        here = (nearest.lat, nearest.lon)
     return ordered
 
 
-def _geofence(lat: float, lon: float, rng: random.Random) -> list[list[list[float]]]:
-    """A closed square-ish ring 40-80 m around the point (GeoJSON order: lon, lat)."""
+def _plan_stop(
+    address: Address, day: date, zone: ZoneInfo, rng: random.Random, serials: Serials
+) -> PlannedStop:
+    start, end = _window(day, zone, rng)
+    descriptions = [
+        rng.choice(AGE_RESTRICTED) if rng.random() < 0.03 else rng.choice(PARCEL_DESCRIPTIONS)
+        for _ in range(rng.choices((1, 2, 3), weights=(60, 30, 10))[0])
+    ]
+    return PlannedStop(
+        order_number=serials.next_order(day),
+        address=address,
+        geofence=geofence_around(address.lat, address.lon, rng) if rng.random() < 0.2 else None,
+        window_start=start,
+        window_end=end,
+        recipient_name=_person(rng),
+        recipient_phone=f"206-555-01{rng.randint(0, 99):02d}",
+        instructions=rng.choice(INSTRUCTIONS) if rng.random() < 0.3 else "",
+        proof_policy=_policy(descriptions, rng),
+        parcels=tuple(PlannedParcel(serials.next_barcode(day), d) for d in descriptions),
+    )
+
+
+def _window(day: date, zone: ZoneInfo, rng: random.Random) -> tuple[datetime, datetime]:
+    """A delivery window in local time (aware datetimes; the column stores UTC)."""
+    hours = rng.choices([w for w, _ in WINDOWS], weights=[n for _, n in WINDOWS])[0]
+    if hours is None:
+        first = rng.randint(9, 17)
+        hours = (first, first + 2)
+    start, end = hours
+    return datetime.combine(day, time(start), zone), datetime.combine(day, time(end), zone)
+
+
+def _policy(descriptions: Sequence[str], rng: random.Random) -> ProofPolicy:
+    if any(d in AGE_RESTRICTED for d in descriptions):
+        # Alcohol: the recipient's ID is checked and they sign for it.
+        return ProofPolicy(signature=True, age_check=True, parcel_scan=True)
+    signature, photo = rng.choices([p for p, _ in POLICIES], weights=[n for _, n in POLICIES])[0]
+    # Several parcels at one door are scanned, so none is left in the van.
+    parcel_scan = len(descriptions) == 3 or rng.random() < 0.2
+    return ProofPolicy(signature=signature, photo=photo, parcel_scan=parcel_scan)
+
+
+def geofence_around(lat: float, lon: float, rng: random.Random) -> list[list[list[float]]]:
+    """A closed GeoJSON ring ([[[lon, lat], ...]]) 40-80 m around the point."""
     half = rng.uniform(40, 80)
-    dlat = half / 111_320
-    dlon = half / (111_320 * math.cos(math.radians(lat)))
+    dlat = half / METRES_PER_DEGREE_LAT
+    dlon = half / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
     ring = [
-        [lon - dlon, lat - dlat],
-        [lon + dlon, lat - dlat],
-        [lon + dlon, lat + dlat],
-        [lon - dlon, lat + dlat],
-        [lon - dlon, lat - dlat],
+        (lon - dlon, lat - dlat),
+        (lon + dlon, lat - dlat),
+        (lon + dlon, lat + dlat),
+        (lon - dlon, lat + dlat),
+        (lon - dlon, lat - dlat),
     ]
     return [[[round(x, 7), round(y, 7)] for x, y in ring]]
 
 
-def _stop_row(
-    rng: random.Random,
+def add_driver_day(
+    session: Session,
     org_id: int,
+    driver_id: int,
     depot_id: int,
+    service_date: date,
+    stops: Sequence[PlannedStop],
+) -> int:
+    """Write a manifest with ``stops`` (sequence = position) and publish it; no commit.
+
+    Returns the manifest id. Bulk inserts: a few statements per manifest, not per stop.
+    """
+    manifest = Manifest(
+        org_id=org_id, driver_id=driver_id, service_date=service_date, depot_id=depot_id
+    )
+    session.add(manifest)
+    session.flush()
+    now = datetime.now(UTC)
+    rows = [
+        _stop_row(org_id, manifest.id, depot_id, service_date, sequence, stop, now)
+        for sequence, stop in enumerate(stops, start=1)
+    ]
+    # sort_by_parameter_order: the ids come back in the order of the rows, on every
+    # backend, so each parcel lands on its own stop.
+    stop_ids = list(
+        session.scalars(insert(Stop).returning(Stop.id, sort_by_parameter_order=True), rows)
+    )
+    session.execute(
+        insert(Parcel),
+        [
+            {
+                "org_id": org_id,
+                "stop_id": stop_id,
+                "barcode": parcel.barcode,
+                "description": parcel.description,
+            }
+            for stop_id, stop in zip(stop_ids, stops, strict=True)
+            for parcel in stop.parcels
+        ],
+    )
+    # Version 1 of every stop is published to its driver: the sync feed and the
+    # "what the driver saw" check both start from here.
+    session.execute(
+        insert(PlanChange),
+        [
+            {
+                "org_id": org_id,
+                "driver_id": driver_id,
+                "stop_id": stop_id,
+                "kind": "upsert",
+                "stop_version": 1,
+                "created_at": now,
+            }
+            for stop_id in stop_ids
+        ],
+    )
+    return manifest.id
+
+
+def _stop_row(
+    org_id: int,
     manifest_id: int,
-    today: date,
-    zone: ZoneInfo,
+    depot_id: int,
+    service_date: date,
     sequence: int,
-    serial: int,
-    draft: dict[str, Any],
+    stop: PlannedStop,
+    now: datetime,
 ) -> dict[str, Any]:
-    hours = rng.choices([w for w, _ in WINDOWS], weights=[n for _, n in WINDOWS])[0]
-    if hours is None:
-        start_hour = rng.randint(9, 17)
-        hours = (start_hour, start_hour + 2)
-    start = datetime.combine(today, time(hours[0]), zone)
-    end = datetime.combine(today, time(0), zone) + timedelta(hours=hours[1])
-    kind = rng.random()
-    policy = {
-        "signature": kind < 0.55 or kind > 0.9,
-        "photo": kind > 0.45,
-        "age_check": kind > 0.95,
-        "parcel_scan": rng.random() < 0.25,
-    }
     return {
         "org_id": org_id,
-        "service_date": today,
-        "order_number": f"SEA-{today:%Y%m%d}-{serial:05d}",
+        "service_date": service_date,
+        "order_number": stop.order_number,
         "manifest_id": manifest_id,
         "depot_id": depot_id,
         "sequence": sequence,
-        "address": draft["address"],
-        "lat": draft["lat"],
-        "lon": draft["lon"],
-        "geofence": _geofence(draft["lat"], draft["lon"], rng) if rng.random() < 0.2 else None,
-        "window_start": start.astimezone(UTC),
-        "window_end": end.astimezone(UTC),
-        "recipient_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-        "recipient_phone": f"206-555-01{rng.randint(0, 99):02d}",
-        "instructions": rng.choice(INSTRUCTIONS) if rng.random() < 0.3 else "",
-        "proof_policy": policy,
-        "status": "pending",
+        "address": stop.address.line,
+        "lat": stop.address.lat,
+        "lon": stop.address.lon,
+        "geofence": stop.geofence,
+        "window_start": stop.window_start,
+        "window_end": stop.window_end,
+        "recipient_name": stop.recipient_name,
+        "recipient_phone": stop.recipient_phone,
+        "instructions": stop.instructions,
+        "proof_policy": stop.proof_policy.to_dict(),
+        "status": StopStatus.PENDING,
         "version": 1,
         "material_version": 1,
         "cancel_reason": "",
-        "created_at": datetime.now(UTC),
-        "updated_at": datetime.now(UTC),
+        "created_at": now,
+        "updated_at": now,
     }
