@@ -149,6 +149,31 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
         database.dispose()
 
 
+def _cmd_retention(args: argparse.Namespace) -> int:
+    """Delete evidence bytes of stops before a date, except under legal hold."""
+    from datetime import date
+
+    from backend.evidence.retention import purge_before
+    from backend.evidence.service import build_store
+
+    settings = load_settings()
+    settings.check_safe_for_production()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            report = purge_before(
+                session, build_store(settings), date.fromisoformat(args.before), args.dry_run
+            )
+    finally:
+        database.dispose()
+    verb = "would purge" if args.dry_run else "purged"
+    print(
+        f"{verb} {len(report.purged)} file(s); kept {len(report.kept_on_legal_hold)} on "
+        f"legal hold and {len(report.kept_recent)} cited by newer stops"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     hooks.add_argument("--once", action="store_true", help="one pass, then exit")
     hooks.add_argument("--every", type=float, default=5.0, help="seconds between passes")
     hooks.set_defaults(run=_cmd_webhooks)
+    retention = commands.add_parser("retention", help="purge old evidence, honouring legal hold")
+    retention.add_argument("--before", required=True, help="service date cut-off, YYYY-MM-DD")
+    retention.add_argument("--dry-run", action="store_true")
+    retention.set_defaults(run=_cmd_retention)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

@@ -338,6 +338,9 @@ class EvidenceFile(TenantScoped, Base):
     size: Mapped[int] = mapped_column(BigInteger)
     # pending until the bytes arrived and their hash was checked by the server.
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set when the retention job deleted the bytes; the hash (and so the proof's
+    # digest and receipt) stays verifiable, the file itself is gone.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

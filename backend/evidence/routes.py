@@ -93,11 +93,14 @@ class EvidenceFileResource(MethodView):
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @blp.response(200, description="The file's bytes, with its content type")
     @blp.alt_response(404, description="not_found, file_not_referenced, file_missing")
+    @blp.alt_response(410, description="file_purged: deleted by retention")
     def get(self, sha256: str) -> Response:
         """Download an evidence file (back office and support)."""
         file = _referenced_file(sha256)
         if file.verified_at is None:
             raise ApiError(404, "file_missing", "the file has not arrived yet")
+        if file.purged_at is not None:
+            raise ApiError(410, "file_purged", "the retention job deleted this file")
         chunks = service.get_store().open(file.org_id, sha256)
         try:
             first = next(chunks, b"")

@@ -75,6 +75,10 @@ class EvidenceStore(Protocol):
         self, org_id: int, sha256: str, content_type: str, size: int, api_base: str
     ) -> UploadTarget: ...
 
+    def delete(self, org_id: int, sha256: str) -> None:
+        """Remove the bytes (retention); deleting a missing file is not an error."""
+        ...
+
 
 def hash_stream(chunks: Iterator[bytes]) -> tuple[str, int]:
     digest = hashlib.sha256()
@@ -147,6 +151,9 @@ class LocalStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+
+    def delete(self, org_id: int, sha256: str) -> None:
+        self._path(org_id, sha256).unlink(missing_ok=True)
 
     def upload_target(
         self, org_id: int, sha256: str, content_type: str, size: int, api_base: str
@@ -253,6 +260,9 @@ class S3Store:
         return UploadTarget(
             method="POST", url=post["url"], fields=dict(post["fields"]), expires_at=expires_at
         )
+
+    def delete(self, org_id: int, sha256: str) -> None:
+        self._call(self.client.delete_object, Bucket=self.bucket, Key=object_key(org_id, sha256))
 
     def download_url(self, org_id: int, sha256: str, ttl_s: int = 900) -> str:
         url: str = self._call(

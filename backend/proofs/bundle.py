@@ -132,6 +132,7 @@ def build_bundle(
             {
                 **ref,
                 "verified": sha in files and files[sha].verified_at is not None,
+                "purged": sha in files and files[sha].purged_at is not None,
                 "url": f"{api_base}/api/v1/evidence/{sha}",
             }
             for sha, ref in refs.items()

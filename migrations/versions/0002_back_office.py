@@ -1,8 +1,8 @@
-"""back office: decisions, disputes, webhooks
+"""back office: decisions, disputes, webhooks, retention
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 15:38:23.242309
+Create Date: 2026-11-24 15:49:49.751358
 """
 
 from __future__ import annotations
@@ -192,8 +192,14 @@ def upgrade() -> None:
     with op.batch_alter_table("dispute_note", schema=None) as batch_op:
         batch_op.create_index("ix_dispute_note_dispute", ["org_id", "dispute_id"], unique=False)
 
+    with op.batch_alter_table("evidence_file", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("evidence_file", schema=None) as batch_op:
+        batch_op.drop_column("purged_at")
+
     with op.batch_alter_table("dispute_note", schema=None) as batch_op:
         batch_op.drop_index("ix_dispute_note_dispute")
 

@@ -1,0 +1,70 @@
+"""The retention job: delete old evidence bytes, never under legal hold.
+
+A file is purged when every stop citing it is older than the cut-off and none of
+those stops has an open dispute (legal hold). The row stays, marked ``purged_at``:
+the file's hash is still in the proof, so the digest and the receipt still verify;
+only the bytes are gone. Run with ``doorstep retention --before YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import DoorEventRow, EventEvidence, EvidenceFile, Stop
+from backend.db.session import begin_write
+from backend.disputes.service import on_legal_hold
+from backend.evidence.storage import EvidenceStore
+
+
+@dataclass
+class RetentionReport:
+    purged: list[str] = field(default_factory=list)
+    kept_on_legal_hold: list[str] = field(default_factory=list)
+    kept_recent: list[str] = field(default_factory=list)
+
+
+def purge_before(
+    session: Session, store: EvidenceStore, before: date, dry_run: bool = False
+) -> RetentionReport:
+    begin_write(session)
+    citing: dict[str, set[int]] = {}
+    for sha, stop_id in session.execute(
+        select(EventEvidence.sha256, DoorEventRow.stop_id)
+        .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
+        .join(
+            EvidenceFile,
+            (EvidenceFile.sha256 == EventEvidence.sha256)
+            & (EvidenceFile.org_id == EventEvidence.org_id),
+        )
+        .where(EvidenceFile.verified_at.is_not(None), EvidenceFile.purged_at.is_(None))
+    ):
+        citing.setdefault(sha, set()).add(stop_id)
+    stop_ids = {s for ids in citing.values() for s in ids}
+    dates = {
+        stop_id: service_date
+        for stop_id, service_date in session.execute(
+            select(Stop.id, Stop.service_date).where(Stop.id.in_(stop_ids))
+        )
+    }
+    held = on_legal_hold(session, list(stop_ids))
+    report = RetentionReport()
+    for sha, stops in sorted(citing.items()):
+        if stops & held:
+            report.kept_on_legal_hold.append(sha)
+        elif any(dates[s] >= before for s in stops):
+            report.kept_recent.append(sha)
+        else:
+            report.purged.append(sha)
+    if dry_run:
+        session.rollback()
+        return report
+    now = datetime.now(UTC)
+    for file in session.scalars(select(EvidenceFile).where(EvidenceFile.sha256.in_(report.purged))):
+        store.delete(file.org_id, file.sha256)
+        file.purged_at = now
+    session.commit()
+    return report
