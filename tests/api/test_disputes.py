@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Parcel, Stop
 from tests.conftest import World
 from tests.factories import make_manifest
-from tests.sync.helpers import Device, png, ref
+from tests.sync.helpers import Device, files_by_hash, png, ref
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -29,12 +29,7 @@ def delivered(client: FlaskClient, world: World, session: Session, token_for) ->
     session.commit()
     device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
     body = device.sync([device.event(stop.id, evidence=[ref(png("sig"))])]).get_json()
-    for upload in body["uploads"]:
-        client.put(
-            upload["url"].removeprefix("http://localhost"),
-            data=png("sig"),
-            headers={**device.headers, "Content-Type": "image/png"},
-        )
+    device.upload_owed(body, files_by_hash(png("sig")))
     return stop
 
 

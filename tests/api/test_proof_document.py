@@ -36,12 +36,7 @@ def test_the_pdf_carries_the_proof_and_its_digest_but_no_photo_metadata(
     body = device.sync(
         [device.event(stop_id, evidence=[ref(signature), ref(photo, "photo", "image/jpeg")])]
     ).get_json()
-    for upload in body["uploads"]:
-        client.put(
-            upload["url"].removeprefix("http://localhost"),
-            data=files[upload["sha256"]],
-            headers={**device.headers, "Content-Type": upload["content_type"]},
-        )
+    device.upload_owed(body, files)
     bundle = client.get(f"/api/v1/stops/{stop_id}/proof", headers=auth("support")).get_json()
 
     response = client.get(f"/api/v1/stops/{stop_id}/proof.pdf", headers=auth("support"))

@@ -14,7 +14,7 @@ from backend.db.models import Stop
 from backend.reconciliation.service import SUMMARY_COLUMNS
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
-from tests.sync.helpers import Device, png, ref
+from tests.sync.helpers import Device, files_by_hash, png, ref
 
 Auth = Callable[[str], dict[str, str]]
 DAY = f"/api/v1/reconciliation?date={SERVICE_DATE}"
@@ -41,12 +41,7 @@ def day(client: FlaskClient, world: World, session: Session, token_for) -> list[
     }
     bad = {**device.event(ids[1], payload=bad_payload), "recorded_at": NOON}
     body = device.sync([good, bad]).get_json()
-    for upload in body["uploads"]:
-        client.put(
-            upload["url"].removeprefix("http://localhost"),
-            data=png("sig"),
-            headers={**device.headers, "Content-Type": "image/png"},
-        )
+    device.upload_owed(body, files_by_hash(png("sig")))
     return ids
 
 

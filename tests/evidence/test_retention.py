@@ -32,12 +32,7 @@ def _two_deliveries(client: FlaskClient, world: World, session: Session, token_f
     device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
     files = {ref(png(f"s{i}"))["sha256"]: png(f"s{i}") for i in range(2)}
     events = [device.event(stop_id, evidence=[ref(png(f"s{i}"))]) for i, stop_id in enumerate(ids)]
-    for upload in device.sync(events).get_json()["uploads"]:
-        client.put(
-            upload["url"].removeprefix("http://localhost"),
-            data=files[upload["sha256"]],
-            headers={**device.headers, "Content-Type": "image/png"},
-        )
+    device.upload_owed(device.sync(events).get_json(), files)
     return ids
 
 

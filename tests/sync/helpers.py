@@ -80,6 +80,20 @@ class Device:
             self.cursor = response.get_json()["cursor"]
         return response
 
+    def upload_owed(self, body: dict[str, Any], files: dict[str, bytes]) -> None:
+        """PUT every file a sync response says the server still needs."""
+        for upload in body["uploads"]:
+            response = self.client.put(
+                upload["url"].removeprefix("http://localhost"),
+                data=files[upload["sha256"]],
+                headers={**self.headers, "Content-Type": upload["content_type"]},
+            )
+            assert response.status_code == 200, response.get_json()
+
+
+def files_by_hash(*blobs: bytes) -> dict[str, bytes]:
+    return {hashlib.sha256(blob).hexdigest(): blob for blob in blobs}
+
 
 def default_payload(type_: str) -> dict[str, Any]:
     if type_ == "delivered":

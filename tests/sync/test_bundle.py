@@ -25,12 +25,7 @@ def _delivered_bundle(
     ).get_json()
     files = {ref(signature)["sha256"]: signature, ref(photo)["sha256"]: photo}
     if upload:
-        for target in body["uploads"]:
-            client.put(
-                target["url"].removeprefix("http://localhost"),
-                data=files[target["sha256"]],
-                headers={**device.headers, "Content-Type": target["content_type"]},
-            )
+        device.upload_owed(body, files)
     response = client.get(f"/api/v1/stops/{stops[0]}/proof", headers=auth("support"))
     assert response.status_code == 200
     return response.get_json(), files
