@@ -96,15 +96,59 @@ def _load_public_keys(path: str | None, bundle: dict[str, Any]) -> tuple[dict[st
     return {kid: base64.b64decode(key) for kid, key in embedded.items()}, False
 
 
+def _read_verifiable(path: str) -> tuple[dict[str, Any], list[str]]:
+    """The bundle (or a PDF's embedded proof) to verify, and problems found on the way.
+
+    Raises ValueError with the reason when there is nothing to verify.
+    """
+    from backend.proofs.document import (
+        EMBEDDED_PROOF_NAME,
+        is_pdf,
+        read_embedded_proof,
+        read_printed_digest,
+    )
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    # Sniffed rather than taken from the name: customers rename downloads.
+    if not is_pdf(data):
+        try:
+            bundle = json.loads(data)
+        except ValueError as exc:
+            raise ValueError(f"{path} is neither a PDF nor a JSON bundle: {exc}") from exc
+        if not isinstance(bundle, dict):
+            raise ValueError(f"{path} is neither a PDF nor a JSON bundle")
+        return bundle, []
+    record = read_embedded_proof(data)  # ProofDocumentError is a ValueError
+    if record is None:
+        raise ValueError(f"the PDF carries no {EMBEDDED_PROOF_NAME} attachment")
+    # The attachment is what gets verified, but the page is what a person reads: a page
+    # doctored to show another proof must not pass on the strength of its attachment.
+    printed = read_printed_digest(data)
+    proof = record.get("proof")
+    embedded = proof.get("digest") if isinstance(proof, dict) else None
+    if printed is None:
+        return record, ["the page shows no digest to compare with the embedded proof"]
+    if printed != embedded:
+        return record, ["the digest printed on the page differs from the embedded proof"]
+    return record, []
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from backend.domain.digest import sha256_hex, verify_bundle
 
     try:
-        bundle = json.loads(Path(args.bundle).read_text())
-    except (OSError, ValueError) as exc:
-        print(f"FAIL: cannot read the bundle: {exc}")
+        bundle, document_problems = _read_verifiable(args.bundle)
+    except ValueError as exc:
+        print(f"FAIL: {exc}")
         return 1
-    keys, pinned = _load_public_keys(args.keys, bundle)
+    try:
+        keys, pinned = _load_public_keys(args.keys, bundle)
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        print(f"FAIL: cannot read the public keys: {exc}")
+        return 1
     file_bytes = None
     if args.files:
         file_bytes = {}
@@ -112,7 +156,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             if path.is_file():
                 data = path.read_bytes()
                 file_bytes[path.name if len(path.name) == 64 else sha256_hex(data)] = data
-    problems = verify_bundle(bundle, keys, file_bytes)
+    problems = document_problems + verify_bundle(bundle, keys, file_bytes)
     if problems:
         for problem in problems:
             print(f"FAIL: {problem}")
@@ -174,6 +218,38 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grant(args: argparse.Namespace) -> int:
+    """Give a user a permission on top of their role, or take it back."""
+    from sqlalchemy import select
+
+    from backend.db.models import User
+    from backend.db.session import begin_write
+    from backend.domain.stops import Grant
+
+    settings = load_settings()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            begin_write(session)
+            user = session.scalars(select(User).where(User.username == args.username)).first()
+            if user is None:
+                print(f"doorstep: no user {args.username!r}", file=sys.stderr)
+                return 1
+            held = set(user.grants or ())
+            if args.revoke:
+                held.discard(Grant(args.grant).value)
+            else:
+                held.add(Grant(args.grant).value)
+            user.grants = sorted(held)
+            session.commit()
+    finally:
+        database.dispose()
+    state = ", ".join(user.grants) or "none"
+    print(f"{user.username} ({user.role.value}) now holds: {state}")
+    print("  (takes effect at the user's next login or token refresh)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -185,8 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         run=_cmd_seed
     )
     commands.add_parser("migrate", help="apply migrations").set_defaults(run=_cmd_migrate)
-    verify = commands.add_parser("verify", help="check a downloaded evidence bundle offline")
-    verify.add_argument("bundle", help="the JSON from GET /api/v1/stops/<id>/proof")
+    verify = commands.add_parser(
+        "verify", help="check a downloaded evidence bundle or proof PDF offline"
+    )
+    verify.add_argument(
+        "bundle",
+        help="the JSON from GET /api/v1/stops/<id>/proof, or the PDF from .../proof.pdf",
+    )
     verify.add_argument("--files", help="a folder with the evidence files (any names)")
     verify.add_argument("--keys", help="JSON from GET /api/v1/receipt-keys, to pin the keys")
     verify.set_defaults(run=_cmd_verify)
@@ -198,6 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     retention.add_argument("--before", required=True, help="service date cut-off, YYYY-MM-DD")
     retention.add_argument("--dry-run", action="store_true")
     retention.set_defaults(run=_cmd_retention)
+    from backend.domain.stops import Grant
+
+    grant = commands.add_parser("grant", help="give a user a permission beyond their role")
+    grant.add_argument("username")
+    grant.add_argument("grant", choices=[g.value for g in Grant])
+    grant.add_argument("--revoke", action="store_true", help="take the grant back")
+    grant.set_defaults(run=_cmd_grant)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

@@ -16,7 +16,7 @@ from backend.auth.tokens import (
     principal_from_claims,
 )
 from backend.db.session import db_session, scope_to_tenant
-from backend.domain.stops import Role
+from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,7 +64,7 @@ def _error_doc(description: str) -> dict[str, Any]:
     }
 
 
-def _document_security(view: Any, allowed: frozenset[Role]) -> None:
+def _document_security(view: Any, allowed: frozenset[Role], grant: Grant | None) -> None:
     # flask-smorest builds each operation from the view's _apidoc; "manual_doc" is
     # merged in last, so the guard can declare the auth it enforces in one place.
     apidoc = dict(getattr(view, "_apidoc", {}))
@@ -73,14 +73,16 @@ def _document_security(view: Any, allowed: frozenset[Role]) -> None:
     responses = dict(manual.get("responses", {}))
     responses.setdefault("401", _error_doc("No valid access token"))
     roles = ", ".join(sorted(role.value for role in allowed))
-    responses.setdefault("403", _error_doc(f"The caller's role is not one of: {roles}"))
+    also = f", and the caller does not hold the {grant.value} grant" if grant else ""
+    responses.setdefault("403", _error_doc(f"The caller's role is not one of: {roles}{also}"))
     manual["responses"] = responses
     apidoc["manual_doc"] = manual
     view._apidoc = apidoc
 
 
-def require_roles(*roles: Role) -> Callable[[F], F]:
-    """Let the view run only for an authenticated caller holding one of ``roles``.
+def require_roles(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
+    """Let the view run only for an authenticated caller holding one of ``roles``,
+    or, when ``grant`` is given, holding that grant whatever their role.
 
     Admins pass every role check: they run the tenant.
     """
@@ -90,12 +92,18 @@ def require_roles(*roles: Role) -> Callable[[F], F]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal = authenticate()
-            if principal.role not in allowed:
-                raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")
+            check_allowed(principal, allowed, grant)
             return view(*args, **kwargs)
 
         guarded._doorstep_roles = allowed  # type: ignore[attr-defined]
-        _document_security(guarded, allowed)
+        _document_security(guarded, allowed, grant)
         return cast(F, guarded)
 
     return decorate
+
+
+def check_allowed(principal: Principal, allowed: frozenset[Role], grant: Grant | None) -> None:
+    """Raise 403 unless ``principal`` has an allowed role (or holds ``grant``)."""
+    if principal.role in allowed or (grant is not None and principal.holds(grant)):
+        return
+    raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")

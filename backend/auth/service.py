@@ -39,16 +39,20 @@ class TokenPair:
     expires_in: int
 
 
-def login(
+def check_credentials(
     session: Session,
     settings: Settings,
     username: str,
     password: str,
-    device_key: str,
     client_ip: str,
     now: datetime | None = None,
-) -> TokenPair:
-    """Check the credentials and open a new token family for this device."""
+) -> User:
+    """The active user these credentials prove, with failed attempts throttled.
+
+    Shared by the API's token login and the console's form login, so both count
+    towards the same per-user and per-address limits. Leaves a write transaction open
+    on success (the caller commits what it adds); commits the failure count on failure.
+    """
     now = now or datetime.now(UTC)
     begin_write(session)
     throttle_keys = [_throttle_key("user", username.lower()), _throttle_key("ip", client_ip)]
@@ -67,9 +71,31 @@ def login(
         raise ApiError(401, "invalid_credentials", "the username or password is wrong")
     for key in throttle_keys[:1]:
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    return user
+
+
+def principal_of(user: User, device_key: str | None = None) -> Principal:
+    return Principal(
+        user.id, user.org_id, user.role, user.username, device_key, frozenset(user.grants or ())
+    )
+
+
+def login(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    device_key: str,
+    client_ip: str,
+    now: datetime | None = None,
+) -> TokenPair:
+    """Check the credentials and open a new token family for this device."""
+    now = now or datetime.now(UTC)
+    user = check_credentials(session, settings, username, password, client_ip, now)
     device = _register_device(session, user, device_key, now)
-    principal = Principal(user.id, user.org_id, user.role, user.username, device_key)
-    pair = _issue_pair(session, settings, principal, device.id, uuid.uuid4().hex, now)
+    pair = _issue_pair(
+        session, settings, principal_of(user, device_key), device.id, uuid.uuid4().hex, now
+    )
     session.commit()
     return pair
 
@@ -108,7 +134,9 @@ def refresh(
     if user is None or not user.is_active:
         raise ApiError(401, "token_revoked", "the account is no longer active")
     stored.rotated_at = now
-    pair = _issue_pair(session, settings, principal, stored.device_id, stored.family_id, now)
+    # From the account as it is now: a changed role or grant applies at the next refresh.
+    current = principal_of(user, principal.device_key)
+    pair = _issue_pair(session, settings, current, stored.device_id, stored.family_id, now)
     session.commit()
     return pair
 

@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 
 from backend.config import Settings
-from backend.domain.stops import Role
+from backend.domain.stops import Grant, Role
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "typ"]
@@ -48,6 +48,10 @@ class Principal:
     role: Role
     username: str
     device_key: str | None
+    grants: frozenset[str] = frozenset()
+
+    def holds(self, grant: Grant) -> bool:
+        return grant.value in self.grants
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ def issue_token(
     }
     if principal.device_key is not None:
         claims["dev"] = principal.device_key
+    if principal.grants:
+        claims["grants"] = sorted(principal.grants)
     if family_id is not None:
         claims["fam"] = family_id
     kid, secret = settings.active_jwt_key
@@ -136,6 +142,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
             role=Role(claims["role"]),
             username=str(claims["name"]),
             device_key=claims.get("dev"),
+            grants=frozenset(str(g) for g in claims.get("grants") or ()),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise TokenInvalid("token_claims", "the token's claims are incomplete") from exc

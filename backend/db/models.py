@@ -111,6 +111,8 @@ class User(TenantScoped, Base):
         BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Grant values (backend.domain.stops.Grant) held on top of the role.
+    grants: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

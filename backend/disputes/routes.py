@@ -13,7 +13,7 @@ from backend.auth.guard import current_principal, require_roles
 from backend.db.models import Dispute, Proof, Stop
 from backend.db.session import db_session
 from backend.disputes import service
-from backend.domain.stops import Role
+from backend.domain.stops import Grant, Role
 from backend.errors import not_found
 from backend.http import ApiBlueprint
 from backend.proofs.map import render_map
@@ -150,7 +150,7 @@ class DisputeNotes(MethodView):
 
 @blp.route("/disputes/<int:dispute_id>/resolve")
 class ResolveDispute(MethodView):
-    @require_roles(Role.SUPPORT)
+    @require_roles(Role.SUPPORT, grant=Grant.RESOLVE_DISPUTES)
     @blp.arguments(ResolveSchema)
     @blp.response(200, description="The settled dispute; the legal hold is lifted")
     @blp.alt_response(409, description="dispute_closed")

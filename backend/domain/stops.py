@@ -15,6 +15,17 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+class Grant(enum.StrEnum):
+    """A permission given to one user on top of their role.
+
+    Roles keep duties apart (support settles disputes, dispatch changes plans); a grant
+    lets a named person do one more thing, such as a dispatch lead who also settles
+    disputes, without making them an admin.
+    """
+
+    RESOLVE_DISPUTES = "resolve_disputes"
+
+
 class StopStatus(enum.StrEnum):
     """Where a stop stands.
 

@@ -4,18 +4,43 @@ Everything on it comes from the evidence bundle: the address and times, the
 recipient's name and signature, the photos (re-encoded here, so no location or camera
 metadata can reach the customer whatever the device sent), where the proof was
 captured, and the digest and receipt that ``doorstep verify`` checks.
+
+The PDF also carries a ``proof.json`` attachment (``verification_record``): the sealed
+proof, its receipt and the public keys, so that ``doorstep verify proof.pdf`` checks the
+document on its own. It holds only what verification needs: the bundle's events, other
+proofs, conflicts and stop details are internal and stay out of the customer's hands
+(the sealed fields travel whole, driver and device included, as the digest covers
+them). Reading the document back (``read_embedded_proof``, ``read_printed_digest``)
+lives here too, so the PDF format is known to this module alone.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fpdf import FPDF
 from PIL import Image, ImageOps
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 PHOTO_MAX_SIDE = 900
+PDF_MAGIC = b"%PDF-"
+EMBEDDED_PROOF_NAME = "proof.json"
+EMBEDDED_PROOF_VERSION = 1
+# The label of the digest line in the page's verification block (see render_proof_pdf).
+_PRINTED_DIGEST = re.compile(r"\bdigest\s+([0-9a-f]{64})\b")
+# pypdf raises its own errors for most damage, but a crafted or truncated file can
+# surface as a plain Python error from deep in the parser; none may reach the user as
+# a traceback.
+_UNREADABLE_PDF = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
+class ProofDocumentError(ValueError):
+    """The bytes are not a readable proof-of-delivery PDF."""
 
 
 def _latin(text: Any) -> str:
@@ -32,6 +57,28 @@ def clean_photo(data: bytes) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=82)
     return out.getvalue()
+
+
+def verification_record(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``doorstep verify`` needs from a bundle, or None while there is no receipt."""
+    proof = bundle.get("proof")
+    receipt = bundle.get("receipt")
+    if not proof or not receipt:
+        return None
+    return {
+        "proof_version": EMBEDDED_PROOF_VERSION,
+        "stop": {"order_number": bundle["stop"].get("order_number")},
+        "proof": {
+            "fields": proof.get("fields"),
+            "files": [
+                {key: item.get(key) for key in ("sha256", "kind", "content_type", "size")}
+                for item in proof.get("files") or []
+            ],
+            "digest": proof.get("digest"),
+        },
+        "receipt": receipt,
+        "public_keys": bundle.get("public_keys") or {},
+    }
 
 
 def render_proof_pdf(bundle: dict[str, Any], file_bytes: Callable[[str], bytes | None]) -> bytes:
@@ -90,10 +137,66 @@ def render_proof_pdf(bundle: dict[str, Any], file_bytes: Callable[[str], bytes |
         f"receipt   {receipt.get('alg', '')} key {receipt.get('kid', '')} "
         f"issued {receipt.get('issued_at', '')}",
         f"signature {receipt.get('signature', '')}",
-        "Check the evidence bundle with: doorstep verify bundle.json",
+        "Check this document with: doorstep verify <this file>.pdf",
     ):
         pdf.multi_cell(0, 4, _latin(text), new_x="LMARGIN", new_y="NEXT")
+    record = verification_record(bundle)
+    if record is not None:
+        pdf.embed_file(
+            bytes=json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8"),
+            basename=EMBEDDED_PROOF_NAME,
+            mime_type="application/json",
+            desc="Proof of delivery and its signed receipt: doorstep verify <this file>.pdf",
+        )
     return bytes(pdf.output())
+
+
+def is_pdf(data: bytes) -> bool:
+    return data.startswith(PDF_MAGIC)
+
+
+def _reader(pdf_bytes: bytes) -> PdfReader:
+    try:
+        return PdfReader(io.BytesIO(pdf_bytes))
+    except _UNREADABLE_PDF as exc:
+        raise ProofDocumentError(f"cannot read the PDF: {exc}") from exc
+
+
+def read_embedded_proof(pdf_bytes: bytes) -> dict[str, Any] | None:
+    """The ``proof.json`` attachment of a proof PDF; None if the PDF has none.
+
+    Raises ProofDocumentError if the PDF or the attachment cannot be read.
+    """
+    reader = _reader(pdf_bytes)
+    try:
+        contents = reader.attachments.get(EMBEDDED_PROOF_NAME)
+    except _UNREADABLE_PDF as exc:
+        raise ProofDocumentError(f"cannot read the PDF's attachments: {exc}") from exc
+    if not contents:
+        return None
+    if len(contents) > 1:
+        # Two different proof.json files would let a reader be shown one while
+        # verifying the other.
+        raise ProofDocumentError(f"the PDF carries {len(contents)} {EMBEDDED_PROOF_NAME} files")
+    try:
+        record = json.loads(contents[0])
+    except ValueError as exc:
+        raise ProofDocumentError(f"{EMBEDDED_PROOF_NAME} is not JSON: {exc}") from exc
+    if not isinstance(record, dict):
+        raise ProofDocumentError(f"{EMBEDDED_PROOF_NAME} is not a JSON object")
+    return record
+
+
+def read_printed_digest(pdf_bytes: bytes) -> str | None:
+    """The digest shown in the page's verification block, if the text has one."""
+    reader = _reader(pdf_bytes)
+    try:
+        text = "\n".join(page.extract_text() for page in reader.pages)
+    except _UNREADABLE_PDF as exc:
+        raise ProofDocumentError(f"cannot read the PDF's text: {exc}") from exc
+    found = _PRINTED_DIGEST.findall(text)
+    # The verification block is drawn last, so its digest is the last one on the page.
+    return found[-1] if found else None
 
 
 def _geo_line(check: dict[str, Any] | None) -> str:

@@ -8,15 +8,16 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import Organization
 from backend.db.session import db_session
 from backend.domain.reconcile import ExceptionKind
 from backend.domain.stops import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation import service
+
+# One bulk action covers a whole day's queue for a large depot, and no more.
+MAX_BULK = 5000
 
 blp = ApiBlueprint(
     "reconciliation",
@@ -29,27 +30,36 @@ blp = ApiBlueprint(
 class DayQuerySchema(Schema):
     date = fields.Date(required=True)
     driver = fields.String(validate=validate.Length(min=1, max=150))
+    depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
     open_only = fields.Boolean(load_default=False)
 
 
 class SummaryQuerySchema(Schema):
     date = fields.Date(required=True)
+    depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
 class DecisionSchema(Schema):
-    decision = fields.String(
-        required=True, validate=validate.OneOf([service.ACCEPT, service.REJECT, service.ANNOTATE])
-    )
+    decision = fields.String(required=True, validate=validate.OneOf(service.DECISIONS))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-def _threshold() -> int:
-    principal = current_principal()
-    value = db_session().scalar(
-        select(Organization.geofence_threshold_m).where(Organization.id == principal.org_id)
+class DecisionTargetSchema(Schema):
+    stop_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ExceptionKind]))
+
+
+class BulkDecisionSchema(DecisionSchema):
+    items = fields.List(
+        fields.Nested(DecisionTargetSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BULK),
     )
-    return int(value or 150)
+
+
+def _threshold() -> int:
+    return service.threshold_for(db_session(), current_principal().org_id)
 
 
 def _review_dict(review: service.StopReview) -> dict[str, Any]:
@@ -88,7 +98,9 @@ class Day(MethodView):
 
         ``open_only=true`` keeps only stops with an exception still open: the queue.
         """
-        reviews = service.review_day(db_session(), query["date"], query.get("driver"), _threshold())
+        reviews = service.review_day(
+            db_session(), query["date"], query.get("driver"), _threshold(), query.get("depot")
+        )
         if query["open_only"]:
             reviews = [r for r in reviews if r.open_exceptions]
         return {
@@ -122,6 +134,29 @@ class Decision(MethodView):
         return service.decision_dict(row), 201
 
 
+@blp.route("/decisions")
+class BulkDecision(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(BulkDecisionSchema)
+    @blp.response(201, description="The decisions, as recorded in the audit trail")
+    @blp.alt_response(409, description="exception_not_open: nothing was recorded")
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """One decision with one note on many exceptions at once: all or none.
+
+        For the end of the day: reject every ``no_outcome`` to roll the stops over to
+        tomorrow, or accept a batch of known exceptions with one explanation.
+        """
+        rows = service.decide_many(
+            db_session(),
+            current_principal(),
+            [service.DecisionTarget(i["stop_id"], i["kind"]) for i in body["items"]],
+            body["decision"],
+            body["note"],
+            _threshold(),
+        )
+        return {"items": [service.decision_dict(r) for r in rows]}, 201
+
+
 @blp.route("/summary")
 class Summary(MethodView):
     @require_roles(Role.DISPATCHER)
@@ -129,8 +164,9 @@ class Summary(MethodView):
     @blp.response(200, description="Per driver and for the depot (driver '*'); JSON or CSV")
     def get(self, query: dict[str, Any]) -> Any:
         """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
-        reviews = service.review_day(db_session(), query["date"], None, _threshold())
-        rows = service.summarise(reviews)
+        session = db_session()
+        reviews = service.review_day(session, query["date"], None, _threshold(), query.get("depot"))
+        rows = service.summarise(reviews, service.depot_names(session))
         if query["format"] == "csv":
             return Response(
                 service.summary_csv(rows),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,9 +17,11 @@ from sqlalchemy.orm import Session
 from backend.auth.tokens import Principal
 from backend.db.models import (
     Conflict,
+    Depot,
     DoorEventRow,
     ExceptionDecision,
     Manifest,
+    Organization,
     Parcel,
     Proof,
     Stop,
@@ -41,6 +44,8 @@ from backend.sync.changes import lock_plan
 from backend.sync.derive import derive_many
 
 ACCEPT, REJECT, ANNOTATE = "accept", "reject", "annotate"
+DECISIONS = (ACCEPT, REJECT, ANNOTATE)
+DEFAULT_THRESHOLD_M = 150
 
 
 @dataclass
@@ -63,10 +68,24 @@ def _geo_outcome(row: DoorEventRow, stop: Stop, threshold: int) -> str:
     return check_geofence(fix, stop.lat, stop.lon, stop.geofence, threshold).outcome.value
 
 
+def threshold_for(session: Session, org_id: int) -> int:
+    """How far from a stop (beyond the fix's accuracy) the tenant lets a proof be taken."""
+    value = session.scalar(
+        select(Organization.geofence_threshold_m).where(Organization.id == org_id)
+    )
+    return int(value or DEFAULT_THRESHOLD_M)
+
+
 def review_day(
-    session: Session, service_date: date, driver: str | None, threshold_m: int
+    session: Session,
+    service_date: date,
+    driver: str | None,
+    threshold_m: int,
+    depot_id: int | None = None,
+    stop_ids: Collection[int] | None = None,
 ) -> list[StopReview]:
-    """Every stop of the day with its outcome, exceptions and decisions so far."""
+    """Every stop of the day (of one driver, one depot, or just ``stop_ids``) with its
+    outcome, exceptions and decisions so far."""
     query = (
         select(Stop, User.username)
         .outerjoin(Manifest, Manifest.id == Stop.manifest_id)
@@ -76,6 +95,10 @@ def review_day(
     )
     if driver is not None:
         query = query.where(User.username == driver)
+    if depot_id is not None:
+        query = query.where(Stop.depot_id == depot_id)
+    if stop_ids is not None:
+        query = query.where(Stop.id.in_(list(stop_ids)))
     rows = session.execute(query).all()
     stops = [stop for stop, _ in rows]
     ids = [s.id for s in stops]
@@ -157,6 +180,7 @@ def review_day(
 
 def decision_dict(decision: ExceptionDecision) -> dict[str, Any]:
     return {
+        "stop_id": decision.stop_id,
         "kind": decision.kind,
         "decision": decision.decision,
         "note": decision.note,
@@ -164,6 +188,14 @@ def decision_dict(decision: ExceptionDecision) -> dict[str, Any]:
         "replanned_stop_id": decision.replanned_stop_id,
         "at": decision.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+@dataclass(frozen=True)
+class DecisionTarget:
+    """One exception of one stop, as a decision names it."""
+
+    stop_id: int
+    kind: str
 
 
 def decide(
@@ -176,16 +208,26 @@ def decide(
     threshold_m: int,
 ) -> ExceptionDecision:
     """Record a decision on one open exception of a stop (with the audit trail)."""
-    begin_write(session)
-    lock_plan(session, principal.org_id)
-    stop = session.get(Stop, stop_id)
-    if stop is None:
-        raise not_found("stop")
-    [review] = [
-        r for r in review_day(session, stop.service_date, None, threshold_m) if r.stop.id == stop_id
-    ]
-    if kind not in {e.kind.value for e in review.open_exceptions}:
-        raise ApiError(409, "exception_not_open", f"the stop has no open {kind} exception")
+    [row] = decide_many(
+        session, principal, [DecisionTarget(stop_id, kind)], decision, note, threshold_m
+    )
+    return row
+
+
+def decide_many(
+    session: Session,
+    principal: Principal,
+    targets: Sequence[DecisionTarget],
+    decision: str,
+    note: str,
+    threshold_m: int,
+) -> list[ExceptionDecision]:
+    """Record one decision, with one note, on each of ``targets``: all or none.
+
+    Every target must be an exception that is open right now; if any is not (another
+    dispatcher cleared it a moment ago, or it never existed), nothing is recorded and
+    the error names each one, so a bulk action never half-applies.
+    """
     if decision == REJECT and not note.strip():
         raise ApiError(
             422,
@@ -193,21 +235,66 @@ def decide(
             "say why the proof is rejected",
             errors={"note": ["required when rejecting"]},
         )
-    row = ExceptionDecision(
-        org_id=stop.org_id,
-        stop_id=stop.id,
-        kind=kind,
-        decision=decision,
-        note=note,
-        user_id=principal.user_id,
-    )
-    if decision == REJECT:
-        row.replanned_stop_id = _replan(session, stop).id
-    if decision in (ACCEPT, REJECT):
-        _resolve_conflicts(session, stop, kind, principal, note)
-    session.add(row)
+    unique = list(dict.fromkeys(targets))
+    begin_write(session)
+    lock_plan(session, principal.org_id)
+    stops = {
+        stop.id: stop
+        for stop in session.scalars(select(Stop).where(Stop.id.in_({t.stop_id for t in unique})))
+    }
+    if any(t.stop_id not in stops for t in unique):
+        raise not_found("stop")
+    open_kinds: dict[int, set[str]] = {}
+    for service_date in {stop.service_date for stop in stops.values()}:
+        ids = [i for i, stop in stops.items() if stop.service_date == service_date]
+        for review in review_day(session, service_date, None, threshold_m, stop_ids=ids):
+            open_kinds[review.stop.id] = {e.kind.value for e in review.open_exceptions}
+    closed = [t for t in unique if t.kind not in open_kinds.get(t.stop_id, set())]
+    if closed:
+        first = closed[0]
+        raise ApiError(
+            409,
+            "exception_not_open",
+            f"the stop has no open {first.kind} exception"
+            if len(unique) == 1
+            else f"{len(closed)} of the {len(unique)} exceptions are no longer open; "
+            "nothing was recorded",
+            errors={"not_open": [f"{t.stop_id}:{t.kind}" for t in closed]}
+            if len(unique) > 1
+            else None,
+        )
+    rows = []
+    # A stop is re-planned once, however many of its exceptions are rejected.
+    replanned: dict[int, int] = {
+        stop_id: clone_id
+        for stop_id, clone_id in session.execute(
+            select(ExceptionDecision.stop_id, ExceptionDecision.replanned_stop_id).where(
+                ExceptionDecision.stop_id.in_(list(stops)),
+                ExceptionDecision.replanned_stop_id.is_not(None),
+            )
+        )
+        if clone_id is not None
+    }
+    for target in unique:
+        stop = stops[target.stop_id]
+        row = ExceptionDecision(
+            org_id=stop.org_id,
+            stop_id=stop.id,
+            kind=target.kind,
+            decision=decision,
+            note=note,
+            user_id=principal.user_id,
+        )
+        if decision == REJECT:
+            if stop.id not in replanned:
+                replanned[stop.id] = _replan(session, stop).id
+            row.replanned_stop_id = replanned[stop.id]
+        if decision in (ACCEPT, REJECT):
+            _resolve_conflicts(session, stop, target.kind, principal, note)
+        session.add(row)
+        rows.append(row)
     session.commit()
-    return row
+    return rows
 
 
 def _conflict_matches(exception_kind: str, conflict_kind: str) -> bool:
@@ -272,6 +359,7 @@ def _replan(session: Session, stop: Stop) -> Stop:
 
 
 SUMMARY_COLUMNS = (
+    "depot",
     "driver",
     "stops",
     "delivered",
@@ -281,42 +369,115 @@ SUMMARY_COLUMNS = (
     "open_exceptions",
     "first_attempt_success_rate",
 )
+ALL = "*"
+NO_DEPOT = "(no depot)"
+UNASSIGNED = "(unassigned)"
 
 
-def summarise(reviews: list[StopReview]) -> list[dict[str, Any]]:
-    """Per driver, then the depot total ("*"), for the end-of-day report."""
-    groups: dict[str, list[StopReview]] = defaultdict(list)
+def depot_names(session: Session) -> dict[int, str]:
+    return {depot_id: name for depot_id, name in session.execute(select(Depot.id, Depot.name))}
+
+
+def summarise(reviews: list[StopReview], depots: dict[int, str]) -> list[dict[str, Any]]:
+    """The end-of-day report: a row per driver within each depot, then the depot's
+    total (driver "*"), then the whole day (depot and driver "*")."""
+    groups: dict[tuple[str, str], list[StopReview]] = defaultdict(list)
     for review in reviews:
-        groups[review.driver or "(unassigned)"].append(review)
-        groups["*"].append(review)
-    rows = []
-    for name in sorted(groups, key=lambda n: (n == "*", n)):
-        items = groups[name]
-        statuses = Counter(r.stop.status for r in items)
-        delivered = statuses[StopStatus.DELIVERED] + statuses[StopStatus.EVIDENCE_PENDING]
-        attempted = delivered + statuses[StopStatus.FAILED]
-        # Delivered with no failed attempt before it.
-        first_time = sum(
-            1
-            for r in items
-            if r.stop.status in (StopStatus.DELIVERED, StopStatus.EVIDENCE_PENDING)
-            and not r.had_failure
+        depot = depots.get(review.stop.depot_id or 0, NO_DEPOT)
+        groups[(depot, review.driver or UNASSIGNED)].append(review)
+        groups[(depot, ALL)].append(review)
+        groups[(ALL, ALL)].append(review)
+    order = sorted(groups, key=lambda key: (key[0] == ALL, key[0], key[1] == ALL, key[1]))
+    return [_summary_row(depot, driver, groups[(depot, driver)]) for depot, driver in order]
+
+
+def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, Any]:
+    statuses = Counter(r.stop.status for r in items)
+    delivered = statuses[StopStatus.DELIVERED] + statuses[StopStatus.EVIDENCE_PENDING]
+    attempted = delivered + statuses[StopStatus.FAILED]
+    # Delivered with no failed attempt before it.
+    first_time = sum(
+        1
+        for r in items
+        if r.stop.status in (StopStatus.DELIVERED, StopStatus.EVIDENCE_PENDING)
+        and not r.had_failure
+    )
+    return {
+        "depot": depot,
+        "driver": driver,
+        "stops": len(items),
+        "delivered": delivered,
+        "failed": statuses[StopStatus.FAILED],
+        "pending": statuses[StopStatus.PENDING] + statuses[StopStatus.ARRIVED],
+        "cancelled": statuses[StopStatus.CANCELLED],
+        "open_exceptions": sum(len(r.open_exceptions) for r in items),
+        "first_attempt_success_rate": round(first_time / attempted, 3) if attempted else None,
+    }
+
+
+@dataclass(frozen=True)
+class DriverProgress:
+    """How far one driver is through the day, for the live view."""
+
+    driver: str
+    depot: str
+    counts: dict[str, int]
+    last_report_at: datetime | None
+    next_stop: str | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return self.total - self.counts.get("pending", 0) - self.counts.get("arrived", 0)
+
+
+def progress(session: Session, service_date: date, depot_id: int | None) -> list[DriverProgress]:
+    """Per driver: stops by status, when the last report arrived, the next stop."""
+    day = (Manifest.service_date == service_date,) + (
+        (Manifest.depot_id == depot_id,) if depot_id is not None else ()
+    )
+    counts: dict[tuple[str, int | None], dict[str, int]] = defaultdict(dict)
+    for username, manifest_depot, status, count in session.execute(
+        select(User.username, Manifest.depot_id, Stop.status, func.count())
+        .join(Manifest, Manifest.id == Stop.manifest_id)
+        .join(User, User.id == Manifest.driver_id)
+        .where(*day)
+        .group_by(User.username, Manifest.depot_id, Stop.status)
+    ):
+        counts[(username, manifest_depot)][status.value] = count
+    last_report: dict[str, datetime] = {
+        username: moment
+        for username, moment in session.execute(
+            select(User.username, func.max(DoorEventRow.received_at))
+            .join(DoorEventRow, DoorEventRow.driver_id == User.id)
+            .join(Stop, Stop.id == DoorEventRow.stop_id)
+            .where(Stop.service_date == service_date)
+            .group_by(User.username)
         )
-        rows.append(
-            {
-                "driver": name,
-                "stops": len(items),
-                "delivered": delivered,
-                "failed": statuses[StopStatus.FAILED],
-                "pending": statuses[StopStatus.PENDING] + statuses[StopStatus.ARRIVED],
-                "cancelled": statuses[StopStatus.CANCELLED],
-                "open_exceptions": sum(len(r.open_exceptions) for r in items),
-                "first_attempt_success_rate": round(first_time / attempted, 3)
-                if attempted
-                else None,
-            }
+    }
+    next_stop: dict[str, str] = {}
+    for username, address in session.execute(
+        select(User.username, Stop.address)
+        .join(Manifest, Manifest.id == Stop.manifest_id)
+        .join(User, User.id == Manifest.driver_id)
+        .where(*day, Stop.status == StopStatus.PENDING)
+        .order_by(User.username, Stop.sequence.desc())
+    ):
+        next_stop[username] = address  # the last one written is the lowest sequence
+    depots = depot_names(session)
+    return [
+        DriverProgress(
+            driver=username,
+            depot=depots.get(depot or 0, NO_DEPOT),
+            counts=by_status,
+            last_report_at=last_report.get(username),
+            next_stop=next_stop.get(username),
         )
-    return rows
+        for (username, depot), by_status in sorted(counts.items(), key=lambda kv: kv[0][0])
+    ]
 
 
 def summary_csv(rows: list[dict[str, Any]]) -> str:

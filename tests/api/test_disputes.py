@@ -186,3 +186,28 @@ def test_bad_dispute_input_is_refused_by_field(
         "/api/v1/deliveries/search", query_string={"q": "a"}, headers=auth("support")
     )
     assert short.status_code == 422
+
+
+def test_dispatchers_settle_disputes_only_when_granted(
+    client: FlaskClient, auth: Auth, delivered: Stop, session: Session, world: World
+) -> None:
+    from backend.db.models import User
+    from backend.domain.stops import Grant
+
+    dispute_id = _open(client, auth, delivered.id).get_json()["id"]
+    url = f"/api/v1/disputes/{dispute_id}/resolve"
+    body = {"outcome": "upheld", "remedy": "refund", "reason": "goodwill"}
+    refused = client.post(url, json=body, headers=auth("dispatcher"))
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "forbidden")
+
+    session.rollback()  # the fixture's read snapshot predates the API's writes
+    dispatcher = session.get(User, world.users["dispatcher"])
+    assert dispatcher is not None
+    dispatcher.grants = [Grant.RESOLVE_DISPUTES.value]
+    session.commit()
+    login = client.post(
+        "/api/v1/auth/token",
+        json={"username": "dispatcher", "password": "pw", "device_id": "granted"},
+    ).get_json()
+    granted = {"Authorization": f"Bearer {login['access_token']}"}
+    assert client.post(url, json=body, headers=granted).status_code == 200

@@ -173,16 +173,121 @@ def test_the_summary_counts_the_day_and_exports_csv(
     body = client.get(
         f"/api/v1/reconciliation/summary?date={SERVICE_DATE}", headers=auth("dispatcher")
     ).get_json()
-    driver, total = body["rows"]
-    assert driver["driver"] == "driver_a"
+    driver, depot, total = body["rows"]
+    assert (driver["depot"], driver["driver"]) == ("(no depot)", "driver_a")
     assert (driver["stops"], driver["delivered"], driver["pending"]) == (3, 2, 1)
     assert driver["first_attempt_success_rate"] == 1.0
     assert driver["open_exceptions"] == 3
-    assert total["driver"] == "*"
+    assert (depot["depot"], depot["driver"], depot["stops"]) == ("(no depot)", "*", 3)
+    assert (total["depot"], total["driver"], total["stops"]) == ("*", "*", 3)
     csv = client.get(
         f"/api/v1/reconciliation/summary?date={SERVICE_DATE}&format=csv", headers=auth("dispatcher")
     )
     assert csv.mimetype == "text/csv"
     lines = csv.get_data(as_text=True).splitlines()
     assert lines[0].split(",") == list(SUMMARY_COLUMNS)
-    assert lines[1].startswith("driver_a,3,2,0,1,0,3,1.0")
+    assert lines[1].startswith("(no depot),driver_a,3,2,0,1,0,3,1.0")
+
+
+BULK = "/api/v1/reconciliation/decisions"
+
+
+def test_a_bulk_decision_clears_many_exceptions_at_once(
+    client: FlaskClient, auth: Auth, day: list[int]
+) -> None:
+    items = [
+        {"stop_id": day[1], "kind": "policy_unmet"},
+        {"stop_id": day[1], "kind": "outside_geofence"},
+        {"stop_id": day[2], "kind": "no_outcome"},
+    ]
+    response = client.post(
+        BULK,
+        json={"decision": "accept", "note": "checked with the driver", "items": items},
+        headers=auth("dispatcher"),
+    )
+    assert response.status_code == 201, response.get_json()
+    assert len(response.get_json()["items"]) == 3
+    assert _stops(client, auth, "&open_only=true") == {}
+
+
+def test_a_bulk_decision_with_one_closed_exception_records_nothing(
+    client: FlaskClient, auth: Auth, day: list[int]
+) -> None:
+    items = [
+        {"stop_id": day[2], "kind": "no_outcome"},
+        {"stop_id": day[0], "kind": "no_outcome"},  # delivered: not an open exception
+    ]
+    response = client.post(
+        BULK, json={"decision": "accept", "items": items}, headers=auth("dispatcher")
+    )
+    body = response.get_json()
+    assert (response.status_code, body["code"]) == (409, "exception_not_open")
+    assert body["errors"]["not_open"] == [f"{day[0]}:no_outcome"]
+    assert _open(_stops(client, auth)[day[2]]) == {"no_outcome"}
+
+
+def test_rejecting_two_exceptions_of_a_stop_replans_it_once(
+    client: FlaskClient, auth: Auth, day: list[int], session: Session
+) -> None:
+    items = [
+        {"stop_id": day[1], "kind": "policy_unmet"},
+        {"stop_id": day[1], "kind": "outside_geofence"},
+    ]
+    response = client.post(
+        BULK,
+        json={"decision": "reject", "note": "no proof at the door", "items": items},
+        headers=auth("dispatcher"),
+    )
+    assert response.status_code == 201, response.get_json()
+    clones = {row["replanned_stop_id"] for row in response.get_json()["items"]}
+    assert len(clones) == 1
+    session.rollback()
+    original = session.get(Stop, day[1])
+    assert original is not None
+    attempts = session.scalars(
+        select(Stop.order_number).where(Stop.order_number.like(f"{original.order_number}-R%"))
+    ).all()
+    assert attempts == [f"{original.order_number}-R1"]
+
+
+def test_bad_bulk_decisions_are_refused(client: FlaskClient, auth: Auth, day: list[int]) -> None:
+    for body, status in (
+        ({"decision": "accept", "items": []}, 422),
+        ({"decision": "accept", "items": [{"stop_id": day[2], "kind": "nonsense"}]}, 422),
+        ({"decision": "reject", "items": [{"stop_id": day[2], "kind": "no_outcome"}]}, 422),
+        ({"decision": "accept", "items": [{"stop_id": 999999, "kind": "no_outcome"}]}, 404),
+    ):
+        response = client.post(BULK, json=body, headers=auth("dispatcher"))
+        assert response.status_code == status, (body, response.get_json())
+    support = client.post(
+        BULK,
+        json={"decision": "accept", "items": [{"stop_id": day[2], "kind": "no_outcome"}]},
+        headers=auth("support"),
+    )
+    assert support.status_code == 403
+    assert _open(_stops(client, auth)[day[2]]) == {"no_outcome"}
+
+
+def test_the_day_can_be_narrowed_to_one_depot(
+    client: FlaskClient, auth: Auth, day: list[int], session: Session, world: World
+) -> None:
+    from backend.db.models import Depot
+
+    session.rollback()  # the fixture's read snapshot predates the API's writes
+    depot = Depot(org_id=world.org_id, name="North", lat=47.7, lon=-122.3)
+    session.add(depot)
+    session.flush()
+    stop = session.get(Stop, day[0])
+    assert stop is not None
+    stop.depot_id = depot.id
+    session.commit()
+    assert sorted(_stops(client, auth, f"&depot={depot.id}")) == [day[0]]
+    rows = client.get(
+        f"/api/v1/reconciliation/summary?date={SERVICE_DATE}&depot={depot.id}",
+        headers=auth("dispatcher"),
+    ).get_json()["rows"]
+    assert [(r["depot"], r["driver"], r["stops"]) for r in rows] == [
+        ("North", "driver_a", 1),
+        ("North", "*", 1),
+        ("*", "*", 1),
+    ]
