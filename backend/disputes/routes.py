@@ -10,14 +10,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import Dispute, Proof, Stop
+from backend.db.models import Dispute
 from backend.db.session import db_session
 from backend.disputes import service
 from backend.domain.stops import Grant, Role
-from backend.errors import not_found
 from backend.http import ApiBlueprint
-from backend.proofs.map import render_map
-from backend.sync.derive import winning_event_id
+from backend.proofs.service import find_stop, proof_map_svg
 
 blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Customer service")
 
@@ -76,23 +74,7 @@ class ProofMap(MethodView):
     def get(self, stop_id: int) -> Response:
         """Where the proof was captured against the stop and its geofence, as SVG."""
         session = db_session()
-        stop = session.get(Stop, stop_id)
-        if stop is None:
-            raise not_found("stop")
-        winner = winning_event_id(session, stop)
-        proof = (
-            session.scalars(select(Proof).where(Proof.event_id == winner)).one_or_none()
-            if winner
-            else None
-        )
-        svg = render_map(
-            stop.lat,
-            stop.lon,
-            stop.geofence,
-            proof.fields.get("geo") if proof else None,
-            proof.geo_check if proof else None,
-            stop.order_number,
-        )
+        svg = proof_map_svg(session, find_stop(session, stop_id))
         return Response(svg, mimetype="image/svg+xml")
 
 

@@ -96,29 +96,34 @@ class EvidenceFileResource(MethodView):
     @blp.alt_response(410, description="file_purged: deleted by retention")
     def get(self, sha256: str) -> Response:
         """Download an evidence file (back office and support)."""
-        file = _referenced_file(sha256)
-        if file.verified_at is None:
-            raise ApiError(404, "file_missing", "the file has not arrived yet")
-        if file.purged_at is not None:
-            raise ApiError(410, "file_purged", "the retention job deleted this file")
-        chunks = service.get_store().open(file.org_id, sha256)
-        try:
-            first = next(chunks, b"")
-        except StoreUnavailable as exc:
-            raise ApiError(503, exc.code, exc.message) from exc
-        except StoreError as exc:
-            raise ApiError(404, exc.code, exc.message) from exc
+        return serve_file(sha256)
 
-        def body() -> Any:
-            yield first
-            yield from chunks
 
-        response = Response(stream_with_context(body()), mimetype=file.content_type)
-        response.headers["Content-Length"] = str(file.size)
-        response.headers["ETag"] = f'"{sha256}"'
-        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-        response.direct_passthrough = True
-        return response
+def serve_file(sha256: str) -> Response:
+    """Stream a verified evidence file of the caller's tenant, or raise why not."""
+    file = _referenced_file(sha256)
+    if file.verified_at is None:
+        raise ApiError(404, "file_missing", "the file has not arrived yet")
+    if file.purged_at is not None:
+        raise ApiError(410, "file_purged", "the retention job deleted this file")
+    chunks = service.get_store().open(file.org_id, sha256)
+    try:
+        first = next(chunks, b"")
+    except StoreUnavailable as exc:
+        raise ApiError(503, exc.code, exc.message) from exc
+    except StoreError as exc:
+        raise ApiError(404, exc.code, exc.message) from exc
+
+    def body() -> Any:
+        yield first
+        yield from chunks
+
+    response = Response(stream_with_context(body()), mimetype=file.content_type)
+    response.headers["Content-Length"] = str(file.size)
+    response.headers["ETag"] = f'"{sha256}"'
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    response.direct_passthrough = True
+    return response
 
 
 @blp.route("/<string:sha256>/complete")

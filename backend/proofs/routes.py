@@ -8,15 +8,10 @@ from flask import Response, request
 from flask.views import MethodView
 
 from backend.auth.guard import require_roles
-from backend.db.models import Stop
 from backend.db.session import db_session
 from backend.domain.stops import Role
-from backend.errors import not_found
-from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
-from backend.proofs.bundle import build_bundle
-from backend.proofs.document import render_proof_pdf
-from backend.sync.routes import get_sealer
+from backend.proofs import service
 
 blp = ApiBlueprint("proofs", __name__, url_prefix="/api/v1/stops", description="Evidence bundles")
 
@@ -34,12 +29,7 @@ class StopProof(MethodView):
         is checked; with ``--files`` the files' bytes are checked too.
         """
         session = db_session()
-        stop = session.get(Stop, stop_id)
-        if stop is None:
-            raise not_found("stop")
-        return build_bundle(
-            session, stop, get_sealer().public_keys_b64(), request.host_url.rstrip("/")
-        )
+        return service.stop_bundle(session, service.find_stop(session, stop_id), request.host_url)
 
 
 @blp.route("/<int:stop_id>/proof.pdf")
@@ -51,28 +41,16 @@ class StopProofDocument(MethodView):
         """The proof-of-delivery document for the customer (PDF).
 
         Photos are re-encoded without metadata; the page carries the digest and the
-        receipt that `doorstep verify` checks.
+        receipt, and a ``proof.json`` attachment that ``doorstep verify`` checks.
         """
         session = db_session()
-        stop = session.get(Stop, stop_id)
-        if stop is None:
-            raise not_found("stop")
-        bundle = build_bundle(
-            session, stop, get_sealer().public_keys_b64(), request.host_url.rstrip("/")
-        )
-        verified = {f["sha256"] for f in bundle["files"] if f["verified"]}
-        store = get_store()
+        stop = service.find_stop(session, stop_id)
+        return pdf_response(service.proof_pdf(session, stop, request.host_url), stop.order_number)
 
-        def file_bytes(sha256: str) -> bytes | None:
-            if sha256 not in verified:
-                return None
-            return b"".join(store.open(stop.org_id, sha256))
 
-        pdf = render_proof_pdf(bundle, file_bytes)
-        return Response(
-            pdf,
-            mimetype="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="proof-{stop.order_number}.pdf"'
-            },
-        )
+def pdf_response(pdf: bytes, order_number: str) -> Response:
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="proof-{order_number}.pdf"'},
+    )

@@ -1,0 +1,89 @@
+"""A stop's proof as back office and support see it: the bundle, whether it verifies,
+the customer's PDF and the map. One place, used by the API and the console alike."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Proof, Stop
+from backend.domain.digest import verify_bundle
+from backend.errors import not_found
+from backend.evidence.service import get_store
+from backend.evidence.storage import StoreError
+from backend.proofs.bundle import build_bundle
+from backend.proofs.document import render_proof_pdf
+from backend.proofs.map import render_map
+from backend.sync.derive import winning_event_id
+from backend.sync.routes import get_sealer
+
+
+def find_stop(session: Session, stop_id: int) -> Stop:
+    stop = session.get(Stop, stop_id)
+    if stop is None:
+        raise not_found("stop")
+    return stop
+
+
+def stop_bundle(session: Session, stop: Stop, host_url: str) -> dict[str, Any]:
+    return build_bundle(session, stop, get_sealer().public_keys_b64(), host_url.rstrip("/"))
+
+
+def _held_bytes(bundle: dict[str, Any], org_id: int) -> dict[str, bytes]:
+    """The bytes of every file the server verified and still holds."""
+    store = get_store()
+    held = {}
+    for item in bundle["files"]:
+        if item["verified"] and not item["purged"]:
+            try:
+                held[item["sha256"]] = b"".join(store.open(org_id, item["sha256"]))
+            except StoreError:
+                continue  # reported as missing by the check below
+    return held
+
+
+def verification_problems(bundle: dict[str, Any], org_id: int) -> list[str]:
+    """What ``doorstep verify --files`` would say of this bundle; empty when it verifies.
+
+    A purged file is not a problem: retention deleted it on purpose, and its hash still
+    holds the proof together.
+    """
+    keys = {kid: base64.b64decode(key) for kid, key in bundle["public_keys"].items()}
+    excused = {f"file {f['sha256']} is missing" for f in bundle["files"] if f["purged"]}
+    problems = verify_bundle(bundle, keys, _held_bytes(bundle, org_id))
+    return [p for p in problems if p not in excused]
+
+
+def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
+    """The customer's proof-of-delivery document."""
+    bundle = stop_bundle(session, stop, host_url)
+    verified = {f["sha256"] for f in bundle["files"] if f["verified"] and not f["purged"]}
+    store = get_store()
+
+    def file_bytes(sha256: str) -> bytes | None:
+        if sha256 not in verified:
+            return None
+        return b"".join(store.open(stop.org_id, sha256))
+
+    return render_proof_pdf(bundle, file_bytes)
+
+
+def proof_map_svg(session: Session, stop: Stop) -> str:
+    """Where the stop's proof was captured against the stop and its geofence."""
+    winner = winning_event_id(session, stop)
+    proof = (
+        session.scalars(select(Proof).where(Proof.event_id == winner)).one_or_none()
+        if winner
+        else None
+    )
+    return render_map(
+        stop.lat,
+        stop.lon,
+        stop.geofence,
+        proof.fields.get("geo") if proof else None,
+        proof.geo_check if proof else None,
+        stop.order_number,
+    )
