@@ -44,9 +44,14 @@ ui-deps:
 	    echo "!! install with: sudo apt-get install $(UI_PACKAGES)"; \
 	  fi; }
 
-## demo: a whole simulated day (5 drivers, offline stretches, kills, dispatch changes)
+## demo: simulate a whole day (5 drivers, offline stretches, kills, dispatch changes) into
+## var/demo, then serve it: console on http://$(HOST):$(PORT)/console (dispatch/support/admin)
+# The day replaces the previous one in var/demo; `make run`'s var/doorstep.db is untouched.
+# If the day's report fails, the first line exits 1 and nothing is served.
 demo: $(DEV_STAMP)
-	$(BIN)/python -m driver_client.demo
+	$(BIN)/python -m driver_client.demo --folder var/demo --serve-at $(HOST):$(PORT)
+	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
+	  exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)

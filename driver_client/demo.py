@@ -1,36 +1,56 @@
-"""`make demo`: a whole simulated day, headless, against a fresh server.
+"""`make demo`: a whole simulated day, headless, left behind in a folder for the console.
 
 Five drivers, each with the core client in its own data folder, work through their
 stops: they arrive, deliver (signature, photo, parcel scans, age check when asked) or
-fail with a reason. They go offline for stretches, and devices are killed mid-capture
-and restarted. Meanwhile a dispatcher cancels and reassigns stops. At the end every
-device comes online and syncs, and the demo prints, per driver, what was captured,
-synced, conflicted and pending, then checks that nothing captured was lost.
+fail with a reason, each capture geo-stamped at the door (now and then far from it, or
+with no fix). They go offline for stretches, and devices are killed mid-capture and
+restarted. Meanwhile a dispatcher cancels and reassigns stops. At the end every device
+comes online and syncs, and the demo prints, per driver, what was captured, synced,
+conflicted and pending, checks that nothing captured was lost, and sums up what back
+office will find in the console's exception queue.
+
+The day stays in ``--folder`` (SQLite database and evidence files); ``make demo`` then
+serves that folder with gunicorn, so the day can be reconciled and disputed for real.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
+import math
+import os
 import random
+import shutil
 import subprocess
 import sys
-import tempfile
+import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from datetime import date
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw
+from sqlalchemy import select
 
 from backend.cli import migrate
 from backend.config import load_settings
+from backend.db.models import Stop
 from backend.db.session import Database
 from backend.devserver import background_server, free_port
 from backend.seed import seed_demo
-from driver_client.capture import CaptureRefused, Evidence, FixedLocation
+from driver_client.capture import (
+    CaptureRefused,
+    Evidence,
+    FixedLocation,
+    LocationProvider,
+    NoLocation,
+)
 from driver_client.device import Device
 from driver_client.media import prepare_photo, render_signature
 from driver_client.store import ACKNOWLEDGED
@@ -40,6 +60,30 @@ ROUNDS = 8
 STOPS_PER_ROUND = 4
 OFFLINE_CHANCE = 0.35
 KILL_CHANCE = 0.15
+FAIL_CHANCE = 0.12
+
+# Where the driver stood: mostly at the door, a few captures from down the road (an
+# outside-geofence exception) and a few with no GPS fix at all (basements, towers).
+FAR_AWAY_CHANCE = 0.04
+NO_FIX_CHANCE = 0.02
+DOORSTEP_JITTER_M = (0.0, 8.0)
+FAR_AWAY_M = (300.0, 900.0)
+ACCURACY_M = (5.0, 15.0)
+METRES_PER_DEGREE_LAT = 111_320.0
+
+# Windows are re-planned around the moment the demo runs (the seed plans them for the
+# service date's local hours, which the wall clock is rarely inside). The route's first
+# stops open before now, so a driver reaching them is on time; later ones open through
+# the afternoon; a few have already closed, which shows as outside_time_window.
+FIRST_WINDOW_OPENS = timedelta(minutes=-90)
+LAST_WINDOW_OPENS = timedelta(hours=4)
+WINDOW_HOURS = (2, 3, 4)
+CLOSED_WINDOW_CHANCE = 0.06
+
+STAFF_LOGINS = ("dispatch", "support", "admin")
+# Left in a demo folder so that resetting it can never wipe a folder the demo did not make.
+MARKER = ".doorstep-demo"
+DEFAULT_FOLDER = Path("var/demo")
 
 
 @dataclass
@@ -54,8 +98,45 @@ class Driver:
     offline_rounds: int = 0
 
 
+@dataclass(frozen=True)
+class GeoStamp:
+    lat: float
+    lon: float
+    accuracy_m: float
+
+
+@dataclass
+class DayOutcome:
+    """What the report learnt from the server's evidence bundles."""
+
+    lost: int = 0
+    # Delivered stops whose proof has a signature and a photo, every file verified,
+    # captured at the door: the ones a support agent can settle a dispute with.
+    disputable: list[tuple[int, str]] = field(default_factory=list)
+
+
+def database_path(folder: Path) -> Path:
+    """The demo day's SQLite database inside ``folder``."""
+    return folder.resolve() / "doorstep.db"
+
+
+def evidence_dir(folder: Path) -> Path:
+    """Where the demo day's server keeps the evidence files it received."""
+    return folder.resolve() / "evidence"
+
+
 def _photo(rng: random.Random) -> bytes:
-    image = Image.new("RGB", (1600, 1200), (rng.randrange(256), 120, 90))
+    # A front door with a parcel on the step, so the console shows something
+    # recognisable as a doorstep photo.
+    wall = (rng.randrange(150, 230), rng.randrange(140, 210), rng.randrange(120, 190))
+    image = Image.new("RGB", (1600, 1200), wall)
+    draw = ImageDraw.Draw(image)
+    left = rng.randrange(450, 750)
+    draw.rectangle((left, 200, left + 450, 1050), fill=(rng.randrange(40, 160), 60, 50))
+    draw.ellipse((left + 370, 600, left + 400, 630), fill=(210, 180, 60))
+    draw.rectangle((0, 1050, 1600, 1200), fill=(110, 110, 110))
+    box = rng.randrange(200, 1200)
+    draw.rectangle((box, 930, box + 260, 1080), fill=(176, 128, 72), outline=(90, 60, 30))
     out = io.BytesIO()
     image.save(out, format="JPEG")
     return prepare_photo(out.getvalue())
@@ -80,10 +161,39 @@ def _api(base: str, method: str, path: str, token: str, body: Any = None) -> Any
         return json.loads(exc.read())
 
 
+def _moved(lat: float, lon: float, metres: float, bearing: float) -> tuple[float, float]:
+    """The point ``metres`` from (lat, lon) towards ``bearing`` (radians from north)."""
+    north = metres * math.cos(bearing) / METRES_PER_DEGREE_LAT
+    east = metres * math.sin(bearing) / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
+    return lat + north, lon + east
+
+
+def geo_stamp_at(stop: dict[str, Any], rng: random.Random) -> GeoStamp | None:
+    """Where the phone's GPS puts the driver working ``stop``; None when it has no fix."""
+    roll = rng.random()
+    if roll < NO_FIX_CHANCE:
+        return None
+    distance = rng.uniform(
+        *FAR_AWAY_M if roll < NO_FIX_CHANCE + FAR_AWAY_CHANCE else DOORSTEP_JITTER_M
+    )
+    lat, lon = _moved(
+        stop["location"]["lat"], stop["location"]["lon"], distance, rng.uniform(0, 2 * math.pi)
+    )
+    return GeoStamp(round(lat, 7), round(lon, 7), round(rng.uniform(*ACCURACY_M), 1))
+
+
+def _location(stamp: GeoStamp | None) -> LocationProvider:
+    if stamp is None:
+        return NoLocation()
+    return FixedLocation(stamp.lat, stamp.lon, stamp.accuracy_m)
+
+
 def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> None:
     capture = driver.device.capture
+    # The GPS follows the driver from stop to stop: arrival and outcome share the fix.
+    capture.location = _location(geo_stamp_at(stop, rng))
     capture.arrive(stop["id"])
-    if rng.random() < 0.12:
+    if rng.random() < FAIL_CHANCE:
         reason = rng.choice(["recipient_absent", "access_denied", "business_closed"])
         capture.fail(stop["id"], reason)
     else:
@@ -109,10 +219,12 @@ def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> No
 KILL_MID_CAPTURE = """
 import json, os, signal, sys
 from pathlib import Path
-from driver_client.capture import Evidence, FixedLocation
+from driver_client.capture import Evidence, FixedLocation, NoLocation
 from driver_client.device import Device
 stop = json.loads(sys.argv[3])
-device = Device(Path(sys.argv[1]), sys.argv[2], FixedLocation(47.62, -122.33, 8))
+stamp = json.loads(sys.argv[4])
+location = FixedLocation(stamp["lat"], stamp["lon"], stamp["accuracy_m"]) if stamp else NoLocation()
+device = Device(Path(sys.argv[1]), sys.argv[2], location)
 real_put = device.store.put
 def put(key, value, db=None):
     real_put(key, value, db)
@@ -126,9 +238,12 @@ device.capture.deliver(stop["id"], "Resident", [p["barcode"] for p in stop["parc
 """
 
 
-def _kill_mid_capture_and_restart(driver: Driver, stop: dict[str, Any] | None) -> None:
+def _kill_mid_capture_and_restart(
+    driver: Driver, stop: dict[str, Any] | None, rng: random.Random
+) -> None:
     driver.device.close()
     if stop is not None:
+        stamp = geo_stamp_at(stop, rng)
         subprocess.run(  # noqa: S603 - this interpreter, our own snippet
             [
                 sys.executable,
@@ -137,31 +252,91 @@ def _kill_mid_capture_and_restart(driver: Driver, stop: dict[str, Any] | None) -
                 str(driver.data),
                 driver.online_url,
                 json.dumps(stop),
+                json.dumps(asdict(stamp) if stamp else None),
             ],
             check=False,
             timeout=60,
         )
-    driver.device = Device(driver.data, driver.online_url, FixedLocation(47.62, -122.33, 8))
+    driver.device = Device(driver.data, driver.online_url)
     driver.kills += 1
     driver.recovered = len(driver.device.orphans)
 
 
+def _on_the_quarter_hour(moment: datetime) -> datetime:
+    # Customers are offered windows on the quarter hour; rounding down keeps a window
+    # that opens (or closes) before now on the same side of now.
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def _window_near(now: datetime, progress: float, rng: random.Random) -> tuple[datetime, datetime]:
+    """A delivery window for a stop ``progress`` (0..1) of the way along its route."""
+    if rng.random() < CLOSED_WINDOW_CHANCE:
+        end = _on_the_quarter_hour(now - timedelta(minutes=rng.randint(15, 60)))
+        return end - timedelta(hours=2), end
+    start = _on_the_quarter_hour(
+        now + FIRST_WINDOW_OPENS + (LAST_WINDOW_OPENS - FIRST_WINDOW_OPENS) * progress
+    )
+    return start, start + timedelta(hours=rng.choice(WINDOW_HOURS))
+
+
+def move_windows_around(
+    database: Database, service_date: date, now: datetime, rng: random.Random
+) -> int:
+    """Re-plan the time windows of ``service_date``'s stops around ``now``; returns how many.
+
+    Must run before any driver syncs: the seed published every stop as version 1 and
+    drivers download the Stop rows as they are at their first sync, so editing the rows
+    in place (no version bump, no plan-change row) is all a fresh day needs.
+    """
+    with database.session() as session:
+        stops = session.scalars(
+            select(Stop)
+            .where(Stop.service_date == service_date)
+            .order_by(Stop.manifest_id, Stop.sequence)
+        ).all()
+        routes: dict[int | None, list[Stop]] = defaultdict(list)
+        for stop in stops:
+            routes[stop.manifest_id].append(stop)
+        for route in routes.values():
+            for position, stop in enumerate(route):
+                stop.window_start, stop.window_end = _window_near(now, position / len(route), rng)
+        session.commit()
+    return len(stops)
+
+
+def _demo_environ() -> dict[str, str]:
+    # Only the demo password is taken from the environment: the seeded users must log in
+    # with the password `make demo` prints and the served console accepts.
+    password = os.environ.get("DOORSTEP_DEMO_PASSWORD")
+    return {"DOORSTEP_DEMO_PASSWORD": password} if password else {}
+
+
 def run_day(folder: Path, seed: int = 7) -> int:
+    """Simulate the day into ``folder`` (database, server evidence, devices); 0 if all is well."""
     rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).touch()
     settings = load_settings(
-        environ={}, database_url=f"sqlite:///{folder / 'demo.db'}", storage_dir=folder / "evidence"
+        environ=_demo_environ(),
+        database_url=f"sqlite:///{database_path(folder)}",
+        storage_dir=evidence_dir(folder),
     )
     migrate(settings)
+    service_date = date.today()
     database = Database(settings.database_url)
-    with database.session() as session:
-        seed_demo(session, settings, date.today())
+    try:
+        with database.session() as session:
+            seed_demo(session, settings, service_date)
+        move_windows_around(database, service_date, datetime.now(UTC), rng)
+    finally:
+        database.dispose()
     dead_url = f"http://127.0.0.1:{free_port()}"
     with background_server(settings) as base:
         print(f"demo server on {base}; a day for 5 drivers, {ROUNDS} rounds")
         drivers = []
         for n in range(1, 6):
             data = folder / f"driver{n}"
-            device = Device(data, base, FixedLocation(47.62, -122.33, 8))
+            device = Device(data, base)
             device.login(f"driver{n}", settings.demo_password)
             device.engine.sync()
             drivers.append(Driver(f"driver{n}", device, data, base))
@@ -185,12 +360,12 @@ def run_day(folder: Path, seed: int = 7) -> int:
                         print(f"  {driver.name}: not saved on stop {stop['id']}: {exc}")
                 if rng.random() < KILL_CHANCE:
                     left = [s for s in driver.device.store.stops() if s["status"] == "pending"]
-                    _kill_mid_capture_and_restart(driver, left[0] if left else None)
+                    _kill_mid_capture_and_restart(driver, left[0] if left else None, rng)
                     if offline:
                         driver.device.transport.base_url = dead_url
                 with contextlib.suppress(Offline):
                     driver.device.engine.sync()
-            _dispatcher_moves(base, dispatch, rng, round_no)
+            _dispatcher_moves(base, dispatch, rng, round_no, service_date)
         for driver in drivers:
             driver.device.transport.base_url = base
             for _ in range(5):
@@ -200,11 +375,18 @@ def run_day(folder: Path, seed: int = 7) -> int:
                     and not driver.device.store.pending_files()
                 ):
                     break
-        return _report(drivers, base, dispatch)
+        outcome = _report(drivers, base, dispatch)
+        _back_office(base, dispatch, service_date, outcome)
+    if outcome.lost:
+        print(f"\nFAILED: {outcome.lost} captured event(s) are not on the server")
+        return 1
+    return 0
 
 
-def _dispatcher_moves(base: str, token: str, rng: random.Random, round_no: int) -> None:
-    today = date.today().isoformat()
+def _dispatcher_moves(
+    base: str, token: str, rng: random.Random, round_no: int, service_date: date
+) -> None:
+    today = service_date.isoformat()
     stops = _api(base, "GET", f"/api/v1/stops?date={today}&status=pending&limit=1000", token)
     items = stops["items"]
     if not items:
@@ -235,12 +417,25 @@ def _dispatcher_moves(base: str, token: str, rng: random.Random, round_no: int) 
         )
 
 
-def _report(drivers: list[Driver], base: str, token: str) -> int:
+def _is_disputable(bundle: dict[str, Any]) -> bool:
+    proof = bundle.get("proof") or {}
+    verified = {f["sha256"] for f in bundle.get("files", []) if f["verified"]}
+    files = proof.get("files", [])
+    return (
+        bundle.get("status") == "delivered"
+        and {"signature", "photo"} <= {f["kind"] for f in files}
+        and all(f["sha256"] in verified for f in files)
+        and (proof.get("geo_check") or {}).get("outcome") == "inside"
+        and not bundle.get("conflicts")
+    )
+
+
+def _report(drivers: list[Driver], base: str, token: str) -> DayOutcome:
     print(
         f"\n{'driver':<9}{'captured':>9}{'synced':>8}{'conflict':>9}{'rejected':>9}"
         f"{'pending':>8}{'files left':>11}{'offline':>8}{'kills':>6}{'recovered':>10}"
     )
-    lost = 0
+    outcome = DayOutcome()
     for driver in drivers:
         store = driver.device.store
         rows = store.query("SELECT event_id, stop_id, result FROM outbox")
@@ -252,26 +447,108 @@ def _report(drivers: list[Driver], base: str, token: str) -> int:
             f"{results.count(None):>8}{len(store.pending_files()):>11}"
             f"{driver.offline_rounds:>8}{driver.kills:>6}{driver.recovered:>10}"
         )
+        bundles: dict[int, dict[str, Any]] = {}
         for row in rows:
-            bundle = _api(base, "GET", f"/api/v1/stops/{row['stop_id']}/proof", token)
+            stop_id = row["stop_id"]
+            if stop_id not in bundles:
+                bundles[stop_id] = _api(base, "GET", f"/api/v1/stops/{stop_id}/proof", token)
+            bundle = bundles[stop_id]
             if row["event_id"] not in {e["id"] for e in bundle.get("events", [])}:
-                lost += 1
-                print(f"  LOST: {driver.name} event {row['event_id']} on stop {row['stop_id']}")
+                outcome.lost += 1
+                print(f"  LOST: {driver.name} event {row['event_id']} on stop {stop_id}")
             unverified = [f["sha256"] for f in bundle.get("files", []) if not f["verified"]]
             if unverified:
-                lost += 1
-                print(f"  MISSING FILES: stop {row['stop_id']}: {unverified}")
+                outcome.lost += 1
+                print(f"  MISSING FILES: stop {stop_id}: {unverified}")
+        outcome.disputable.extend(
+            (stop_id, bundle["stop"]["order_number"])
+            for stop_id, bundle in bundles.items()
+            if _is_disputable(bundle)
+        )
         driver.device.close()
-    if lost:
-        print(f"\nFAILED: {lost} captured event(s) are not on the server")
-        return 1
-    print("\nOK: every captured event is on the server, once; nothing was lost")
-    return 0
+    if not outcome.lost:
+        print("\nOK: every captured event is on the server, once; nothing was lost")
+    return outcome
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="doorstep-demo-") as folder:
-        return run_day(Path(folder))
+def _back_office(base: str, token: str, service_date: date, outcome: DayOutcome) -> None:
+    """What awaits dispatch and support in the console, as the reconciliation API tells it."""
+    path = f"/api/v1/reconciliation?date={service_date.isoformat()}"
+    day = _api(base, "GET", path, token)
+    queue = _api(base, "GET", f"{path}&open_only=true", token)
+    statuses = Counter(stop["status"] for stop in day["stops"])
+    kinds = Counter(
+        exception["kind"]
+        for stop in queue["stops"]
+        for exception in stop["exceptions"]
+        if exception["state"] == "open"
+    )
+    print(f"\nBack office, {service_date.isoformat()}:")
+    print(
+        f"  {len(day['stops'])} stops: "
+        + ", ".join(f"{count} {status}" for status, count in statuses.most_common())
+    )
+    print(
+        f"  exception queue: {queue['open_exceptions']} open exception(s) on "
+        f"{len(queue['stops'])} stop(s)"
+    )
+    for kind, count in kinds.most_common():
+        why = "  (not reached today: roll them over in bulk)" if kind == "no_outcome" else ""
+        print(f"    {kind:<24}{count:>5}{why}")
+    examples = ", ".join(order for _, order in sorted(outcome.disputable)[:3])
+    print(
+        f"  {len(outcome.disputable)} delivered stop(s) have a complete proof "
+        "(signature, photo, captured at the door)"
+    )
+    if examples:
+        print(f"    for support to settle a dispute with, e.g. orders {examples}")
+
+
+def reset_folder(folder: Path) -> None:
+    """Delete a previous demo day in ``folder``; refuse a folder the demo did not make."""
+    if not folder.exists():
+        return
+    if any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise SystemExit(
+            f"{folder} is not empty and holds no demo day ({MARKER} missing); not deleting it"
+        )
+    shutil.rmtree(folder)
+
+
+def _serving_banner(folder: Path, serve_at: str) -> None:
+    password = os.environ.get("DOORSTEP_DEMO_PASSWORD") or "demo"
+    print(f"\nThe demo day is in {folder}/; serving it now.")
+    print(f"  console:  http://{serve_at}/console")
+    print(f"  logins:   {' / '.join(STAFF_LOGINS)}, password '{password}'")
+    print("            (dispatch clears the exception queue; support settles disputes)")
+    print("  Ctrl-C to stop", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m driver_client.demo",
+        description="Simulate a whole delivery day into a folder the console can serve.",
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=DEFAULT_FOLDER,
+        help="where the day is kept (replaced if it holds an earlier demo day)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    parser.add_argument(
+        "--serve-at",
+        metavar="HOST:PORT",
+        help="announce the console at this address (make demo serves it next)",
+    )
+    args = parser.parse_args(argv)
+    reset_folder(args.folder)
+    started = time.monotonic()
+    code = run_day(args.folder, args.seed)
+    print(f"\nsimulated in {time.monotonic() - started:.0f} s", flush=True)
+    if code == 0 and args.serve_at:
+        _serving_banner(args.folder, args.serve_at)
+    return code
 
 
 if __name__ == "__main__":
