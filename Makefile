@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps driver demo
+.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps driver demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ run: $(CORE_STAMP)
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(DEV_STAMP) ui-deps
+test: $(DEV_STAMP) ui-deps browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The driver app's tests run the real Kivy window under Xvfb with Mesa's software GL.
@@ -42,6 +42,18 @@ ui-deps:
 	  else \
 	    echo "!! xvfb-run missing and not root: the driver app UI tests will be SKIPPED"; \
 	    echo "!! install with: sudo apt-get install $(UI_PACKAGES)"; \
+	  fi; }
+
+# The console's browser tests drive Debian's Chromium through Playwright; Playwright's own
+# browser download is never used (`playwright install` cannot reach its host from CI).
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	  else \
+	    echo "!! /usr/bin/chromium missing and not root: the console browser tests will be SKIPPED"; \
+	    echo "!! install with: sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; \
 	  fi; }
 
 ## demo: simulate a whole day (5 drivers, offline stretches, kills, dispatch changes) into

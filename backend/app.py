@@ -11,7 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from backend import errors, http
+from backend import console, errors, http
 from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
 from backend.db.session import Database
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)
+    console.init_app(app, settings)
     # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.
     errors.register_error_handlers(app)
     return app

@@ -12,9 +12,10 @@ exception is logged and answered with ``internal_error``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -65,6 +66,26 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
+# Renders an error as an HTML page for the paths a browser reads (the console); the
+# status, code and message are the same as the JSON an API client would get.
+HtmlErrorPage = Callable[[int, str, str, dict[str, Any] | None], Response]
+HTML_ERROR_PAGES = "doorstep.html_error_pages"
+
+
+def register_html_error_page(app: Flask, path_prefix: str, page: HtmlErrorPage) -> None:
+    app.extensions.setdefault(HTML_ERROR_PAGES, {})[path_prefix] = page
+
+
+def _html_page_for_request() -> HtmlErrorPage | None:
+    if not has_request_context():
+        return None
+    pages: dict[str, HtmlErrorPage] = current_app.extensions.get(HTML_ERROR_PAGES, {})
+    for prefix, page in pages.items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return page
+    return None
+
+
 def error_response(
     status: int,
     code: str,
@@ -72,6 +93,13 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    page = _html_page_for_request()
+    if page is not None:
+        response = page(status, code, message, errors)
+        response.status_code = status
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+        return response
     body: dict[str, Any] = {"status": status, "code": code, "message": message}
     if errors:
         body["errors"] = errors

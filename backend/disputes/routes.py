@@ -6,54 +6,22 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import Dispute
 from backend.db.session import db_session
 from backend.disputes import service
+from backend.disputes.schemas import (
+    DisputeListQuerySchema,
+    NoteSchema,
+    OpenDisputeSchema,
+    ResolveSchema,
+    SearchQuerySchema,
+)
 from backend.domain.stops import Grant, Role
 from backend.http import ApiBlueprint
 from backend.proofs.service import find_stop, proof_map_svg
 
 blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Customer service")
-
-
-class SearchQuerySchema(Schema):
-    q = fields.String(required=True, validate=validate.Length(min=2, max=200))
-
-
-class OpenDisputeSchema(Schema):
-    stop_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    reason = fields.String(
-        required=True, validate=validate.OneOf([r.value for r in service.DisputeReason])
-    )
-    note = fields.String(load_default="", validate=validate.Length(max=4000))
-    customer_reference = fields.String(load_default="", validate=validate.Length(max=120))
-
-
-class NoteSchema(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-
-
-class ResolveSchema(Schema):
-    outcome = fields.String(
-        required=True, validate=validate.OneOf([o.value for o in service.Outcome])
-    )
-    remedy = fields.String(
-        load_default=None, validate=validate.OneOf([r.value for r in service.Remedy])
-    )
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    evidence_cited = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)),
-        load_default=list,
-        metadata={"description": 'e.g. "photo:<sha256>", "signature:<sha256>", "geo", "receipt"'},
-    )
-
-
-class DisputeListQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf(["open", "upheld", "rejected"]))
 
 
 @blp.route("/deliveries/search")
@@ -85,11 +53,8 @@ class Disputes(MethodView):
     @blp.response(200, description="Disputes, newest first")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Disputes, optionally by status."""
-        session = db_session()
-        statement = select(Dispute).order_by(Dispute.id.desc()).limit(500)
-        if "status" in query:
-            statement = statement.where(Dispute.status == query["status"])
-        return {"items": [service.dispute_dict(session, d) for d in session.scalars(statement)]}
+        items = service.list_disputes(db_session(), query.get("status"))
+        return {"items": [item["dispute"] for item in items]}
 
     @require_roles(Role.SUPPORT)
     @blp.arguments(OpenDisputeSchema)

@@ -95,6 +95,12 @@ def open_dispute(
     begin_write(session)
     if session.get(Stop, stop_id) is None:
         raise not_found("stop")
+    if on_legal_hold(session, [stop_id]):
+        raise ApiError(
+            409,
+            "dispute_already_open",
+            "this delivery already has an open dispute; add a note to it instead",
+        )
     dispute = Dispute(
         org_id=principal.org_id,
         stop_id=stop_id,
@@ -179,6 +185,33 @@ def resolve(
     )
     session.commit()
     return dispute
+
+
+def list_disputes(session: Session, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
+    """Disputes, newest first, each with the delivery it is about."""
+    statement = (
+        select(Dispute, Stop.order_number, Stop.address, Stop.service_date)
+        .join(Stop, Stop.id == Dispute.stop_id)
+        .order_by(Dispute.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        statement = statement.where(Dispute.status == status)
+    return [
+        {
+            "dispute": dispute_dict(session, dispute),
+            "order_number": order_number,
+            "address": address,
+            "service_date": service_date.isoformat(),
+        }
+        for dispute, order_number, address, service_date in session.execute(statement)
+    ]
+
+
+def disputes_of_stop(session: Session, stop_id: int) -> list[Dispute]:
+    return list(
+        session.scalars(select(Dispute).where(Dispute.stop_id == stop_id).order_by(Dispute.id))
+    )
 
 
 def notes_of(session: Session, dispute_id: int) -> list[DisputeNote]:

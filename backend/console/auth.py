@@ -1,0 +1,258 @@
+"""Who is using the console: form login, the session cookie, roles and CSRF.
+
+The console uses the same accounts, passwords, throttling and roles as the API, but a
+browser session instead of bearer tokens: a signed, HttpOnly, SameSite cookie holding
+the user's id and a CSRF token. Every request reloads the user, so a deactivated
+account or a changed role takes effect at once. Every POST must carry the session's
+CSRF token, and a cross-site Origin is refused before the token is even compared.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import (
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from backend.auth.service import check_credentials
+from backend.auth.tokens import Principal
+from backend.console.blueprint import bp
+from backend.db.models import User
+from backend.db.session import db_session, scope_to_tenant
+from backend.domain.stops import Grant, Role
+from backend.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SESSION_LIFETIME = timedelta(hours=12)
+CONSOLE_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    id: int
+    org_id: int
+    username: str
+    full_name: str
+    role: Role
+    grants: frozenset[str]
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.id, self.org_id, self.role, self.username, None, self.grants)
+
+    def may(self, *roles: Role, grant: Grant | None = None) -> bool:
+        """Whether the user may do what ``roles`` (or ``grant``) may; admins may all."""
+        return (
+            self.role in roles
+            or self.role is Role.ADMIN
+            or (grant is not None and grant.value in self.grants)
+        )
+
+    @property
+    def home(self) -> str:
+        return home_url(self.role)
+
+
+def home_url(role: Role) -> str:
+    """Where each role starts: support with search, everyone else with the day."""
+    return url_for("console.search") if role is Role.SUPPORT else url_for("console.day")
+
+
+def current_user() -> ConsoleUser | None:
+    user: ConsoleUser | None = g.get("console_user")
+    return user
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use (the login form needs one too)."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _same_origin(value: str) -> bool:
+    origin = urlsplit(value)
+    here = urlsplit(request.host_url)
+    return (origin.scheme, origin.netloc) == (here.scheme, here.netloc)
+
+
+def _check_csrf() -> None:
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and not _same_origin(origin):
+        raise ApiError(403, "cross_origin", "the form was sent from another site")
+    expected = session.get("csrf")
+    sent = request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
+        raise ApiError(
+            400,
+            "csrf_failed",
+            "the form has expired or did not come from this console; reload the page and retry",
+        )
+
+
+def _load_user() -> None:
+    """Find the session's user (if any) and scope the database session to its tenant."""
+    g.console_user = None
+    user_id = session.get("uid")
+    started = session.get("since")
+    if not isinstance(user_id, int) or not isinstance(started, (int, float)):
+        return
+    if datetime.now(UTC).timestamp() - started > SESSION_LIFETIME.total_seconds():
+        session.clear()
+        return
+    # Looked up before the tenant is known: usernames and ids are global.
+    user = db_session().scalars(select(User).where(User.id == user_id)).one_or_none()
+    if user is None or not user.is_active or user.role not in CONSOLE_ROLES:
+        session.clear()
+        return
+    g.console_user = ConsoleUser(
+        user.id,
+        user.org_id,
+        user.username,
+        user.full_name,
+        user.role,
+        frozenset(user.grants or ()),
+    )
+    scope_to_tenant(db_session(), user.org_id)
+
+
+@bp.before_app_request
+def _before_console_request() -> None:
+    if not request.path.startswith("/console") or request.endpoint == "console.static":
+        return
+    _load_user()
+    _check_csrf()
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    if not request.path.startswith("/console"):
+        return {}
+    return {"me": current_user(), "csrf_token": csrf_token, "Role": Role, "Grant": Grant}
+
+
+def console_view(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
+    """The view needs a logged-in console user with one of ``roles`` (or ``grant``).
+
+    No session: back to the login page, then here. Wrong role: a 403 page that says
+    what the role may not do.
+    """
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            if roles and not user.may(*roles, grant=grant):
+                raise ApiError(
+                    403, "forbidden", f"the {user.role.value} role may not see or do this"
+                )
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only back into the console: never an open redirect to another site.
+    if target and target.startswith("/console") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.get("/login")
+def login() -> Any:
+    if current_user() is not None:
+        return redirect(_safe_next(request.args.get("next")) or home_url(current_user_role()))
+    return render_template("console/login.html", next=request.args.get("next", ""))
+
+
+@bp.post("/login")
+def login_submit() -> Any:
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    next_url = request.form.get("next", "")
+    if not username or not password or len(username) > 150 or len(password) > 1024:
+        return _login_refused(422, "validation_error", "enter your username and password")
+    settings = current_app.config["DOORSTEP"]
+    database = db_session()
+    try:
+        user = check_credentials(
+            database, settings, username, password, request.remote_addr or "unknown"
+        )
+    except ApiError as exc:
+        return _login_refused(exc.status, exc.code, exc.message, exc.headers)
+    if user.role not in CONSOLE_ROLES:
+        database.rollback()
+        return _login_refused(
+            403,
+            "console_not_for_drivers",
+            "drivers use the Doorstep app on their handheld; the console is for "
+            "dispatch and customer service",
+        )
+    database.commit()
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["since"] = datetime.now(UTC).timestamp()
+    csrf_token()  # a fresh token for the new session
+    return redirect(_safe_next(next_url) or home_url(user.role))
+
+
+def _login_refused(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = render_template(
+        "console/login.html",
+        next=request.form.get("next", ""),
+        username=request.form.get("username", ""),
+        error={"code": code, "message": message},
+    )
+    return Response(body, status=status, headers=headers or {}, mimetype="text/html")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("")
+@bp.get("/")
+@console_view()
+def home() -> Response:
+    return redirect(cast(ConsoleUser, current_user()).home)
+
+
+def current_user_role() -> Role:
+    return cast(ConsoleUser, current_user()).role
+
+
+def principal_for_console() -> Principal:
+    """The console user as the service layer knows callers."""
+    user = current_user()
+    assert user is not None, "console_view guarantees a user"
+    return user.principal

@@ -1,0 +1,142 @@
+"""The evidence view of one delivery, for back office and customer service alike:
+signature, photos, the map, the timeline, device and clock, hashes, receipt, and
+whether the bundle verifies. Plus the files, map and PDF it links to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, render_template, request
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from backend.console.auth import console_view, current_user, principal_for_console
+from backend.console.blueprint import bp
+from backend.db.models import User
+from backend.db.session import db_session
+from backend.disputes import service as disputes
+from backend.domain.stops import Role
+from backend.errors import ApiError
+from backend.evidence.routes import serve_file
+from backend.proofs import service as proofs
+from backend.proofs.routes import pdf_response
+from backend.proofs.timeline import build_timeline
+from backend.reconciliation import service as reconciliation
+
+# Only these are shown inline in the browser; anything else the device sent is
+# offered as a download, so no uploaded file can run as a page of this origin.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+
+
+def usernames(user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = db_session().execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _dispute_views(stop_id: int) -> list[dict[str, Any]]:
+    session = db_session()
+    views = [disputes.dispute_dict(session, d) for d in disputes.disputes_of_stop(session, stop_id)]
+    ids = {v["opened_by"] for v in views} | {v["resolved_by"] for v in views if v["resolved_by"]}
+    ids |= {n["user_id"] for v in views for n in v["notes"]}
+    names = usernames(ids)
+    for view in views:
+        view["opened_by_name"] = names.get(view["opened_by"], "?")
+        view["resolved_by_name"] = names.get(view["resolved_by"] or 0)
+        for note in view["notes"]:
+            note["by"] = names.get(note["user_id"], "?")
+    return views
+
+
+def render_delivery(
+    stop_id: int,
+    errors: dict[str, list[str]] | None = None,
+    form: Any = None,
+    status: int = 200,
+    open_form: str = "",
+) -> Response:
+    """The evidence page; ``errors``/``form`` re-show a refused dispute form."""
+    session = db_session()
+    stop = proofs.find_stop(session, stop_id)
+    bundle = proofs.stop_bundle(session, stop, request.host_url)
+    problems = proofs.verification_problems(bundle, stop.org_id) if bundle.get("proof") else []
+    user = current_user()
+    assert user is not None
+    review = None
+    if user.may(Role.DISPATCHER):
+        threshold = reconciliation.threshold_for(session, stop.org_id)
+        [review] = reconciliation.review_day(
+            session, stop.service_date, None, threshold, stop_ids=[stop.id]
+        )
+    decision_users = usernames({d["user_id"] for d in review.notes}) if review else {}
+    body = render_template(
+        "console/delivery.html",
+        stop=stop,
+        bundle=bundle,
+        proof=bundle.get("proof"),
+        files_by_kind=_files_by_kind(bundle),
+        problems=problems,
+        timeline=build_timeline(session, stop),
+        review=review,
+        decision_users=decision_users,
+        disputes=_dispute_views(stop.id),
+        reasons=list(disputes.DisputeReason),
+        errors=errors or {},
+        form=form if form is not None else MultiDict(),
+        open_form=open_form,
+        principal=principal_for_console(),
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _files_by_kind(bundle: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The winning proof's files by kind (signature, photo, ...), with their state."""
+    state = {f["sha256"]: f for f in bundle["files"]}
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in (bundle.get("proof") or {}).get("files", []):
+        grouped.setdefault(item["kind"], []).append({**item, **state.get(item["sha256"], {})})
+    return grouped
+
+
+@bp.get("/deliveries/<int:stop_id>")
+@console_view(Role.DISPATCHER, Role.SUPPORT)
+def delivery(stop_id: int) -> Response:
+    return render_delivery(stop_id)
+
+
+@bp.get("/deliveries/<int:stop_id>/map.svg")
+@console_view(Role.DISPATCHER, Role.SUPPORT)
+def delivery_map(stop_id: int) -> Response:
+    session = db_session()
+    svg = proofs.proof_map_svg(session, proofs.find_stop(session, stop_id))
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/deliveries/<int:stop_id>/proof.pdf")
+@console_view(Role.DISPATCHER, Role.SUPPORT)
+def delivery_pdf(stop_id: int) -> Response:
+    session = db_session()
+    stop = proofs.find_stop(session, stop_id)
+    return pdf_response(proofs.proof_pdf(session, stop, request.host_url), stop.order_number)
+
+
+@bp.get("/evidence/<string:sha256>")
+@console_view(Role.DISPATCHER, Role.SUPPORT)
+def evidence_file(sha256: str) -> Response:
+    response = serve_file(sha256)
+    if response.mimetype not in INLINE_TYPES:
+        response.headers["Content-Disposition"] = f'attachment; filename="{sha256}"'
+    # Even an image is never allowed to act as a document of this origin.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def refuse(stop_id: int, exc: ApiError, form: Any, which: str) -> Response:
+    """Show the delivery again with a refused form's message next to it (field errors)
+    or above the disputes (anything else)."""
+    messages = exc.errors or {"_form": [exc.message]}
+    flat = {
+        key: value if isinstance(value, list) else [str(value)] for key, value in messages.items()
+    }
+    return render_delivery(stop_id, flat, form, exc.status, which)

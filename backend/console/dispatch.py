@@ -1,0 +1,267 @@
+"""Back office pages: the day's live progress, the exception queue, decisions, the
+end-of-day summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from marshmallow import Schema, fields, validate
+from werkzeug.datastructures import MultiDict
+
+from backend.console.auth import console_view, principal_for_console
+from backend.console.blueprint import bp
+from backend.console.days import DayScope, read_day_scope
+from backend.console.forms import FormInvalid, parse_form
+from backend.db.session import db_session
+from backend.domain.reconcile import ExceptionKind
+from backend.domain.stops import Role
+from backend.errors import ApiError
+from backend.reconciliation import service
+
+# Past this many rows the queue page asks for a narrower filter instead of drawing
+# a table no one can read; bulk actions still cover every match.
+QUEUE_ROWS_SHOWN = 1000
+
+EXCEPTION_LABELS = {
+    ExceptionKind.NO_OUTCOME: "No outcome",
+    ExceptionKind.EVIDENCE_PENDING: "Evidence pending",
+    ExceptionKind.POLICY_UNMET: "Proof misses policy",
+    ExceptionKind.OUTSIDE_GEOFENCE: "Outside geofence",
+    ExceptionKind.GEO_UNCERTAIN: "Location uncertain",
+    ExceptionKind.NO_GEO_FIX: "No location",
+    ExceptionKind.OUTSIDE_TIME_WINDOW: "Outside time window",
+    ExceptionKind.FAILURE_UNVERIFIED: "Failure not at address",
+    ExceptionKind.OPEN_CONFLICT: "Conflicting reports",
+    ExceptionKind.CLOCK_SKEW: "Device clock skew",
+    ExceptionKind.DELIVERED_AFTER_CANCEL: "Delivered after cancel",
+}
+
+
+@bp.app_template_filter("exception_label")
+def exception_label(kind: str) -> str:
+    try:
+        return EXCEPTION_LABELS[ExceptionKind(kind)]
+    except ValueError:
+        return kind.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    stop_id: int
+    order_number: str
+    driver: str | None
+    address: str
+    status: str
+    kind: str
+    detail: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.stop_id}:{self.kind}"
+
+
+def _scope() -> DayScope:
+    return read_day_scope(db_session(), principal_for_console().org_id)
+
+
+def _reviews(scope: DayScope, driver: str | None = None) -> list[service.StopReview]:
+    session = db_session()
+    threshold = service.threshold_for(session, principal_for_console().org_id)
+    return service.review_day(session, scope.service_date, driver, threshold, scope.depot_id)
+
+
+def _queue(scope: DayScope) -> tuple[list[QueueRow], Counter[str], list[str]]:
+    """Open exceptions matching the scope, counts by kind (before the kind filter),
+    and the drivers of the day."""
+    reviews = _reviews(scope)
+    drivers = sorted({r.driver for r in reviews if r.driver})
+    rows = [
+        QueueRow(
+            r.stop.id,
+            r.stop.order_number,
+            r.driver,
+            r.stop.address,
+            r.stop.status.value,
+            e.kind.value,
+            e.detail,
+        )
+        for r in reviews
+        if scope.driver is None or r.driver == scope.driver
+        for e in r.open_exceptions
+    ]
+    counts = Counter(row.kind for row in rows)
+    if scope.kind:
+        rows = [row for row in rows if row.kind == scope.kind]
+    return rows, counts, drivers
+
+
+@bp.get("/day")
+@console_view(Role.DISPATCHER)
+def day() -> str:
+    """Live progress per driver; the table refreshes itself every 30 s."""
+    scope = _scope()
+    reviews = _reviews(scope)
+    summary = {row["driver"]: row for row in service.summarise(reviews, {}) if row["depot"] != "*"}
+    progress = service.progress(db_session(), scope.service_date, scope.depot_id)
+    open_total = sum(len(r.open_exceptions) for r in reviews)
+    template = "console/_progress.html" if request.args.get("fragment") else "console/day.html"
+    return render_template(
+        template,
+        scope=scope,
+        progress=progress,
+        summary=summary,
+        open_total=open_total,
+        stops_total=len(reviews),
+    )
+
+
+@bp.get("/exceptions")
+@console_view(Role.DISPATCHER)
+def exceptions() -> Any:
+    return _render_queue(_scope())
+
+
+def _render_queue(
+    scope: DayScope,
+    errors: dict[str, list[str]] | None = None,
+    form: MultiDict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    rows, counts, drivers = _queue(scope)
+    body = render_template(
+        "console/exceptions.html",
+        scope=scope,
+        rows=rows[:QUEUE_ROWS_SHOWN],
+        total=len(rows),
+        counts=counts,
+        drivers=drivers,
+        kinds=list(ExceptionKind),
+        errors=errors or {},
+        form=form or MultiDict(),
+        decisions=service.DECISIONS,
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+class DecideForm(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(service.DECISIONS))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    items = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9]{1,18}:[a-z_]{1,40}$")),
+        load_default=list,
+        validate=validate.Length(max=5000),
+    )
+    scope = fields.String(load_default="selected", validate=validate.OneOf(["selected", "all"]))
+    expected = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    confirmed = fields.Boolean(load_default=False)
+    back = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+def _targets(
+    form: dict[str, Any], scope: DayScope
+) -> tuple[list[service.DecisionTarget], tuple[int, str] | None]:
+    """The exceptions the form decides on, or the status and reason it cannot."""
+    if form["scope"] == "all":
+        rows, _, _ = _queue(scope)
+        if form["expected"] is not None and form["expected"] != len(rows):
+            return [], (
+                409,
+                f"The queue changed while you were looking: {len(rows)} exceptions match "
+                f"now, not {form['expected']}. Check the list and apply again.",
+            )
+        return [service.DecisionTarget(r.stop_id, r.kind) for r in rows], None
+    targets = []
+    for item in form["items"]:
+        stop_id, _, kind = item.partition(":")
+        targets.append(service.DecisionTarget(int(stop_id), kind))
+    if not targets:
+        return [], (422, "Select at least one exception.")
+    return targets, None
+
+
+def _safe_back(target: str) -> str | None:
+    if target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.post("/exceptions/decide")
+@console_view(Role.DISPATCHER)
+def decide() -> Any:
+    """Accept, annotate or reject (after a confirmation) one or many exceptions."""
+    scope = read_day_scope(db_session(), principal_for_console().org_id, request.form)
+    try:
+        form = parse_form(DecideForm(), request.form, lists=("items",))
+    except FormInvalid as exc:
+        return _render_queue(scope, exc.errors, request.form, 422)
+    targets, problem = _targets(form, scope)
+    if problem is not None:
+        status, reason = problem
+        return _render_queue(scope, {"items": [reason]}, request.form, status)
+    if form["decision"] == service.REJECT and not form["note"].strip():
+        return _render_queue(
+            scope, {"note": ["Say why: the note is required to reject."]}, request.form, 422
+        )
+    if form["decision"] == service.REJECT and not form["confirmed"]:
+        return _confirm_reject(scope, form, targets)
+    try:
+        rows = service.decide_many(
+            db_session(),
+            principal_for_console(),
+            targets,
+            form["decision"],
+            form["note"],
+            service.threshold_for(db_session(), principal_for_console().org_id),
+        )
+    except ApiError as exc:
+        if exc.status in (404, 409, 422):
+            return _render_queue(scope, {"items": [exc.message]}, request.form, exc.status)
+        raise
+    replanned = len({r.replanned_stop_id for r in rows if r.replanned_stop_id})
+    verb = {"accept": "Accepted", "reject": "Rejected", "annotate": "Annotated"}[form["decision"]]
+    message = f"{verb} {len(rows)} exception{'s' if len(rows) != 1 else ''}."
+    if replanned:
+        message += f" {replanned} stop{'s' if replanned != 1 else ''} re-planned for the next day."
+    flash(message, "success")
+    return redirect(_safe_back(form["back"]) or url_for("console.exceptions", **scope.params()))
+
+
+def _confirm_reject(
+    scope: DayScope, form: dict[str, Any], targets: list[service.DecisionTarget]
+) -> str:
+    stops = {r.stop.id: r for r in _reviews(scope)}
+    listed = [
+        (t, stops[t.stop_id].stop.order_number if t.stop_id in stops else str(t.stop_id))
+        for t in targets
+    ]
+    return render_template(
+        "console/confirm_reject.html",
+        scope=scope,
+        form=form,
+        listed=listed,
+        stop_count=len({t.stop_id for t in targets}),
+    )
+
+
+@bp.get("/summary")
+@console_view(Role.DISPATCHER)
+def summary() -> str:
+    scope = _scope()
+    session = db_session()
+    rows = service.summarise(_reviews(scope), service.depot_names(session))
+    return render_template("console/summary.html", scope=scope, rows=rows)
+
+
+@bp.get("/summary.csv")
+@console_view(Role.DISPATCHER)
+def summary_csv() -> Response:
+    scope = _scope()
+    rows = service.summarise(_reviews(scope), service.depot_names(db_session()))
+    return Response(
+        service.summary_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="summary-{scope.service_date}.csv"'},
+    )

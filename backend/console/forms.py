@@ -1,0 +1,56 @@
+"""Console forms, validated by marshmallow schemas like the API's bodies.
+
+A form that fails validation is shown again with each field's message and status 422,
+so the person sees what to fix and a script sees the same status an API call would get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from werkzeug.datastructures import MultiDict
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("the form has invalid fields")
+        self.errors = errors
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            # An item of a list field ("items": {0: [...]}) is reported on the field.
+            if isinstance(key, int):
+                name = prefix or "_form"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_flatten(value, name))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_form"] = list(messages)
+    else:
+        flat[prefix or "_form"] = [str(messages)]
+    return flat
+
+
+def parse_form(
+    schema: Schema, form: MultiDict[str, str], lists: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Load ``form`` with ``schema``; ``lists`` name the fields sent as repeated keys.
+
+    Empty strings count as absent, as a browser sends every field of a form. Anything
+    the schema does not know (the CSRF token, the submit button) is ignored.
+    """
+    raw: dict[str, Any] = {}
+    for key in form:
+        if key in lists:
+            raw[key] = [v for v in form.getlist(key) if v != ""]
+        elif key in schema.fields and form.get(key, "") != "":
+            raw[key] = form[key]
+    try:
+        loaded: dict[str, Any] = schema.load(raw, unknown="exclude")
+    except ValidationError as exc:
+        raise FormInvalid(_flatten(exc.messages)) from exc
+    return loaded
