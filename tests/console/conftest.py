@@ -1,0 +1,157 @@
+"""Fixtures for the web console's browser tests: a simulated day, a server, Chromium.
+
+The console is tested the way a dispatcher uses it: a real gunicorn serving a day made
+by ``make demo``'s own simulation, driven through Debian's Chromium by Playwright.
+Playwright's bundled browsers are never used (``playwright install`` needs a download
+host CI cannot reach); ``make browser-deps`` installs Chromium with apt instead. Without
+it the browser tests are skipped and the session ends with a loud banner, unless
+DOORSTEP_REQUIRE_BROWSER=1 turns that into a failure (CI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from backend.config import PROJECT_ROOT, load_settings
+from backend.devserver import background_server
+from driver_client import demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # Every name but 127.0.0.1 fails to resolve inside the browser, so a page that
+    # pulls a font or script from elsewhere breaks here instead of leaking traffic.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+# Like the driver app's UI tests: var/screenshots by default, so a test run leaves the
+# tree clean; DOORSTEP_SCREENSHOTS=docs/screenshots refreshes the ones the docs show.
+SCREENSHOTS = PROJECT_ROOT / os.environ.get("DOORSTEP_SCREENSHOTS", "var/screenshots")
+DEFAULT_TIMEOUT_MS = 15_000
+# Two rounds keep the day to about 10 s (`make demo` runs demo.ROUNDS, 8) and still leave
+# ~36 delivered stops (~30 with a complete proof to dispute), a few failed ones, and open
+# outside_geofence, outside_time_window and delivered_after_cancel exceptions besides
+# hundreds of no_outcome stops not reached yet.
+DAY_ROUNDS = 2
+
+_browser_skip_reason: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def console_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a simulated day: demo.database_path(folder), folder / "evidence"."""
+    folder = tmp_path_factory.mktemp("console-day")
+    output = io.StringIO()
+    # monkeypatch is function-scoped; this day is shared by the whole session.
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
+        patch.setattr(demo, "ROUNDS", DAY_ROUNDS)
+        # The seeded users must accept helpers.DEMO_PASSWORD whatever the shell exports.
+        patch.delenv("DOORSTEP_DEMO_PASSWORD", raising=False)
+        code = demo.run_day(folder)
+    assert code == 0, f"the simulated day lost events:\n{output.getvalue()}"
+    return folder
+
+
+@pytest.fixture(scope="session")
+def console_date(console_day: Path) -> date:
+    """The day's service date, read back from its manifests.
+
+    run_day uses date.today(); reading it back keeps a session that crosses midnight on
+    the day that was actually simulated.
+    """
+    with contextlib.closing(sqlite3.connect(demo.database_path(console_day))) as db:
+        dates = {row[0] for row in db.execute("SELECT DISTINCT service_date FROM manifest")}
+    assert len(dates) == 1, dates
+    return date.fromisoformat(dates.pop())
+
+
+@pytest.fixture(scope="session")
+def console_url(console_day: Path) -> Iterator[str]:
+    """Base URL (http://127.0.0.1:PORT) of gunicorn serving the simulated day."""
+    settings = load_settings(
+        environ={},
+        database_url=f"sqlite:///{demo.database_path(console_day)}",
+        storage_dir=demo.evidence_dir(console_day),
+    )
+    with background_server(settings) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = (
+            f"{CHROMIUM} is missing: install it with "
+            "`sudo apt-get install --no-install-recommends chromium fonts-dejavu-core` "
+            "(or `make browser-deps` as root); never `playwright install`"
+        )
+        if os.environ.get("DOORSTEP_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"DOORSTEP_REQUIRE_BROWSER=1 but {reason}")
+        _browser_skip_reason.append(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page on a laptop-sized screen; no cookies carried over between tests."""
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 800},
+        accept_downloads=True,
+        # Chromium otherwise takes both from the machine (LANG, TZ): date inputs and
+        # screenshots would differ between a laptop and CI.
+        locale="en-US",
+        timezone_id="UTC",
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """shot(page, name) saves the page as <SCREENSHOTS>/console-<name>.png: all of it, or
+    with ``full_page=False`` the screen a person sees (for pages hundreds of rows long)."""
+
+    def shot(page: Page, name: str, full_page: bool = True) -> Path:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+            raise ValueError(f"screenshot names are lowercase words and dashes: {name!r}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"console-{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return shot
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _browser_skip_reason:
+        terminalreporter.write_sep(
+            "!", "CONSOLE BROWSER TESTS WERE SKIPPED: no Chromium", red=True, bold=True
+        )
+        terminalreporter.write_line(f"reason: {_browser_skip_reason[0]}")
