@@ -78,6 +78,49 @@ def _require_declared_content_type() -> None:
         )
 
 
+# Sync bodies are checked event by event (backend.domain.events), so one bad event is
+# rejected on its own instead of refusing the whole batch the device keeps resending.
+CHECKED_PER_EVENT = frozenset({"/api/v1/sync"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path or "_body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [f"{path}.{k}".lstrip(".") for k in value if "\x00" in str(k)]
+        for key, item in value.items():
+            found += _nul_paths(item, f"{path}.{key}".lstrip("."))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}")]
+    return []
+
+
+def _refuse_nul_characters() -> None:
+    """Refuse text holding NUL (U+0000) at the door, with a 422 naming the field.
+
+    PostgreSQL text cannot store it, so it would otherwise fail at the INSERT as a 500,
+    after part of the request's work; SQLite would store it. Refusing it here makes both
+    backends answer the same, for the API and the console alike.
+    """
+    bad = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
+    if request.method in WRITE_METHODS:
+        if request.mimetype in FORM_TYPES:
+            bad += [
+                name for name, value in request.form.items(multi=True) if "\x00" in name + value
+            ]
+        elif request.is_json and request.path not in CHECKED_PER_EVENT:
+            bad += _nul_paths(request.get_json(silent=True), "")
+    if bad:
+        raise ApiError(
+            422,
+            "validation_error",
+            "text may not contain NUL (U+0000) characters",
+            errors={name: ["contains a NUL character"] for name in bad},
+        )
+
+
 def gzip_body(raw: bytes) -> bytes:
     # Level 6 is zlib's default trade-off; mtime=0 keeps the bytes stable for caching.
     return gzip.compress(raw, compresslevel=6, mtime=0)
@@ -169,5 +212,6 @@ def init_app(app: Flask) -> None:
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
     )
     app.before_request(_require_declared_content_type)
+    app.before_request(_refuse_nul_characters)
     app.after_request(_compress_response)
     app.after_request(_security_headers)

@@ -173,6 +173,9 @@ def _text(value: Any, field: str, max_len: int, required: bool = False) -> str:
         raise _reject(
             "invalid_payload", f"must be a string of {1 if required else 0}..{max_len}", field
         )
+    if "\x00" in value:
+        # No database text column can hold NUL; the report would never be stored.
+        raise _reject("invalid_payload", "must not contain NUL (U+0000) characters", field)
     return value
 
 

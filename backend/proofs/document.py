@@ -59,6 +59,32 @@ def clean_photo(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _clean_signature(data: bytes) -> bytes:
+    """The signature redrawn as a plain PNG on white, whatever chunks the file carried."""
+    with Image.open(io.BytesIO(data)) as original:
+        original.load()
+        canvas = Image.new("RGB", original.size, "white")
+        rgba = original.convert("RGBA")
+    canvas.paste(rgba, mask=rgba.getchannel("A"))
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return out.getvalue()
+
+
+def printable_image(data: bytes, kind: str) -> bytes | None:
+    """The image re-encoded for the page, or None if it cannot be decoded.
+
+    Every image is decoded and re-encoded here, never embedded as sent: the hash proves
+    the bytes are the device's, not that they are a well-formed image, and a file that
+    is not one must cost the customer a line of text, not the whole document.
+    """
+    try:
+        return _clean_signature(data) if kind == "signature" else clean_photo(data)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        # OSError covers PIL's UnidentifiedImageError and truncated files.
+        return None
+
+
 def verification_record(bundle: dict[str, Any]) -> dict[str, Any] | None:
     """What ``doorstep verify`` needs from a bundle, or None while there is no receipt."""
     proof = bundle.get("proof")
@@ -112,20 +138,26 @@ def render_proof_pdf(bundle: dict[str, Any], file_bytes: Callable[[str], bytes |
         pdf.multi_cell(0, 7, _latin(value), new_x="LMARGIN", new_y="NEXT")
 
     files = proof.get("files") or []
+    purged = {f["sha256"] for f in bundle.get("files") or [] if f.get("purged")}
     for kind, title in (("signature", "Signature"), ("photo", "Photo")):
         for item in (f for f in files if f.get("kind") == kind):
             data = file_bytes(item["sha256"])
-            if data is None:
-                pdf.cell(0, 8, _latin(f"{title}: not yet received"), new_x="LMARGIN", new_y="NEXT")
+            image = printable_image(data, kind) if data is not None else None
+            if image is None:
+                if item["sha256"] in purged:
+                    why = "deleted by the retention policy (its hash still verifies)"
+                elif data is None:
+                    why = "not yet received"
+                else:
+                    why = f"cannot be shown (file {item['sha256'][:12]}); its hash is below"
+                pdf.cell(0, 8, _latin(f"{title}: {why}"), new_x="LMARGIN", new_y="NEXT")
                 continue
-            if kind == "photo":
-                data = clean_photo(data)
             pdf.ln(2)
             pdf.set_font("Helvetica", "B", 11)
             pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
             # Fit in a box so signature, photo and verification stay on one page.
             pdf.image(
-                io.BytesIO(data), w=90, h=30 if kind == "signature" else 70, keep_aspect_ratio=True
+                io.BytesIO(image), w=90, h=30 if kind == "signature" else 70, keep_aspect_ratio=True
             )
 
     pdf.ln(4)

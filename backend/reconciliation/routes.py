@@ -157,6 +157,38 @@ class BulkDecision(MethodView):
         return {"items": [service.decision_dict(r) for r in rows]}, 201
 
 
+class ProgressQuerySchema(Schema):
+    date = fields.Date(required=True)
+    depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
+
+
+@blp.route("/progress")
+class Progress(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(ProgressQuerySchema, location="query")
+    @blp.response(200, description="Per driver: stops by status, last report, next stop")
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The day's live progress per driver (what the console's Today page shows)."""
+        rows = service.progress(db_session(), query["date"], query.get("depot"))
+        return {
+            "date": query["date"].isoformat(),
+            "drivers": [
+                {
+                    "driver": row.driver,
+                    "depot": row.depot,
+                    "stops": row.total,
+                    "done": row.done,
+                    "by_status": row.counts,
+                    "last_report_at": row.last_report_at.isoformat().replace("+00:00", "Z")
+                    if row.last_report_at
+                    else None,
+                    "next_stop": row.next_stop,
+                }
+                for row in rows
+            ],
+        }
+
+
 @blp.route("/summary")
 class Summary(MethodView):
     @require_roles(Role.DISPATCHER)

@@ -118,3 +118,23 @@ def test_a_lost_database_is_a_503_that_invites_a_retry(
     response = app.test_client().get("/api/v1/manifests/mine?date=2026-11-24", headers=headers)
     _assert_error(response, 503, "database_unavailable")
     assert response.headers["Retry-After"] == "2"
+
+
+def test_text_with_a_nul_character_is_refused_by_name_on_every_backend(
+    client: FlaskClient,
+    world: World,
+    token_for: Callable[[str], str],
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for('support')}"}
+    body = client.post(
+        "/api/v1/disputes",
+        json={"stop_id": 1, "reason": "other", "note": "before\x00after"},
+        headers=headers,
+    )
+    assert (body.status_code, body.get_json()["code"]) == (422, "validation_error")
+    assert body.get_json()["errors"] == {"note": ["contains a NUL character"]}
+    query = client.get("/api/v1/deliveries/search", query_string={"q": "a\x00b"}, headers=headers)
+    assert (query.status_code, query.get_json()["errors"]) == (
+        422,
+        {"q": ["contains a NUL character"]},
+    )

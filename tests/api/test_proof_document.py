@@ -210,3 +210,31 @@ def test_drivers_cannot_download_proof_documents(
         ).status_code
         == 404
     )
+
+
+def test_an_evidence_file_that_is_no_image_costs_a_line_not_the_document(
+    client: FlaskClient,
+    world: World,
+    session: Session,
+    auth: Auth,
+    token_for,  # type: ignore[no-untyped-def]
+) -> None:
+    manifest = make_manifest(session, world.org_id, world.users["driver_a"], stops=1)
+    session.commit()
+    stop_id = session.scalar(select(Stop.id).where(Stop.manifest_id == manifest.id))
+    assert stop_id is not None
+    not_a_png = b"\x89PNG\r\n\x1a\n" + b"garbage" * 40  # hashes fine, decodes not at all
+    not_a_jpeg = b"\xff\xd8\xff" + b"\x00" * 300
+    files = {ref(not_a_png)["sha256"]: not_a_png, ref(not_a_jpeg)["sha256"]: not_a_jpeg}
+    device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
+    body = device.sync(
+        [device.event(stop_id, evidence=[ref(not_a_png), ref(not_a_jpeg, "photo", "image/jpeg")])]
+    ).get_json()
+    device.upload_owed(body, files)
+
+    response = client.get(f"/api/v1/stops/{stop_id}/proof.pdf", headers=auth("support"))
+    assert response.status_code == 200
+    text = response.data
+    assert b"Signature: cannot be shown" in text
+    assert b"Photo: cannot be shown" in text
+    assert b"/Subtype /Image" not in text

@@ -291,3 +291,21 @@ def test_the_day_can_be_narrowed_to_one_depot(
         ("North", "*", 1),
         ("*", "*", 1),
     ]
+
+
+def test_progress_counts_each_drivers_stops_by_status(
+    client: FlaskClient, auth: Auth, day: list[int]
+) -> None:
+    response = client.get(
+        f"/api/v1/reconciliation/progress?date={SERVICE_DATE}", headers=auth("dispatcher")
+    )
+    assert response.status_code == 200, response.get_json()
+    [row] = response.get_json()["drivers"]
+    assert (row["driver"], row["stops"], row["done"]) == ("driver_a", 3, 2)
+    assert row["by_status"] == {"delivered": 2, "pending": 1}
+    assert row["last_report_at"] is not None
+    assert row["next_stop"].startswith("103 Pine St")
+    refused = client.get(
+        f"/api/v1/reconciliation/progress?date={SERVICE_DATE}", headers=auth("support")
+    )
+    assert refused.status_code == 403

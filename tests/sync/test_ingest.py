@@ -287,3 +287,20 @@ def test_a_gzip_bomb_is_refused(device: Device, stops: list[int], client: FlaskC
         headers={**device.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert response.status_code == 413
+
+
+def test_an_event_with_a_nul_character_is_rejected_alone(
+    device: Device, stops: list[int], session: Session
+) -> None:
+    from tests.sync.helpers import default_payload
+
+    poisoned = device.event(
+        stops[0], payload={**default_payload("delivered"), "recipient_name": "Ann\x00Lee"}
+    )
+    fine = device.event(stops[1])
+    response = device.sync([poisoned, fine])
+    assert response.status_code == 200
+    bad, good = response.get_json()["results"]
+    assert (bad["status"], bad["code"]) == ("rejected", "invalid_payload")
+    assert good["status"] == "applied"
+    assert _count(session, DoorEventRow) == 1
