@@ -62,6 +62,14 @@ class QueueRow:
     def key(self) -> str:
         return f"{self.stop_id}:{self.kind}"
 
+    @property
+    def kind_label(self) -> str:
+        return exception_label(self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ")
+
 
 def _scope() -> DayScope:
     return read_day_scope(db_session(), principal_for_console().org_id)

@@ -105,10 +105,12 @@ def review_day(
     if not ids:
         return []
     derivations = derive_many(session, stops)
-    events = {
-        r.event_id: r
-        for r in session.scalars(select(DoorEventRow).where(DoorEventRow.stop_id.in_(ids)))
-    }
+    events: dict[str, DoorEventRow] = {}
+    failed: dict[int, list[DoorEventRow]] = defaultdict(list)
+    for row in session.scalars(select(DoorEventRow).where(DoorEventRow.stop_id.in_(ids))):
+        events[row.event_id] = row
+        if row.type == "failed":
+            failed[row.stop_id].append(row)
     proofs = {p.event_id: p for p in session.scalars(select(Proof).where(Proof.stop_id.in_(ids)))}
     parcels: dict[int, set[str]] = defaultdict(set)
     for stop_id, barcode in session.execute(
@@ -145,8 +147,7 @@ def review_day(
             )
         failures = [
             FailureFacts(e.payload.get("reason", ""), _geo_outcome(e, stop, threshold_m))
-            for e in events.values()
-            if e.stop_id == stop.id and e.type == "failed"
+            for e in failed[stop.id]
         ]
         window = (
             (stop.window_start, stop.window_end) if stop.window_start and stop.window_end else None
@@ -275,22 +276,21 @@ def decide_many(
         )
         if clone_id is not None
     }
+    if decision == REJECT:
+        to_replan = [stops[i] for i in dict.fromkeys(t.stop_id for t in unique)]
+        replanned.update(_replan(session, [s for s in to_replan if s.id not in replanned]))
+    if decision in (ACCEPT, REJECT):
+        _resolve_conflicts(session, unique, principal, note)
     for target in unique:
-        stop = stops[target.stop_id]
         row = ExceptionDecision(
-            org_id=stop.org_id,
-            stop_id=stop.id,
+            org_id=principal.org_id,
+            stop_id=target.stop_id,
             kind=target.kind,
             decision=decision,
             note=note,
             user_id=principal.user_id,
+            replanned_stop_id=replanned.get(target.stop_id) if decision == REJECT else None,
         )
-        if decision == REJECT:
-            if stop.id not in replanned:
-                replanned[stop.id] = _replan(session, stop).id
-            row.replanned_stop_id = replanned[stop.id]
-        if decision in (ACCEPT, REJECT):
-            _resolve_conflicts(session, stop, target.kind, principal, note)
         session.add(row)
         rows.append(row)
     session.commit()
@@ -306,56 +306,70 @@ def _conflict_matches(exception_kind: str, conflict_kind: str) -> bool:
 
 
 def _resolve_conflicts(
-    session: Session, stop: Stop, kind: str, principal: Principal, note: str
+    session: Session, targets: Sequence[DecisionTarget], principal: Principal, note: str
 ) -> None:
+    """Resolve the open conflicts behind the decided exceptions, in one query."""
+    kinds: dict[int, set[str]] = defaultdict(set)
+    for target in targets:
+        kinds[target.stop_id].add(target.kind)
+    now = datetime.now(UTC)
     for conflict in session.scalars(
-        select(Conflict).where(Conflict.stop_id == stop.id, Conflict.status == "open")
+        select(Conflict).where(Conflict.stop_id.in_(list(kinds)), Conflict.status == "open")
     ):
-        if _conflict_matches(kind, conflict.kind):
+        if any(_conflict_matches(kind, conflict.kind) for kind in kinds[conflict.stop_id]):
             conflict.status = "resolved"
-            conflict.resolved_at = datetime.now(UTC)
+            conflict.resolved_at = now
             conflict.resolved_by = principal.user_id
             conflict.resolution_note = note
 
 
-def _replan(session: Session, stop: Stop) -> Stop:
-    """A new, unassigned stop for the next day: the same order, another attempt.
+def _replan(session: Session, originals: Sequence[Stop]) -> dict[int, int]:
+    """New, unassigned stops for the next day: the same orders, another attempt each.
 
-    The original stop and every report on it stay as they are.
+    The original stops and every report on them stay as they are. Returns original
+    stop id -> new stop id. A handful of queries however many stops: the end of a day
+    rolls hundreds of stops over at once.
     """
-    attempts = (
-        session.scalar(
-            select(func.count())
-            .select_from(Stop)
-            .where(Stop.order_number.like(f"{stop.order_number}-R%"))
+    if not originals:
+        return {}
+    # How many attempts each order already had: one scan, not one per stop.
+    taken = Counter(
+        number.rsplit("-R", 1)[0]
+        for number in session.scalars(
+            select(Stop.order_number).where(Stop.order_number.like("%-R%"))
         )
-        or 0
     )
-    clone = Stop(
-        org_id=stop.org_id,
-        service_date=stop.service_date + timedelta(days=1),
-        order_number=f"{stop.order_number}-R{attempts + 1}",
-        depot_id=stop.depot_id,
-        address=stop.address,
-        lat=stop.lat,
-        lon=stop.lon,
-        geofence=stop.geofence,
-        window_start=stop.window_start + timedelta(days=1) if stop.window_start else None,
-        window_end=stop.window_end + timedelta(days=1) if stop.window_end else None,
-        recipient_name=stop.recipient_name,
-        recipient_phone=stop.recipient_phone,
-        instructions=stop.instructions,
-        proof_policy=dict(stop.proof_policy),
-    )
-    session.add(clone)
+    clones = {
+        stop.id: Stop(
+            org_id=stop.org_id,
+            service_date=stop.service_date + timedelta(days=1),
+            order_number=f"{stop.order_number}-R{taken[stop.order_number] + 1}",
+            depot_id=stop.depot_id,
+            address=stop.address,
+            lat=stop.lat,
+            lon=stop.lon,
+            geofence=stop.geofence,
+            window_start=stop.window_start + timedelta(days=1) if stop.window_start else None,
+            window_end=stop.window_end + timedelta(days=1) if stop.window_end else None,
+            recipient_name=stop.recipient_name,
+            recipient_phone=stop.recipient_phone,
+            instructions=stop.instructions,
+            proof_policy=dict(stop.proof_policy),
+        )
+        for stop in originals
+    }
+    session.add_all(clones.values())
     session.flush()
-    for barcode, description in session.execute(
-        select(Parcel.barcode, Parcel.description).where(Parcel.stop_id == stop.id)
-    ):
-        session.add(
-            Parcel(org_id=stop.org_id, stop_id=clone.id, barcode=barcode, description=description)
+    for stop_id, barcode, description in session.execute(
+        select(Parcel.stop_id, Parcel.barcode, Parcel.description).where(
+            Parcel.stop_id.in_(list(clones))
         )
-    return clone
+    ):
+        clone = clones[stop_id]
+        session.add(
+            Parcel(org_id=clone.org_id, stop_id=clone.id, barcode=barcode, description=description)
+        )
+    return {stop_id: clone.id for stop_id, clone in clones.items()}
 
 
 SUMMARY_COLUMNS = (
