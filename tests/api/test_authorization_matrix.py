@@ -60,6 +60,19 @@ def _request(stop_id: int) -> dict[str, tuple[str, str, Any]]:
             },
         ),
         "sync": ("POST", "/api/v1/sync", {"device_id": None, "cursor": None, "events": [event]}),
+        "decide": (
+            "POST",
+            f"/api/v1/reconciliation/stops/{stop_id}/exceptions/no_outcome",
+            {"decision": "annotate", "note": "x"},
+        ),
+        "bulk_decide": (
+            "POST",
+            "/api/v1/reconciliation/decisions",
+            {"decision": "annotate", "items": [{"stop_id": stop_id, "kind": "no_outcome"}]},
+        ),
+        "progress": ("GET", f"/api/v1/reconciliation/progress?date={D}", None),
+        "search": ("GET", "/api/v1/deliveries/search?q=Pine", None),
+        "dispute": ("POST", "/api/v1/disputes", {"stop_id": stop_id, "reason": "damaged"}),
     }
 
 
@@ -74,6 +87,11 @@ MATRIX = {
     "proof": (403, 403, 200, 200, 404, 403),
     "import": (403, 403, 201, 403, 201, 403),
     "sync": (200, 200, 403, 403, 403, 200),
+    "decide": (403, 403, 201, 403, 404, 403),
+    "bulk_decide": (403, 403, 201, 403, 404, 403),
+    "progress": (403, 403, 200, 403, 200, 403),
+    "search": (403, 403, 200, 200, 200, 403),
+    "dispute": (403, 403, 403, 201, 403, 403),
 }
 CASES = [
     (endpoint, actor, expected[i])
