@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 from backend.auth.service import check_credentials
 from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
-from backend.db.models import User
+from backend.db.models import Organization, User
 from backend.db.session import db_session, scope_to_tenant
 from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
@@ -52,6 +52,7 @@ class ConsoleUser:
     full_name: str
     role: Role
     grants: frozenset[str]
+    timezone: str = "UTC"  # the organization's, for showing times
 
     @property
     def principal(self) -> Principal:
@@ -122,8 +123,20 @@ def _load_user() -> None:
         session.clear()
         return
     # Looked up before the tenant is known: usernames and ids are global.
-    user = db_session().scalars(select(User).where(User.id == user_id)).one_or_none()
-    if user is None or not user.is_active or user.role not in CONSOLE_ROLES:
+    found = (
+        db_session()
+        .execute(
+            select(User, Organization.timezone)
+            .join(Organization, Organization.id == User.org_id)
+            .where(User.id == user_id)
+        )
+        .one_or_none()
+    )
+    if found is None:
+        session.clear()
+        return
+    user, timezone = found
+    if not user.is_active or user.role not in CONSOLE_ROLES:
         session.clear()
         return
     g.console_user = ConsoleUser(
@@ -133,6 +146,7 @@ def _load_user() -> None:
         user.full_name,
         user.role,
         frozenset(user.grants or ()),
+        timezone or "UTC",
     )
     scope_to_tenant(db_session(), user.org_id)
 

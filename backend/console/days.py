@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.console.clock import zone
 from backend.db.models import Depot, Organization, Stop
 from backend.errors import ApiError
 
@@ -51,11 +51,7 @@ class DayScope:
 
 def org_today(session: Session, org_id: int) -> date:
     zone_name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
-    try:
-        zone = ZoneInfo(zone_name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return datetime.now(zone).date()
+    return datetime.now(zone(zone_name)).date()
 
 
 def default_day(session: Session, org_id: int) -> date:
