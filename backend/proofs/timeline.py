@@ -6,7 +6,11 @@ timeline is a reading of the record, never a second record that could disagree.
 
 Door events are placed at the device's clock (``source="device"``): that is when the
 driver says it happened, and the detail shows when the server actually heard of it
-and how far the device clock was off. Everything else is placed at the server clock.
+and how far the device clock was off. When the device's clock was measured off by
+more than a few seconds (``clock_skew_ms``, taken at sync), the event is placed at
+the device's time corrected by that skew, so a phone set two hours fast does not put
+its delivery after the dispute about it; the detail still quotes the raw device time.
+Everything else is placed at the server clock.
 
 The number of queries is fixed (one per source, plus one for usernames), whatever
 the number of events, files or notes.
@@ -307,13 +311,25 @@ def _door_entries(records: _StopRecords) -> Iterator[TimelineEntry]:
     for event in records.events:
         driver = records.username(event.driver_id)
         yield TimelineEntry(
-            at=event.recorded_at,
+            at=_on_server_clock(event),
             kind=event.type,
             title=f"{_door_headline(event)} (reported by {driver} on {event.device_key})",
             detail=_door_detail(event, files_by_event[event.id]),
             actor=driver,
             source=DEVICE,
         )
+
+
+# Below this, a device clock is as good as the network delay that measured it.
+SKEW_CORRECTED_ABOVE = timedelta(seconds=5)
+
+
+def _on_server_clock(event: DoorEventRow) -> datetime:
+    """When the event happened by the server's clock: the device's time less its skew."""
+    if event.clock_skew_ms is None:
+        return event.recorded_at
+    skew = timedelta(milliseconds=event.clock_skew_ms)
+    return event.recorded_at - skew if abs(skew) > SKEW_CORRECTED_ABOVE else event.recorded_at
 
 
 def _door_headline(event: DoorEventRow) -> str:

@@ -344,3 +344,28 @@ def test_the_number_of_queries_does_not_grow_with_the_reports(
     timeline = _timeline_of(session, stop.id)
     assert [e.kind for e in timeline].count("file_received") == 6
     assert [e.kind for e in timeline].count("failed") == 6
+
+
+def test_a_device_clock_far_off_is_corrected_so_the_order_holds(
+    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any
+) -> None:
+    stop = _planned_stop(session, world)
+    device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
+    # The phone is set two hours fast: it records the delivery "in the future".
+    fast = datetime.now(UTC) + timedelta(hours=2)
+    device.clock_ms = int(fast.timestamp() * 1000)
+    event = device.event(stop.id, evidence=[])
+    device.sync([event], sent_at=(fast + timedelta(minutes=1)).isoformat())
+    _post(
+        client,
+        "/api/v1/disputes",
+        {"stop_id": stop.id, "reason": "not_received"},
+        auth("support"),
+    )
+    timeline = _timeline_of(session, stop.id)
+    _assert_well_formed(timeline)
+    kinds = _without_feed(timeline)
+    assert kinds.index("delivered") < kinds.index("dispute_opened")
+    delivered = _one(timeline, "delivered")
+    assert abs(delivered.at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert "clock skew +2 h" in delivered.detail  # the raw device time is still quoted
