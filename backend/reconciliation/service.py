@@ -61,6 +61,11 @@ class StopReview:
     def open_exceptions(self) -> list[StopException]:
         return [e for e in self.exceptions if e.kind.value not in self.cleared]
 
+    @property
+    def replanned(self) -> bool:
+        """Back office rolled the stop over to another attempt (a rejected exception)."""
+        return any(note["replanned_stop_id"] for note in self.notes)
+
 
 def _geo_outcome(row: DoorEventRow, stop: Stop, threshold: int) -> str:
     geo = row.payload.get("geo")
@@ -380,6 +385,7 @@ SUMMARY_COLUMNS = (
     "failed",
     "pending",
     "cancelled",
+    "replanned",
     "open_exceptions",
     "first_attempt_success_rate",
 )
@@ -422,8 +428,14 @@ def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, 
         "stops": len(items),
         "delivered": delivered,
         "failed": statuses[StopStatus.FAILED],
-        "pending": statuses[StopStatus.PENDING] + statuses[StopStatus.ARRIVED],
+        # Still to do today: not reached, and not rolled over to another day.
+        "pending": sum(
+            1
+            for r in items
+            if r.stop.status in (StopStatus.PENDING, StopStatus.ARRIVED) and not r.replanned
+        ),
         "cancelled": statuses[StopStatus.CANCELLED],
+        "replanned": sum(1 for r in items if r.replanned),
         "open_exceptions": sum(len(r.open_exceptions) for r in items),
         "first_attempt_success_rate": round(first_time / attempted, 3) if attempted else None,
     }

@@ -140,6 +140,10 @@ def test_rejecting_replans_the_stop_for_another_attempt(
     assert clone.order_number == f"{original.order_number}-R1"
     assert clone.manifest_id is None
     assert _open(_stops(client, auth)[day[2]]) == set()
+    [row, *_] = client.get(
+        f"/api/v1/reconciliation/summary?date={SERVICE_DATE}", headers=auth("dispatcher")
+    ).get_json()["rows"]
+    assert (row["pending"], row["replanned"]) == (0, 1)
 
 
 def test_bad_decisions_are_refused(client: FlaskClient, auth: Auth, day: list[int]) -> None:
@@ -186,7 +190,7 @@ def test_the_summary_counts_the_day_and_exports_csv(
     assert csv.mimetype == "text/csv"
     lines = csv.get_data(as_text=True).splitlines()
     assert lines[0].split(",") == list(SUMMARY_COLUMNS)
-    assert lines[1].startswith("(no depot),driver_a,3,2,0,1,0,3,1.0")
+    assert lines[1].startswith("(no depot),driver_a,3,2,0,1,0,0,3,1.0")
 
 
 BULK = "/api/v1/reconciliation/decisions"
