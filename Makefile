@@ -34,27 +34,27 @@ UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 test: $(DEV_STAMP) ui-deps browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# $(call apt_or_skip,<check>,<packages>,<tests that need them>): as root, install the
+# Debian packages when <check> fails; otherwise say loudly which tests will be skipped.
+define apt_or_skip
+	@$(1) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2); \
+	  else \
+	    echo "!! not root and $(2) are missing: $(3) will be SKIPPED"; \
+	    echo "!! install with: sudo apt-get install --no-install-recommends $(2)"; \
+	  fi; }
+endef
+
 # The driver app's tests run the real Kivy window under Xvfb with Mesa's software GL.
 ui-deps:
-	@command -v xvfb-run >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(UI_PACKAGES); \
-	  else \
-	    echo "!! xvfb-run missing and not root: the driver app UI tests will be SKIPPED"; \
-	    echo "!! install with: sudo apt-get install $(UI_PACKAGES)"; \
-	  fi; }
+	$(call apt_or_skip,command -v xvfb-run >/dev/null,$(UI_PACKAGES),the driver app UI tests)
 
 # The console's browser tests drive Debian's Chromium through Playwright; Playwright's own
 # browser download is never used (`playwright install` cannot reach its host from CI).
 BROWSER_PACKAGES := chromium fonts-dejavu-core
 browser-deps:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
-	  else \
-	    echo "!! /usr/bin/chromium missing and not root: the console browser tests will be SKIPPED"; \
-	    echo "!! install with: sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; \
-	  fi; }
+	$(call apt_or_skip,test -x /usr/bin/chromium,$(BROWSER_PACKAGES),the console browser tests)
 
 ## demo: simulate a whole day (5 drivers, offline stretches, kills, dispatch changes) into
 ## var/demo, then serve it: console on http://$(HOST):$(PORT)/console (dispatch/support/admin)
