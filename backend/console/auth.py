@@ -190,9 +190,13 @@ def console_view(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
     return decorate
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only back into the console: never an open redirect to another site.
-    if target and target.startswith("/console") and not target.startswith("//"):
+def console_path(target: str | None) -> str | None:
+    """``target`` if it is a path inside the console, else None.
+
+    Used for every redirect a form or query names (after login, after a decision), so
+    none can send the browser to another site.
+    """
+    if target and target.startswith("/console/") and "\\" not in target:
         return target
     return None
 
@@ -200,7 +204,7 @@ def _safe_next(target: str | None) -> str | None:
 @bp.get("/login")
 def login() -> Any:
     if current_user() is not None:
-        return redirect(_safe_next(request.args.get("next")) or home_url(current_user_role()))
+        return redirect(console_path(request.args.get("next")) or home_url(current_user_role()))
     return render_template("console/login.html", next=request.args.get("next", ""))
 
 
@@ -233,7 +237,7 @@ def login_submit() -> Any:
     session["uid"] = user.id
     session["since"] = datetime.now(UTC).timestamp()
     csrf_token()  # a fresh token for the new session
-    return redirect(_safe_next(next_url) or home_url(user.role))
+    return redirect(console_path(next_url) or home_url(user.role))
 
 
 def _login_refused(

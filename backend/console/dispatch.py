@@ -11,7 +11,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import MultiDict
 
-from backend.console.auth import console_view, principal_for_console
+from backend.console.auth import console_path, console_view, principal_for_console
 from backend.console.blueprint import bp
 from backend.console.days import DayScope, read_day_scope
 from backend.console.forms import FormInvalid, parse_form
@@ -190,12 +190,6 @@ def _targets(
     return targets, None
 
 
-def _safe_back(target: str) -> str | None:
-    if target.startswith("/console/") and not target.startswith("//"):
-        return target
-    return None
-
-
 @bp.post("/exceptions/decide")
 @console_view(Role.DISPATCHER)
 def decide() -> Any:
@@ -234,7 +228,7 @@ def decide() -> Any:
     if replanned:
         message += f" {replanned} stop{'s' if replanned != 1 else ''} re-planned for the next day."
     flash(message, "success")
-    return redirect(_safe_back(form["back"]) or url_for("console.exceptions", **scope.params()))
+    return redirect(console_path(form["back"]) or url_for("console.exceptions", **scope.params()))
 
 
 def _confirm_reject(
@@ -249,6 +243,7 @@ def _confirm_reject(
         "console/confirm_reject.html",
         scope=scope,
         form=form,
+        back=console_path(form["back"]) or url_for("console.exceptions", **scope.params()),
         listed=listed,
         stop_count=len({t.stop_id for t in targets}),
     )

@@ -66,7 +66,12 @@ def test_pages_need_a_login_and_come_back_after_it(client: FlaskClient, world: W
 
 def test_login_never_redirects_off_the_console(client: FlaskClient, world: World) -> None:
     token = csrf_of(client)
-    for target in ("https://evil.example/", "//evil.example/console", "/api/v1/disputes"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/console",
+        "/api/v1/disputes",
+        "/console/\\evil.example",
+    ):
         fresh = client.application.test_client()
         token = csrf_of(fresh)
         response = fresh.post(

@@ -89,6 +89,7 @@ def test_accepting_selected_exceptions_clears_them(
     )
     assert response.status_code == 302
     assert _decisions(session) == 1
+    assert response.headers["Location"].startswith("/console/exceptions?")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Accepted 1 exception." in page
     assert f'value="{day.far}:outside_geofence"' not in page
