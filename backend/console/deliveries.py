@@ -10,7 +10,7 @@ from flask import Response, render_template, request
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from backend.console.auth import console_view, current_user, principal_for_console
+from backend.console.auth import console_view, current_user
 from backend.console.blueprint import bp
 from backend.db.models import User
 from backend.db.session import db_session
@@ -85,7 +85,6 @@ def render_delivery(
         errors=errors or {},
         form=form if form is not None else MultiDict(),
         open_form=open_form,
-        principal=principal_for_console(),
     )
     return Response(body, status=status, mimetype="text/html")
 
