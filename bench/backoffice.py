@@ -158,7 +158,6 @@ def _measure(database: Database, settings: object, day: date) -> list[Row]:
         dispatch = session.scalars(select(User).where(User.username == "dispatch")).one()
         principal = Principal(dispatch.id, dispatch.org_id, dispatch.role, "dispatch", None)
         scope_to_tenant(session, dispatch.org_id)
-        threshold = service.threshold_for(session, dispatch.org_id)
 
         def load_rows() -> None:
             session.expunge_all()
@@ -166,11 +165,11 @@ def _measure(database: Database, settings: object, day: date) -> list[Row]:
 
         def review() -> None:
             session.expunge_all()
-            service.review_day(session, day, None, threshold)
+            service.review_day(session, day, None)
 
         rows_s = _median_s(load_rows)
         review_s = _median_s(review)
-        reviews = service.review_day(session, day, None, threshold)
+        reviews = service.review_day(session, day, None)
         stops = len(reviews)
         open_rows = sum(len(r.open_exceptions) for r in reviews)
         session.rollback()
@@ -185,13 +184,13 @@ def _measure(database: Database, settings: object, day: date) -> list[Row]:
         scope_to_tenant(session, principal.org_id)
         targets = [
             service.DecisionTarget(r.stop.id, e.kind.value)
-            for r in service.review_day(session, day, None, threshold)
+            for r in service.review_day(session, day, None)
             for e in r.open_exceptions
             if e.kind.value == "no_outcome"
         ]
         session.rollback()
         started = time.perf_counter()
-        service.decide_many(session, principal, targets, "reject", "bench: roll over", threshold)
+        service.decide_many(session, principal, targets, "reject", "bench: roll over")
         bulk_s = time.perf_counter() - started
         bare_s = _bare_writes(session, principal, targets)
 

@@ -65,10 +65,7 @@ def render_delivery(
     assert user is not None
     review = None
     if user.may(Role.DISPATCHER):
-        threshold = reconciliation.threshold_for(session, stop.org_id)
-        [review] = reconciliation.review_day(
-            session, stop.service_date, None, threshold, stop_ids=[stop.id]
-        )
+        [review] = reconciliation.review_day(session, stop.service_date, None, stop_ids=[stop.id])
     decision_users = usernames({d["user_id"] for d in review.notes}) if review else {}
     body = render_template(
         "console/delivery.html",

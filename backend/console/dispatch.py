@@ -76,9 +76,7 @@ def _scope() -> DayScope:
 
 
 def _reviews(scope: DayScope, driver: str | None = None) -> list[service.StopReview]:
-    session = db_session()
-    threshold = service.threshold_for(session, principal_for_console().org_id)
-    return service.review_day(session, scope.service_date, driver, threshold, scope.depot_id)
+    return service.review_day(db_session(), scope.service_date, driver, scope.depot_id)
 
 
 def _queue(scope: DayScope) -> tuple[list[QueueRow], Counter[str], list[str]]:
@@ -216,7 +214,6 @@ def decide() -> Any:
             targets,
             form["decision"],
             form["note"],
-            service.threshold_for(db_session(), principal_for_console().org_id),
         )
     except ApiError as exc:
         if exc.status in (404, 409, 422):

@@ -58,10 +58,6 @@ class BulkDecisionSchema(DecisionSchema):
     )
 
 
-def _threshold() -> int:
-    return service.threshold_for(db_session(), current_principal().org_id)
-
-
 def _review_dict(review: service.StopReview) -> dict[str, Any]:
     stop = review.stop
     return {
@@ -99,7 +95,7 @@ class Day(MethodView):
         ``open_only=true`` keeps only stops with an exception still open: the queue.
         """
         reviews = service.review_day(
-            db_session(), query["date"], query.get("driver"), _threshold(), query.get("depot")
+            db_session(), query["date"], query.get("driver"), query.get("depot")
         )
         if query["open_only"]:
             reviews = [r for r in reviews if r.open_exceptions]
@@ -129,7 +125,6 @@ class Decision(MethodView):
             kind,
             body["decision"],
             body["note"],
-            _threshold(),
         )
         return service.decision_dict(row), 201
 
@@ -152,7 +147,6 @@ class BulkDecision(MethodView):
             [service.DecisionTarget(i["stop_id"], i["kind"]) for i in body["items"]],
             body["decision"],
             body["note"],
-            _threshold(),
         )
         return {"items": [service.decision_dict(r) for r in rows]}, 201
 
@@ -197,7 +191,7 @@ class Summary(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
         session = db_session()
-        reviews = service.review_day(session, query["date"], None, _threshold(), query.get("depot"))
+        reviews = service.review_day(session, query["date"], None, query.get("depot"))
         rows = service.summarise(reviews, service.depot_names(session))
         if query["format"] == "csv":
             return Response(

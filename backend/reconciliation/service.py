@@ -21,7 +21,6 @@ from backend.db.models import (
     DoorEventRow,
     ExceptionDecision,
     Manifest,
-    Organization,
     Parcel,
     Proof,
     Stop,
@@ -42,10 +41,10 @@ from backend.domain.stops import ProofPolicy, StopStatus
 from backend.errors import ApiError, not_found
 from backend.sync.changes import lock_plan
 from backend.sync.derive import derive_many
+from backend.sync.proofs import geofence_threshold
 
 ACCEPT, REJECT, ANNOTATE = "accept", "reject", "annotate"
 DECISIONS = (ACCEPT, REJECT, ANNOTATE)
-DEFAULT_THRESHOLD_M = 150
 
 
 @dataclass
@@ -73,19 +72,10 @@ def _geo_outcome(row: DoorEventRow, stop: Stop, threshold: int) -> str:
     return check_geofence(fix, stop.lat, stop.lon, stop.geofence, threshold).outcome.value
 
 
-def threshold_for(session: Session, org_id: int) -> int:
-    """How far from a stop (beyond the fix's accuracy) the tenant lets a proof be taken."""
-    value = session.scalar(
-        select(Organization.geofence_threshold_m).where(Organization.id == org_id)
-    )
-    return int(value or DEFAULT_THRESHOLD_M)
-
-
 def review_day(
     session: Session,
     service_date: date,
     driver: str | None,
-    threshold_m: int,
     depot_id: int | None = None,
     stop_ids: Collection[int] | None = None,
 ) -> list[StopReview]:
@@ -109,6 +99,8 @@ def review_day(
     ids = [s.id for s in stops]
     if not ids:
         return []
+    # Failures are checked against the same threshold their proofs were sealed with.
+    threshold_m = geofence_threshold(session, stops[0].org_id)
     derivations = derive_many(session, stops)
     events: dict[str, DoorEventRow] = {}
     failed: dict[int, list[DoorEventRow]] = defaultdict(list)
@@ -211,12 +203,9 @@ def decide(
     kind: str,
     decision: str,
     note: str,
-    threshold_m: int,
 ) -> ExceptionDecision:
     """Record a decision on one open exception of a stop (with the audit trail)."""
-    [row] = decide_many(
-        session, principal, [DecisionTarget(stop_id, kind)], decision, note, threshold_m
-    )
+    [row] = decide_many(session, principal, [DecisionTarget(stop_id, kind)], decision, note)
     return row
 
 
@@ -226,7 +215,6 @@ def decide_many(
     targets: Sequence[DecisionTarget],
     decision: str,
     note: str,
-    threshold_m: int,
 ) -> list[ExceptionDecision]:
     """Record one decision, with one note, on each of ``targets``: all or none.
 
@@ -253,7 +241,7 @@ def decide_many(
     open_kinds: dict[int, set[str]] = {}
     for service_date in {stop.service_date for stop in stops.values()}:
         ids = [i for i, stop in stops.items() if stop.service_date == service_date]
-        for review in review_day(session, service_date, None, threshold_m, stop_ids=ids):
+        for review in review_day(session, service_date, None, stop_ids=ids):
             open_kinds[review.stop.id] = {e.kind.value for e in review.open_exceptions}
     closed = [t for t in unique if t.kind not in open_kinds.get(t.stop_id, set())]
     if closed:
@@ -337,13 +325,16 @@ def _replan(session: Session, originals: Sequence[Stop]) -> dict[int, int]:
     """
     if not originals:
         return {}
-    # How many attempts each order already had: one scan, not one per stop.
-    taken = Counter(
-        number.rsplit("-R", 1)[0]
-        for number in session.scalars(
-            select(Stop.order_number).where(Stop.order_number.like("%-R%"))
+    # How many attempts each order already had, in one query rather than one per stop.
+    # Every earlier attempt of an order is dated after the order itself, so only the
+    # days from the earliest original on are read, not the tenant's whole history.
+    earlier = session.scalars(
+        select(Stop.order_number).where(
+            Stop.order_number.like("%-R%"),
+            Stop.service_date > min(stop.service_date for stop in originals),
         )
     )
+    taken = Counter(number.rsplit("-R", 1)[0] for number in earlier)
     clones = {
         stop.id: Stop(
             org_id=stop.org_id,
@@ -461,19 +452,22 @@ class DriverProgress:
 
 
 def progress(session: Session, service_date: date, depot_id: int | None) -> list[DriverProgress]:
-    """Per driver: stops by status, when the last report arrived, the next stop."""
-    day = (Manifest.service_date == service_date,) + (
-        (Manifest.depot_id == depot_id,) if depot_id is not None else ()
+    """Per driver: stops by status, when the last report arrived, the next stop.
+
+    Stops are counted by their own depot, as review_day and the summary count them.
+    """
+    day = (Stop.service_date == service_date,) + (
+        (Stop.depot_id == depot_id,) if depot_id is not None else ()
     )
     counts: dict[tuple[str, int | None], dict[str, int]] = defaultdict(dict)
-    for username, manifest_depot, status, count in session.execute(
-        select(User.username, Manifest.depot_id, Stop.status, func.count())
+    for username, stop_depot, status, count in session.execute(
+        select(User.username, Stop.depot_id, Stop.status, func.count())
         .join(Manifest, Manifest.id == Stop.manifest_id)
         .join(User, User.id == Manifest.driver_id)
         .where(*day)
-        .group_by(User.username, Manifest.depot_id, Stop.status)
+        .group_by(User.username, Stop.depot_id, Stop.status)
     ):
-        counts[(username, manifest_depot)][status.value] = count
+        counts[(username, stop_depot)][status.value] = count
     last_report: dict[str, datetime] = {
         username: moment
         for username, moment in session.execute(

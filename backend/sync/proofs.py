@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from backend.auth.tokens import Principal
 from backend.config import Settings
-from backend.db.models import Stop
+from backend.db.models import Organization, Stop
 from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
 from backend.domain.events import DoorEvent
 from backend.domain.geo import GeoFix, check_geofence
@@ -37,6 +40,21 @@ class ProofSealer:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+# The threshold an organization gets when it has not set one (Organization's default).
+DEFAULT_GEOFENCE_THRESHOLD_M = 150
+
+
+def geofence_threshold(session: Session, org_id: int) -> int:
+    """How far beyond a fix's accuracy the tenant lets a proof be taken from its stop.
+
+    The one lookup: sealing a delivery and reviewing it later must use the same value.
+    """
+    value = session.scalar(
+        select(Organization.geofence_threshold_m).where(Organization.id == org_id)
+    )
+    return int(value or DEFAULT_GEOFENCE_THRESHOLD_M)
 
 
 def proof_fields(stop: Stop, event: DoorEvent, driver_username: str) -> dict[str, Any]:

@@ -7,16 +7,14 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
-from sqlalchemy import select
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import Organization
 from backend.db.session import db_session
 from backend.domain.stops import Role
 from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
 from backend.sync import service
-from backend.sync.proofs import ProofSealer
+from backend.sync.proofs import ProofSealer, geofence_threshold
 from backend.sync.schemas import SyncRequestSchema, SyncResponseSchema
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
@@ -44,16 +42,13 @@ class Sync(MethodView):
         """
         principal = current_principal()
         session = db_session()
-        threshold = session.scalar(
-            select(Organization.geofence_threshold_m).where(Organization.id == principal.org_id)
-        )
         ctx = service.SyncContext(
             principal=principal,
             store=get_store(),
             sealer=get_sealer(),
             api_base=request.host_url.rstrip("/"),
             now=datetime.now(UTC),
-            geofence_threshold_m=int(threshold or 150),
+            geofence_threshold_m=geofence_threshold(session, principal.org_id),
         )
         # Encoded directly: SyncResponseSchema documents the body, but running 150
         # results back through marshmallow would cost more than the rest of the request.
