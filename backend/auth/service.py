@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -72,6 +73,15 @@ def check_credentials(
     for key in throttle_keys[:1]:
         session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
     return user
+
+
+def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Username by user id, in one query: audit trails store ids, people read names."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {user_id: username for user_id, username in rows}
 
 
 def principal_of(user: User, device_key: str | None = None) -> Principal:

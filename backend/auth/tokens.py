@@ -50,8 +50,16 @@ class Principal:
     device_key: str | None
     grants: frozenset[str] = frozenset()
 
-    def holds(self, grant: Grant) -> bool:
-        return grant.value in self.grants
+    def may(self, *roles: Role, grant: Grant | None = None) -> bool:
+        """Whether the caller holds one of ``roles``, or ``grant``; admins may all.
+
+        The one permission rule, for the API's guard and the console alike.
+        """
+        return (
+            self.role in roles
+            or self.role is Role.ADMIN
+            or (grant is not None and grant.value in self.grants)
+        )
 
 
 @dataclass(frozen=True)

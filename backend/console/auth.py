@@ -60,11 +60,7 @@ class ConsoleUser:
 
     def may(self, *roles: Role, grant: Grant | None = None) -> bool:
         """Whether the user may do what ``roles`` (or ``grant``) may; admins may all."""
-        return (
-            self.role in roles
-            or self.role is Role.ADMIN
-            or (grant is not None and grant.value in self.grants)
-        )
+        return self.principal.may(*roles, grant=grant)
 
     @property
     def home(self) -> str:

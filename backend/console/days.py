@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.console.clock import zone
 from backend.db.models import Depot, Organization, Stop
+from backend.domain.reconcile import ExceptionKind
 from backend.errors import ApiError
 
 
@@ -20,7 +21,7 @@ class DayQuerySchema(Schema):
     date = fields.Date()
     depot = fields.Integer(validate=validate.Range(min=1))
     driver = fields.String(validate=validate.Length(min=1, max=150))
-    kind = fields.String(validate=validate.Length(min=1, max=40))
+    kind = fields.String(validate=validate.OneOf([k.value for k in ExceptionKind]))
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, render_template, request
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from backend.auth.service import usernames
 from backend.console.auth import console_view, current_user
 from backend.console.blueprint import bp
-from backend.db.models import User
+from backend.console.forms import flatten_messages
 from backend.db.session import db_session
 from backend.disputes import service as disputes
 from backend.domain.stops import Role
@@ -28,19 +28,12 @@ from backend.reconciliation import service as reconciliation
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 
 
-def usernames(user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    rows = db_session().execute(select(User.id, User.username).where(User.id.in_(user_ids)))
-    return {user_id: name for user_id, name in rows}
-
-
 def _dispute_views(stop_id: int) -> list[dict[str, Any]]:
     session = db_session()
-    views = [disputes.dispute_dict(session, d) for d in disputes.disputes_of_stop(session, stop_id)]
+    views = disputes.dispute_dicts(session, disputes.disputes_of_stop(session, stop_id))
     ids = {v["opened_by"] for v in views} | {v["resolved_by"] for v in views if v["resolved_by"]}
     ids |= {n["user_id"] for v in views for n in v["notes"]}
-    names = usernames(ids)
+    names = usernames(session, ids)
     for view in views:
         view["opened_by_name"] = names.get(view["opened_by"], "?")
         view["resolved_by_name"] = names.get(view["resolved_by"] or 0)
@@ -66,7 +59,7 @@ def render_delivery(
     review = None
     if user.may(Role.DISPATCHER):
         [review] = reconciliation.review_day(session, stop.service_date, None, stop_ids=[stop.id])
-    decision_users = usernames({d["user_id"] for d in review.notes}) if review else {}
+    decision_users = usernames(session, (d["user_id"] for d in review.notes)) if review else {}
     body = render_template(
         "console/delivery.html",
         stop=stop,
@@ -131,8 +124,5 @@ def evidence_file(sha256: str) -> Response:
 def refuse(stop_id: int, exc: ApiError, form: Any, which: str) -> Response:
     """Show the delivery again with a refused form's message next to it (field errors)
     or above the disputes (anything else)."""
-    messages = exc.errors or {"_form": [exc.message]}
-    flat = {
-        key: value if isinstance(value, list) else [str(value)] for key, value in messages.items()
-    }
-    return render_delivery(stop_id, flat, form, exc.status, which)
+    errors = flatten_messages(exc.errors) if exc.errors else {"_form": [exc.message]}
+    return render_delivery(stop_id, errors, form, exc.status, which)

@@ -18,7 +18,7 @@ class FormInvalid(Exception):
         self.errors = errors
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -27,7 +27,7 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
                 name = prefix or "_form"
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(_flatten(value, name))
+            flat.update(flatten_messages(value, name))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         flat[prefix or "_form"] = list(messages)
     else:
@@ -52,5 +52,5 @@ def parse_form(
     try:
         loaded: dict[str, Any] = schema.load(raw, unknown="exclude")
     except ValidationError as exc:
-        raise FormInvalid(_flatten(exc.messages)) from exc
+        raise FormInvalid(flatten_messages(exc.messages)) from exc
     return loaded

@@ -8,9 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
+from backend.auth.service import usernames
 from backend.console.auth import console_view, principal_for_console
 from backend.console.blueprint import bp
-from backend.console.deliveries import refuse, render_delivery, usernames
+from backend.console.deliveries import refuse, render_delivery
 from backend.console.forms import FormInvalid, parse_form
 from backend.db.session import db_session
 from backend.disputes import service
@@ -58,7 +59,7 @@ def dispute_list() -> Response:
             422, "validation_error", "unknown status", errors={"query": exc.messages}
         ) from exc
     items = service.list_disputes(db_session(), query.get("status"))
-    names = usernames({i["dispute"]["opened_by"] for i in items})
+    names = usernames(db_session(), (i["dispute"]["opened_by"] for i in items))
     body = render_template(
         "console/disputes.html", items=items, names=names, status=query.get("status")
     )

@@ -197,14 +197,16 @@ def list_disputes(session: Session, status: str | None, limit: int = 500) -> lis
     )
     if status is not None:
         statement = statement.where(Dispute.status == status)
+    rows = session.execute(statement).all()
+    bodies = dispute_dicts(session, [dispute for dispute, *_ in rows])
     return [
         {
-            "dispute": dispute_dict(session, dispute),
+            "dispute": body,
             "order_number": order_number,
             "address": address,
             "service_date": service_date.isoformat(),
         }
-        for dispute, order_number, address, service_date in session.execute(statement)
+        for body, (_, order_number, address, service_date) in zip(bodies, rows, strict=True)
     ]
 
 
@@ -214,34 +216,49 @@ def disputes_of_stop(session: Session, stop_id: int) -> list[Dispute]:
     )
 
 
-def notes_of(session: Session, dispute_id: int) -> list[DisputeNote]:
-    return list(
-        session.scalars(
-            select(DisputeNote).where(DisputeNote.dispute_id == dispute_id).order_by(DisputeNote.id)
-        )
-    )
+def _notes_by_dispute(session: Session, dispute_ids: list[int]) -> dict[int, list[DisputeNote]]:
+    notes: dict[int, list[DisputeNote]] = {dispute_id: [] for dispute_id in dispute_ids}
+    if dispute_ids:
+        for note in session.scalars(
+            select(DisputeNote)
+            .where(DisputeNote.dispute_id.in_(dispute_ids))
+            .order_by(DisputeNote.id)
+        ):
+            notes[note.dispute_id].append(note)
+    return notes
 
 
 def dispute_dict(session: Session, dispute: Dispute) -> dict[str, Any]:
+    [body] = dispute_dicts(session, [dispute])
+    return body
+
+
+def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, Any]]:
+    """Disputes with their notes, the notes of all of them read in one query."""
+    notes = _notes_by_dispute(session, [d.id for d in disputes])
+
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat().replace("+00:00", "Z") if moment else None
 
-    return {
-        "id": dispute.id,
-        "stop_id": dispute.stop_id,
-        "reason": dispute.reason,
-        "status": dispute.status,
-        "remedy": dispute.remedy or None,
-        "resolution": dispute.resolution,
-        "evidence_cited": dispute.evidence_cited,
-        "customer_reference": dispute.customer_reference,
-        "opened_by": dispute.opened_by,
-        "opened_at": iso(dispute.opened_at),
-        "resolved_by": dispute.resolved_by,
-        "resolved_at": iso(dispute.resolved_at),
-        "legal_hold": dispute.status == OPEN,
-        "notes": [
-            {"user_id": n.user_id, "text": n.text, "at": iso(n.created_at)}
-            for n in notes_of(session, dispute.id)
-        ],
-    }
+    return [
+        {
+            "id": dispute.id,
+            "stop_id": dispute.stop_id,
+            "reason": dispute.reason,
+            "status": dispute.status,
+            "remedy": dispute.remedy or None,
+            "resolution": dispute.resolution,
+            "evidence_cited": dispute.evidence_cited,
+            "customer_reference": dispute.customer_reference,
+            "opened_by": dispute.opened_by,
+            "opened_at": iso(dispute.opened_at),
+            "resolved_by": dispute.resolved_by,
+            "resolved_at": iso(dispute.resolved_at),
+            "legal_hold": dispute.status == OPEN,
+            "notes": [
+                {"user_id": n.user_id, "text": n.text, "at": iso(n.created_at)}
+                for n in notes[dispute.id]
+            ],
+        }
+        for dispute in disputes
+    ]

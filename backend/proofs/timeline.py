@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from backend.auth.service import usernames
 from backend.db.models import (
     Conflict,
     Dispute,
@@ -38,7 +39,6 @@ from backend.db.models import (
     PlanChange,
     Proof,
     Stop,
-    User,
 )
 
 DEVICE = "device"
@@ -179,7 +179,7 @@ def _load(session: Session, stop: Stop) -> _StopRecords:
         .order_by(DisputeNote.id)
     ).all()
     decisions = _load_decisions(session, stop)
-    user_ids = _known(
+    user_ids = (
         *(change.driver_id for change in plan_changes),
         *(event.driver_id for event in events),
         *(conflict.resolved_by for conflict in conflicts),
@@ -197,12 +197,8 @@ def _load(session: Session, stop: Stop) -> _StopRecords:
         decisions=decisions,
         disputes=disputes,
         dispute_notes=dispute_notes,
-        usernames=_load_usernames(session, user_ids),
+        usernames=usernames(session, user_ids),
     )
-
-
-def _known(*user_ids: int | None) -> set[int]:
-    return {user_id for user_id in user_ids if user_id is not None}
 
 
 def _load_cited_files(session: Session, stop: Stop) -> list[_CitedFile]:
@@ -238,17 +234,6 @@ def _load_decisions(session: Session, stop: Stop) -> list[_Decision]:
         .order_by(ExceptionDecision.id)
     ).all()
     return [_Decision(*row) for row in rows]
-
-
-def _load_usernames(session: Session, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return {
-        user_id: username
-        for user_id, username in session.execute(
-            select(User.id, User.username).where(User.id.in_(user_ids))
-        )
-    }
 
 
 # The plan --------------------------------------------------------------------------

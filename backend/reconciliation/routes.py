@@ -27,16 +27,19 @@ blp = ApiBlueprint(
 )
 
 
-class DayQuerySchema(Schema):
+class DayScopeSchema(Schema):
+    """Which day, and optionally which depot, a back-office query is about."""
+
     date = fields.Date(required=True)
-    driver = fields.String(validate=validate.Length(min=1, max=150))
     depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
+
+
+class DayQuerySchema(DayScopeSchema):
+    driver = fields.String(validate=validate.Length(min=1, max=150))
     open_only = fields.Boolean(load_default=False)
 
 
-class SummaryQuerySchema(Schema):
-    date = fields.Date(required=True)
-    depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
+class SummaryQuerySchema(DayScopeSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
@@ -151,15 +154,10 @@ class BulkDecision(MethodView):
         return {"items": [service.decision_dict(r) for r in rows]}, 201
 
 
-class ProgressQuerySchema(Schema):
-    date = fields.Date(required=True)
-    depot = fields.Integer(validate=validate.Range(min=1), metadata={"description": "depot id"})
-
-
 @blp.route("/progress")
 class Progress(MethodView):
     @require_roles(Role.DISPATCHER)
-    @blp.arguments(ProgressQuerySchema, location="query")
+    @blp.arguments(DayScopeSchema, location="query")
     @blp.response(200, description="Per driver: stops by status, last report, next stop")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The day's live progress per driver (what the console's Today page shows)."""

@@ -211,3 +211,14 @@ def test_dispatchers_settle_disputes_only_when_granted(
     ).get_json()
     granted = {"Authorization": f"Bearer {login['access_token']}"}
     assert client.post(url, json=body, headers=granted).status_code == 200
+
+
+def test_the_dispute_list_carries_each_disputes_notes(
+    client: FlaskClient, auth: Auth, delivered: Stop
+) -> None:
+    dispute_id = _open(client, auth, delivered.id).get_json()["id"]
+    client.post(
+        f"/api/v1/disputes/{dispute_id}/notes", json={"text": "second"}, headers=auth("support")
+    )
+    [item] = client.get("/api/v1/disputes", headers=auth("support")).get_json()["items"]
+    assert [n["text"] for n in item["notes"]] == ["customer says nothing arrived", "second"]

@@ -153,6 +153,7 @@ def test_bad_query_strings_get_a_clear_error_page(client: FlaskClient, world: Wo
         ("/console/day?date=yesterday", 422, "validation_error"),
         ("/console/exceptions?depot=0", 422, "validation_error"),
         ("/console/exceptions?depot=999", 404, "not_found"),
+        ("/console/exceptions?kind=nonsense", 422, "validation_error"),
         ("/console/deliveries/123456", 404, "not_found"),
         ("/console/nowhere", 404, "not_found"),
     ):
