@@ -53,7 +53,11 @@ def render_delivery(
     session = db_session()
     stop = proofs.find_stop(session, stop_id)
     bundle = proofs.stop_bundle(session, stop, request.host_url)
-    problems = proofs.verification_problems(bundle, stop.org_id) if bundle.get("proof") else []
+    verification = (
+        proofs.verify_stop_proof(bundle, stop.org_id)
+        if bundle.get("proof")
+        else proofs.Verification([], [])
+    )
     user = current_user()
     assert user is not None
     review = None
@@ -66,7 +70,8 @@ def render_delivery(
         bundle=bundle,
         proof=bundle.get("proof"),
         files_by_kind=_files_by_kind(bundle),
-        problems=problems,
+        problems=verification.problems,
+        unreadable=verification.unreadable,
         timeline=build_timeline(session, stop),
         review=review,
         decision_users=decision_users,

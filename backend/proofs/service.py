@@ -4,6 +4,7 @@ the customer's PDF and the map. One place, used by the API and the console alike
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -11,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Proof, Stop
 from backend.domain.digest import verify_bundle
-from backend.errors import not_found
+from backend.errors import ApiError, not_found
 from backend.evidence.service import get_store
-from backend.evidence.storage import StoreError
+from backend.evidence.storage import EvidenceStore, StoreError, StoreUnavailable
 from backend.proofs.bundle import build_bundle
 from backend.proofs.document import render_proof_pdf
 from backend.proofs.map import render_map
@@ -32,33 +33,64 @@ def stop_bundle(session: Session, stop: Stop, host_url: str) -> dict[str, Any]:
     return build_bundle(session, stop, get_sealer().public_keys_b64(), host_url.rstrip("/"))
 
 
-def _held_bytes(bundle: dict[str, Any], org_id: int) -> dict[str, bytes]:
-    """The bytes of every file the server verified and still holds."""
-    store = get_store()
-    held = {}
-    for item in bundle["files"]:
-        if item["verified"] and not item["purged"]:
-            try:
-                held[item["sha256"]] = b"".join(store.open(org_id, item["sha256"]))
-            except StoreError:
-                continue  # reported as missing by the check below
-    return held
+@dataclass(frozen=True)
+class Verification:
+    """What checking a stop's proof found.
+
+    ``problems`` say the proof does not verify; ``unreadable`` lists files the store
+    could not give back right now (unreachable), whose bytes are therefore unchecked:
+    a passing outage must not read as tampered or missing evidence.
+    """
+
+    problems: list[str]
+    unreadable: list[str]
 
 
-def verification_problems(bundle: dict[str, Any], org_id: int) -> list[str]:
-    """What ``doorstep verify --files`` would say of this bundle; empty when it verifies.
+def _read_held(store: EvidenceStore, org_id: int, sha256: str) -> bytes | None:
+    """A held file's bytes; None if the store no longer has them (missing).
+
+    Raises StoreUnavailable when the store cannot be reached.
+    """
+    try:
+        return b"".join(store.open(org_id, sha256))
+    except StoreUnavailable:
+        raise
+    except StoreError:
+        return None
+
+
+def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
+    """What ``doorstep verify --files`` would say of this bundle, read from the store.
 
     A purged file is not a problem: retention deleted it on purpose, and its hash still
     holds the proof together.
     """
     keys = {kid: base64.b64decode(key) for kid, key in bundle["public_keys"].items()}
-    excused = {f"file {f['sha256']} is missing" for f in bundle["files"] if f["purged"]}
-    problems = verify_bundle(bundle, keys, _held_bytes(bundle, org_id))
-    return [p for p in problems if p not in excused]
+    store = get_store()
+    held: dict[str, bytes] = {}
+    unreadable: list[str] = []
+    for item in bundle["files"]:
+        if not item["verified"] or item["purged"]:
+            continue
+        try:
+            data = _read_held(store, org_id, item["sha256"])
+        except StoreUnavailable:
+            unreadable.append(item["sha256"])
+            continue
+        if data is not None:
+            held[item["sha256"]] = data
+    excused = {f"file {sha} is missing" for sha in unreadable} | {
+        f"file {f['sha256']} is missing" for f in bundle["files"] if f["purged"]
+    }
+    problems = verify_bundle(bundle, keys, held)
+    return Verification([p for p in problems if p not in excused], unreadable)
 
 
 def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
-    """The customer's proof-of-delivery document."""
+    """The customer's proof-of-delivery document.
+
+    An unreachable store is a 503 to retry, never a document quietly missing its photos.
+    """
     bundle = stop_bundle(session, stop, host_url)
     verified = {f["sha256"] for f in bundle["files"] if f["verified"] and not f["purged"]}
     store = get_store()
@@ -66,7 +98,10 @@ def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
     def file_bytes(sha256: str) -> bytes | None:
         if sha256 not in verified:
             return None
-        return b"".join(store.open(stop.org_id, sha256))
+        try:
+            return _read_held(store, stop.org_id, sha256)
+        except StoreUnavailable as exc:
+            raise ApiError(503, exc.code, exc.message, headers={"Retry-After": "5"}) from exc
 
     return render_proof_pdf(bundle, file_bytes)
 

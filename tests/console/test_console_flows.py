@@ -304,3 +304,33 @@ def test_search_matches_literally_and_says_when_nothing_matches(
     assert 'data-testid="no-results"' in nothing.get_data(as_text=True)
     short = client.get("/console/search?q=x")
     assert short.status_code == 422
+
+
+def test_an_unreachable_file_store_is_an_outage_not_a_broken_proof(
+    client: FlaskClient,
+    day: Day,
+    auth,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import socket
+
+    from backend.evidence.storage import S3Store
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    client.application.extensions["doorstep.store"] = S3Store(
+        "evidence", f"http://127.0.0.1:{dead_port}", "us-east-1"
+    )
+    log_in(client, "support")
+    page = client.get(f"/console/deliveries/{day.good}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "The files could not be checked just now" in html
+    assert "does not verify" not in html
+    pdf = client.get(f"/console/deliveries/{day.good}/proof.pdf")
+    assert (pdf.status_code, error_code(pdf)) == (503, "store_unavailable")
+    api = client.get(f"/api/v1/stops/{day.good}/proof.pdf", headers=auth("support"))
+    assert (api.status_code, api.get_json()["code"]) == (503, "store_unavailable")
