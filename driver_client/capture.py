@@ -108,6 +108,17 @@ class PlyerLocation:
         return fix
 
 
+# Control characters (a scanner's NUL, a stray escape) carry no meaning in a name or a
+# note, and the server rejects an event holding NUL: a delivery must never be refused
+# for a keystroke nobody can see, so they are dropped when the text is captured.
+_INVISIBLE = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n") | {0x7F: None}
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (tabs and line breaks are kept)."""
+    return text.translate(_INVISIBLE)
+
+
 class CaptureRefused(Exception):
     """The capture was not saved; ``reasons`` says why, in words for the driver."""
 
@@ -160,10 +171,10 @@ class Capture:
         return self._record(stop_id, "arrived", {"geo": self._geo()}, [])
 
     def note(self, stop_id: int, text: str) -> dict[str, Any]:
-        return self._record(stop_id, "note", {"text": text}, [])
+        return self._record(stop_id, "note", {"text": printable(text)}, [])
 
     def fail(self, stop_id: int, reason: str, note: str = "") -> dict[str, Any]:
-        payload = {"reason": reason, "note": note, "geo": self._geo()}
+        payload = {"reason": reason, "note": printable(note), "geo": self._geo()}
         return self._record(stop_id, "failed", payload, [])
 
     def deliver(
@@ -176,6 +187,7 @@ class Capture:
         age_verified: bool | None = None,
     ) -> dict[str, Any]:
         """Record a delivery; refused (nothing saved) if the stop's proof policy is unmet."""
+        recipient_name = printable(recipient_name)
         stop = self.store.stop(stop_id)
         if stop is None:
             raise CaptureRefused(["this stop is not on the device"])

@@ -180,3 +180,18 @@ def test_the_store_survives_a_restart_with_its_outbox(
     again.engine.sync()
     assert _server_status(session, stop_ids[1]) == "delivered"
     again.close()
+
+
+def test_invisible_characters_in_typed_text_never_cost_a_delivery(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], session: Session
+) -> None:
+    device = _logged_in(tmp_path, server)
+    # A barcode wedge or a paste can slip a NUL into the name; the server refuses NUL.
+    device.capture.deliver(stop_ids[0], "Ann\x00 Lee\x1b", evidence=[SIGNATURE])
+    device.capture.fail(stop_ids[1], "recipient_absent", note="gate\x00 locked\nsecond line")
+    report = device.engine.sync()
+    assert (report.acknowledged, report.rejected) == (2, 0)
+    session.rollback()
+    payloads = {row.stop_id: row.payload for row in session.scalars(select(DoorEventRow))}
+    assert payloads[stop_ids[0]]["recipient_name"] == "Ann Lee"
+    assert payloads[stop_ids[1]]["note"] == "gate locked\nsecond line"
