@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import statistics
 import tempfile
 import time
@@ -79,8 +80,6 @@ def _simulated_day(folder: Path) -> date:
 
 
 def _logged_in(client: FlaskClient, username: str) -> None:
-    import re
-
     page = client.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None

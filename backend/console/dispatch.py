@@ -110,7 +110,7 @@ def day() -> str:
     """Live progress per driver; the table refreshes itself every 30 s."""
     scope = _scope()
     reviews = _reviews(scope)
-    summary = {row["driver"]: row for row in service.summarise(reviews, {}) if row["depot"] != "*"}
+    summary = service.summarise_by_driver(reviews)
     progress = service.progress(db_session(), scope.service_date, scope.depot_id)
     open_total = sum(len(r.open_exceptions) for r in reviews)
     template = "console/_progress.html" if request.args.get("fragment") else "console/day.html"

@@ -402,6 +402,15 @@ def summarise(reviews: list[StopReview], depots: dict[int, str]) -> list[dict[st
     return [_summary_row(depot, driver, groups[(depot, driver)]) for depot, driver in order]
 
 
+def summarise_by_driver(reviews: list[StopReview]) -> dict[str, dict[str, Any]]:
+    """The summary's figures per driver whatever the depot, and the day's under "*"."""
+    groups: dict[str, list[StopReview]] = defaultdict(list)
+    for review in reviews:
+        groups[review.driver or UNASSIGNED].append(review)
+        groups[ALL].append(review)
+    return {driver: _summary_row(ALL, driver, items) for driver, items in groups.items()}
+
+
 def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, Any]:
     statuses = Counter(r.stop.status for r in items)
     delivered = statuses[StopStatus.DELIVERED] + statuses[StopStatus.EVIDENCE_PENDING]

@@ -334,3 +334,16 @@ def test_an_unreachable_file_store_is_an_outage_not_a_broken_proof(
     assert (pdf.status_code, error_code(pdf)) == (503, "store_unavailable")
     api = client.get(f"/api/v1/stops/{day.good}/proof.pdf", headers=auth("support"))
     assert (api.status_code, api.get_json()["code"]) == (503, "store_unavailable")
+
+
+def test_today_shows_each_drivers_progress_and_open_exceptions(
+    client: FlaskClient, day: Day
+) -> None:
+    log_in(client, "dispatcher")
+    html = client.get(f"/console/day?date={DAY}").get_data(as_text=True)
+    assert 'data-testid="open-total">2<' in html
+    row = html[html.index('data-driver="driver_a"') :].split("</tr>")[0]
+    cells = row.split('<td class="num">')[1:]
+    # delivered, failed, to do, re-planned, exceptions
+    assert [c.split("<")[0].strip() for c in cells[:4]] == ["2", "0", "1", "0"]
+    assert ">2</a>" in cells[4]
