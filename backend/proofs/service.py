@@ -19,7 +19,7 @@ from backend.proofs.bundle import build_bundle
 from backend.proofs.document import render_proof_pdf
 from backend.proofs.map import render_map
 from backend.sync.derive import winning_event_id
-from backend.sync.routes import get_sealer
+from backend.sync.proofs import get_sealer
 
 
 def find_stop(session: Session, stop_id: int) -> Stop:

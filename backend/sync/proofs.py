@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,12 @@ class ProofSealer:
 
     def public_keys_b64(self) -> dict[str, str]:
         return {kid: base64.b64encode(key).decode() for kid, key in self.public_keys.items()}
+
+
+def get_sealer() -> ProofSealer:
+    """The app's receipt signer (built once by create_app from the settings)."""
+    sealer: ProofSealer = current_app.extensions["doorstep.sealer"]
+    return sealer
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from backend.auth.guard import current_principal, require_roles
@@ -14,15 +14,10 @@ from backend.domain.stops import Role
 from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
 from backend.sync import service
-from backend.sync.proofs import ProofSealer, geofence_threshold
+from backend.sync.proofs import geofence_threshold, get_sealer
 from backend.sync.schemas import SyncRequestSchema, SyncResponseSchema
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
-
-
-def get_sealer() -> ProofSealer:
-    sealer: ProofSealer = current_app.extensions["doorstep.sealer"]
-    return sealer
 
 
 @blp.route("/sync")
