@@ -9,12 +9,14 @@ from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from backend.console.auth import console_path, console_view, principal_for_console
 from backend.console.blueprint import bp
 from backend.console.days import DayScope, read_day_scope
 from backend.console.forms import FormInvalid, parse_form
+from backend.db.models import Stop
 from backend.db.session import db_session
 from backend.domain.reconcile import ExceptionKind
 from backend.domain.stops import Role
@@ -231,11 +233,11 @@ def decide() -> Any:
 def _confirm_reject(
     scope: DayScope, form: dict[str, Any], targets: list[service.DecisionTarget]
 ) -> str:
-    stops = {r.stop.id: r for r in _reviews(scope)}
-    listed = [
-        (t, stops[t.stop_id].stop.order_number if t.stop_id in stops else str(t.stop_id))
-        for t in targets
-    ]
+    # Only the order numbers are needed to list them, not another review of the day.
+    ids = {t.stop_id for t in targets}
+    rows = db_session().execute(select(Stop.id, Stop.order_number).where(Stop.id.in_(ids)))
+    orders = {stop_id: order_number for stop_id, order_number in rows}
+    listed = [(t, orders.get(t.stop_id, str(t.stop_id))) for t in targets]
     return render_template(
         "console/confirm_reject.html",
         scope=scope,
