@@ -84,17 +84,23 @@ CHECKED_PER_EVENT = frozenset({"/api/v1/sync"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
-def _nul_paths(value: Any, path: str) -> list[str]:
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where in a parsed JSON body a key or a string holds NUL ("a.0.b", "_body")."""
     if isinstance(value, str):
         return [path or "_body"] if "\x00" in value else []
     if isinstance(value, dict):
-        found = [f"{path}.{k}".lstrip(".") for k in value if "\x00" in str(k)]
-        for key, item in value.items():
-            found += _nul_paths(item, f"{path}.{key}".lstrip("."))
-        return found
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}")]
-    return []
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            found.append(where)
+        found += _nul_paths(item, where)
+    return found
 
 
 def _refuse_nul_characters() -> None:
@@ -111,7 +117,7 @@ def _refuse_nul_characters() -> None:
                 name for name, value in request.form.items(multi=True) if "\x00" in name + value
             ]
         elif request.is_json and request.path not in CHECKED_PER_EVENT:
-            bad += _nul_paths(request.get_json(silent=True), "")
+            bad += _nul_paths(request.get_json(silent=True))
     if bad:
         raise ApiError(
             422,
