@@ -11,12 +11,14 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from backend import clock as app_clock
 from backend import console, errors, http
 from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
 from backend.db.session import Database
 from backend.db.session import init_app as init_db
 from backend.disputes.routes import blp as disputes_blp
+from backend.domain.clock import Clock
 from backend.evidence import service as evidence_service
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
@@ -38,8 +40,11 @@ class DoorstepApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ErrorSchema
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    """Build the app from ``settings`` (default: the environment)."""
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, clock: Clock | None = None
+) -> Flask:
+    """Build the app from ``settings`` (default: the environment) on ``clock`` (default:
+    the system clock)."""
     settings = settings or load_settings()
     settings.check_safe_for_production()
     app = Flask("doorstep")
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
+    app_clock.init_app(app, clock)
     init_db(app, database or Database(settings.database_url))
     http.init_app(app)
 

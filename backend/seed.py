@@ -15,16 +15,18 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.passwords import hash_password
 from backend.config import Settings
 from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange, Stop, User
+from backend.domain.clock import local_date
 from backend.domain.geo import haversine_m
 from backend.domain.stops import ProofPolicy, Role, StopStatus
 from backend.seed_data import (
@@ -129,7 +131,7 @@ def seed_demo(session: Session, settings: Settings, today: date | None = None) -
     ``today`` defaults to the current date in Seattle, the demo's time zone.
     """
     rng = random.Random(RANDOM_SEED)
-    today = today or datetime.now(ZoneInfo(METRO_TIMEZONE)).date()
+    today = today or local_date(clock.now(), METRO_TIMEZONE)
     org = Organization(
         slug="demo", name="Doorstep Demo", timezone=METRO_TIMEZONE, geofence_threshold_m=150
     )
@@ -339,7 +341,7 @@ def add_driver_day(
     )
     session.add(manifest)
     session.flush()
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = [
         _stop_row(org_id, manifest.id, depot_id, service_date, sequence, stop, now)
         for sequence, stop in enumerate(stops, start=1)

@@ -18,10 +18,11 @@ import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from backend.domain.clock import system_now
 from backend.domain.events import parse_event
 from backend.domain.hlc import HLCTimestamp, HybridLogicalClock
 from backend.domain.stops import ProofPolicy
@@ -56,11 +57,18 @@ class LocationProvider(Protocol):
 class FixedLocation:
     """A desktop or test stand-in: always the same position."""
 
-    def __init__(self, lat: float, lon: float, accuracy_m: float = 10.0) -> None:
+    def __init__(
+        self,
+        lat: float,
+        lon: float,
+        accuracy_m: float = 10.0,
+        now: Callable[[], datetime] = system_now,
+    ) -> None:
         self.lat, self.lon, self.accuracy_m = lat, lon, accuracy_m
+        self.now = now
 
     def current_fix(self) -> Fix | None:
-        return Fix(self.lat, self.lon, self.accuracy_m, datetime.now(UTC))
+        return Fix(self.lat, self.lon, self.accuracy_m, self.now())
 
 
 class NoLocation:
@@ -78,7 +86,7 @@ class PlyerLocation:
 
     def __init__(self, max_age_s: float = 120.0, now: Callable[[], datetime] | None = None) -> None:
         self.max_age_s = max_age_s
-        self.now = now or (lambda: datetime.now(UTC))
+        self.now = now or system_now
         self.latest: Fix | None = None
         self.available = False
         try:
@@ -153,7 +161,7 @@ class Capture:
         files_dir: Path,
         device_id: str,
         location: LocationProvider,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = system_now,
     ) -> None:
         self.store = store
         self.files_dir = files_dir

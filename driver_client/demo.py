@@ -31,7 +31,7 @@ import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,9 @@ from backend.config import load_settings
 from backend.db.models import Stop
 from backend.db.session import Database
 from backend.devserver import background_server, free_port
+from backend.domain.clock import local_date, system_now
 from backend.seed import seed_demo
+from backend.seed_data import METRO_TIMEZONE
 from driver_client.capture import (
     CaptureRefused,
     Evidence,
@@ -322,12 +324,14 @@ def run_day(folder: Path, seed: int = 7) -> int:
         storage_dir=evidence_dir(folder),
     )
     migrate(settings)
-    service_date = date.today()
+    # The demo organization's today (Seattle's date), not the machine's.
+    now = system_now()
+    service_date = local_date(now, METRO_TIMEZONE)
     database = Database(settings.database_url)
     try:
         with database.session() as session:
             seed_demo(session, settings, service_date)
-        move_windows_around(database, service_date, datetime.now(UTC), rng)
+        move_windows_around(database, service_date, now, rng)
     finally:
         database.dispose()
     dead_url = f"http://127.0.0.1:{free_port()}"

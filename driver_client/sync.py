@@ -16,10 +16,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from backend.domain.clock import system_now
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
@@ -46,7 +47,7 @@ class SyncEngine:
         store: Store,
         transport: Transport,
         device_id: str,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = system_now,
     ) -> None:
         self.store = store
         self.transport = transport

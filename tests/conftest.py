@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from backend.app import create_app
 from backend.config import PROJECT_ROOT, Settings, load_settings
 from backend.db.models import Base
 from backend.db.session import Database
+from backend.domain.clock import SetClock
+from tests.factories import SERVICE_DATE
 
 PG_ADMIN_URL = os.environ.get(
     "DOORSTEP_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -112,8 +115,18 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database) -> Flask:
-    app = create_app(settings, database)
+def clock() -> SetClock:
+    """The app's clock: running, from 17:00 UTC on the tests' service date.
+
+    The server reads "now" only from this clock, so tests that pin SERVICE_DATE pass on
+    any real date (tests/test_time_is_an_input.py keeps it that way).
+    """
+    return SetClock(datetime.combine(SERVICE_DATE, time(17, 0), UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: SetClock) -> Flask:
+    app = create_app(settings, database, clock)
     app.config["TESTING"] = True
     return app
 

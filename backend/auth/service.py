@@ -12,12 +12,13 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.passwords import verify_password
 from backend.auth.tokens import (
     Principal,
@@ -54,7 +55,7 @@ def check_credentials(
     towards the same per-user and per-address limits. Leaves a write transaction open
     on success (the caller commits what it adds); commits the failure count on failure.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     begin_write(session)
     throttle_keys = [_throttle_key("user", username.lower()), _throttle_key("ip", client_ip)]
     _refuse_if_throttled(session, settings, throttle_keys, now)
@@ -100,7 +101,7 @@ def login(
     now: datetime | None = None,
 ) -> TokenPair:
     """Check the credentials and open a new token family for this device."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     user = check_credentials(session, settings, username, password, client_ip, now)
     device = _register_device(session, user, device_key, now)
     pair = _issue_pair(
@@ -114,9 +115,9 @@ def refresh(
     session: Session, settings: Settings, refresh_token: str, now: datetime | None = None
 ) -> TokenPair:
     """Rotate ``refresh_token``; a rotated-out token revokes its whole family."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     try:
-        claims = decode_token(settings, refresh_token, TokenType.REFRESH)
+        claims = decode_token(settings, refresh_token, TokenType.REFRESH, now)
         principal = principal_from_claims(claims)
     except TokenInvalid as exc:
         raise ApiError(401, exc.code, exc.message) from exc

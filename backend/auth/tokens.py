@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 
+from backend import clock
 from backend.config import Settings
 from backend.domain.stops import Grant, Role
 
@@ -76,7 +77,7 @@ def issue_token(
     now: datetime | None = None,
     family_id: str | None = None,
 ) -> IssuedToken:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     ttl = settings.access_token_ttl_s if typ is TokenType.ACCESS else settings.refresh_token_ttl_s
     expires_at = now + timedelta(seconds=ttl)
     jti = uuid.uuid4().hex
@@ -103,7 +104,9 @@ def issue_token(
     return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
 
-def decode_token(settings: Settings, token: str, expected: TokenType) -> dict[str, Any]:
+def decode_token(
+    settings: Settings, token: str, expected: TokenType, now: datetime | None = None
+) -> dict[str, Any]:
     """Verify ``token`` completely and return its claims, or raise TokenInvalid."""
     try:
         header = jwt.get_unverified_header(token)
@@ -122,11 +125,15 @@ def decode_token(settings: Settings, token: str, expected: TokenType) -> dict[st
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            leeway=LEEWAY_S,
-            options={"require": REQUIRED_CLAIMS},
+            # Lifetimes are checked below against the application's clock, not the
+            # machine's: time is an input (backend/domain/clock.py).
+            options={
+                "require": REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenInvalid("token_expired", "the token has expired") from exc
     except jwt.InvalidAudienceError as exc:
         raise TokenInvalid("token_audience", "the token is for another audience") from exc
     except jwt.InvalidIssuerError as exc:
@@ -137,9 +144,22 @@ def decode_token(settings: Settings, token: str, expected: TokenType) -> dict[st
         raise TokenInvalid("token_signature", "the token's signature does not match") from exc
     except jwt.PyJWTError as exc:
         raise TokenInvalid("token_invalid", "the token is not valid") from exc
+    _check_lifetime(claims, now or clock.now())
     if claims.get("typ") != expected.value:
         raise TokenInvalid("token_type", f"a {expected.value} token is required here")
     return claims
+
+
+def _check_lifetime(claims: dict[str, Any], now: datetime) -> None:
+    """``iat <= now < exp``, each with LEEWAY_S for clocks that drift between servers."""
+    issued, expires = claims["iat"], claims["exp"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (issued, expires)):
+        raise TokenInvalid("token_claims", "the token's iat and exp must be integers")
+    moment = now.timestamp()
+    if expires + LEEWAY_S <= moment:
+        raise TokenInvalid("token_expired", "the token has expired")
+    if issued - LEEWAY_S > moment:
+        raise TokenInvalid("token_invalid", "the token is not valid yet")
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from backend import clock
 from backend.auth.service import check_credentials
 from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
@@ -115,7 +116,7 @@ def _load_user() -> None:
     started = session.get("since")
     if not isinstance(user_id, int) or not isinstance(started, (int, float)):
         return
-    if datetime.now(UTC).timestamp() - started > SESSION_LIFETIME.total_seconds():
+    if clock.now().timestamp() - started > SESSION_LIFETIME.total_seconds():
         session.clear()
         return
     # Looked up before the tenant is known: usernames and ids are global.
@@ -231,7 +232,7 @@ def login_submit() -> Any:
     session.clear()
     session.permanent = True
     session["uid"] = user.id
-    session["since"] = datetime.now(UTC).timestamp()
+    session["since"] = clock.now().timestamp()
     csrf_token()  # a fresh token for the new session
     return redirect(console_path(next_url) or home_url(user.role))
 

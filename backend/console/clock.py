@@ -8,22 +8,15 @@ abbreviation, and keeps the exact UTC instant in the element's ``datetime`` and
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
 from backend.console.blueprint import bp
+from backend.domain.clock import zone
 
 SHORT = "%H:%M"
 SECONDS = "%H:%M:%S"
 FULL = "%Y-%m-%d %H:%M"
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def as_datetime(moment: datetime | str | None) -> datetime | None:

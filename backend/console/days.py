@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import request
@@ -11,10 +11,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.console.clock import zone
-from backend.db.models import Depot, Organization, Stop
+from backend.db.models import Depot, Stop
 from backend.domain.reconcile import ExceptionKind
 from backend.errors import ApiError
+from backend.manifests.service import org_today
 
 
 class DayQuerySchema(Schema):
@@ -48,11 +48,6 @@ class DayScope:
     @property
     def depot_name(self) -> str | None:
         return dict(self.depots).get(self.depot_id or 0)
-
-
-def org_today(session: Session, org_id: int) -> date:
-    zone_name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
-    return datetime.now(zone(zone_name)).date()
 
 
 def default_day(session: Session, org_id: int) -> date:

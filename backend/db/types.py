@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from backend import clock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes, stored as UTC.
@@ -40,4 +42,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Column default: the application's clock (see backend.clock)."""
+    return clock.now()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
 from backend.db.session import begin_write
@@ -169,7 +170,7 @@ def resolve(
     dispute.resolution = reason
     dispute.evidence_cited = evidence_cited
     dispute.resolved_by = principal.user_id
-    dispute.resolved_at = datetime.now(UTC)
+    dispute.resolved_at = clock.now()
     webhooks.enqueue(
         session,
         principal.org_id,

@@ -12,10 +12,11 @@ orders stamps::
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from backend.domain.clock import system_now
 
 NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 STAMP_PATTERN = re.compile(r"^(\d{15})-(\d{6})-([A-Za-z0-9_.:-]{1,64})$")
@@ -57,7 +58,7 @@ class HLCTimestamp:
 
 
 def system_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return int(system_now().timestamp() * 1000)
 
 
 class HybridLogicalClock:

@@ -9,11 +9,12 @@ only the bytes are gone. Run with ``doorstep retention --before YYYY-MM-DD``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import DoorEventRow, EventEvidence, EvidenceFile, Stop
 from backend.db.session import begin_write
 from backend.disputes.service import on_legal_hold
@@ -62,7 +63,7 @@ def purge_before(
     if dry_run:
         session.rollback()
         return report
-    now = datetime.now(UTC)
+    now = clock.now()
     for file in session.scalars(select(EvidenceFile).where(EvidenceFile.sha256.in_(report.purged))):
         store.delete(file.org_id, file.sha256)
         file.purged_at = now

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.config import Settings
 from backend.db.models import EvidenceFile
 from backend.evidence.storage import (
@@ -53,7 +54,7 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
             "sha256": sha,
             "content_type": content_type,
             "size": size,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         for sha, (content_type, size) in sorted(wanted.items())
         if sha not in known
@@ -67,7 +68,7 @@ def receive_upload(
 ) -> None:
     """Store an upload for a referenced file; mark it verified only if it matches."""
     store.receive(file.org_id, file.sha256, stream, file.size)
-    file.verified_at = datetime.now(UTC)
+    file.verified_at = clock.now()
 
 
 def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -> bool:
@@ -79,7 +80,7 @@ def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -
         return True
     if not store.verify(file.org_id, file.sha256, file.size):
         return False
-    file.verified_at = datetime.now(UTC)
+    file.verified_at = clock.now()
     return True
 
 

@@ -13,9 +13,11 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+from backend.domain.clock import system_now
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 64 * 1024
@@ -245,7 +247,8 @@ class S3Store:
     def upload_target(
         self, org_id: int, sha256: str, content_type: str, size: int, api_base: str
     ) -> UploadTarget:
-        expires_at = datetime.now(UTC) + self.UPLOAD_TTL
+        # botocore signs the policy by the machine's clock, so its expiry is told by it too.
+        expires_at = system_now() + self.UPLOAD_TTL
         post = self._call(
             self.client.generate_presigned_post,
             Bucket=self.bucket,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import Manifest, Organization, Parcel, Stop
+from backend.domain.clock import local_date
 
 
 def find_driver_manifest(session: Session, driver_id: int, service_date: date) -> Manifest | None:
@@ -75,9 +76,11 @@ def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[i
 
 
 def org_today(session: Session, org_id: int) -> date:
-    """Today's date where the organization works (its configured time zone)."""
+    """Today where the organization works: the one "today" of manifests, sync,
+    reconciliation and the console (the calendar date in its time zone, by the
+    application's clock)."""
     name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
-    return datetime.now(ZoneInfo(name or "UTC")).date()
+    return local_date(clock.now(), name)
 
 
 class BodyCache:

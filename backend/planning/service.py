@@ -10,13 +10,14 @@ transaction. A stop's status is always derived by the one rule in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Manifest, Organization, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
@@ -247,7 +248,7 @@ def cancel_stop(session: Session, principal: Principal, stop_id: int, reason: st
         check_cancellable(stop.status)
     except PlanError as exc:
         raise _plan_error(exc) from exc
-    stop.cancelled_at = datetime.now(UTC)
+    stop.cancelled_at = clock.now()
     stop.cancel_reason = reason
     stop.version += 1
     stop.material_version = stop.version

@@ -8,12 +8,13 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import (
     Conflict,
@@ -305,7 +306,7 @@ def _resolve_conflicts(
     kinds: dict[int, set[str]] = defaultdict(set)
     for target in targets:
         kinds[target.stop_id].add(target.kind)
-    now = datetime.now(UTC)
+    now = clock.now()
     for conflict in session.scalars(
         select(Conflict).where(Conflict.stop_id.in_(list(kinds)), Conflict.status == "open")
     ):

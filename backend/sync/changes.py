@@ -16,11 +16,12 @@ a tenant, rows are allocated and committed in the same order. On SQLite,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import Manifest, Organization, PlanChange, Stop
 from backend.manifests.service import bump_revision
 
@@ -96,7 +97,7 @@ def record_status_changes(session: Session, stops: list[Stop]) -> None:
             "stop_id": stop.id,
             "kind": UPSERT,
             "stop_version": stop.version,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         for stop in stops
         if stop.manifest_id in drivers

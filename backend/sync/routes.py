@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
 
+from backend import clock
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.domain.stops import Role
@@ -42,7 +42,7 @@ class Sync(MethodView):
             store=get_store(),
             sealer=get_sealer(),
             api_base=request.host_url.rstrip("/"),
-            now=datetime.now(UTC),
+            now=clock.now(),
             geofence_threshold_m=geofence_threshold(session, principal.org_id),
         )
         # Encoded directly: SyncResponseSchema documents the body, but running 150

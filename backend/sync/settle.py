@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.guard import current_principal
 from backend.db.models import DoorEventRow, EventEvidence, Stop
 from backend.sync import changes
@@ -24,6 +23,6 @@ def settle_stops_citing(session: Session, sha256: str) -> None:
             .where(EventEvidence.sha256 == sha256)
         )
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     for stop in session.scalars(select(Stop).where(Stop.id.in_(stop_ids))):
         rederive_stop(session, stop, now)

@@ -18,16 +18,16 @@ import hmac
 import json
 import random
 import secrets
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import WebhookDelivery, WebhookEndpoint
 from backend.webhooks.safety import UnsafeWebhookUrl, check_webhook_url
 
@@ -62,9 +62,9 @@ def enqueue(
             "payload": {"type": event_type, **payload},
             "status": PENDING,
             "attempts": 0,
-            "next_attempt_at": datetime.now(UTC),
+            "next_attempt_at": clock.now(),
             "last_error": "",
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         for endpoint in endpoints
         for payload in payloads
@@ -93,7 +93,7 @@ def deliver_due(
     session: Session, allow_loopback: bool = False, limit: int = 100, timeout_s: float = 10.0
 ) -> dict[str, int]:
     """One worker pass over the due deliveries; returns counts by outcome."""
-    now = datetime.now(UTC)
+    now = clock.now()
     due = list(
         session.scalars(
             select(WebhookDelivery)
@@ -112,7 +112,7 @@ def deliver_due(
             counts[FAILED] += 1
             continue
         body = json.dumps({"id": delivery.id, **delivery.payload}, separators=(",", ":")).encode()
-        stamp = int(time.time())
+        stamp = int(clock.now().timestamp())
         headers = {
             "Content-Type": "application/json",
             "Doorstep-Event": delivery.event_type,
@@ -130,7 +130,7 @@ def deliver_due(
             error = f"unreachable: {exc}"[:500]
         if not error:
             delivery.status = DELIVERED
-            delivery.delivered_at = datetime.now(UTC)
+            delivery.delivered_at = clock.now()
             counts[DELIVERED] += 1
         elif delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = FAILED
@@ -138,7 +138,7 @@ def deliver_due(
             counts[FAILED] += 1
         else:
             delivery.last_error = error
-            delivery.next_attempt_at = datetime.now(UTC) + backoff(delivery.attempts)
+            delivery.next_attempt_at = clock.now() + backoff(delivery.attempts)
             counts["retry"] += 1
     session.commit()
     return counts

@@ -18,7 +18,8 @@ def _login_claims(client: FlaskClient, settings: Settings, username: str) -> dic
         "/api/v1/auth/token",
         json={"username": username, "password": "pw", "device_id": "laptop"},
     ).get_json()
-    return decode_token(settings, body["access_token"], TokenType.ACCESS)
+    with client.application.app_context():  # checked against the app's clock
+        return decode_token(settings, body["access_token"], TokenType.ACCESS)
 
 
 def test_a_grant_given_on_the_command_line_reaches_the_next_token(

@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import jwt
 import pytest
@@ -17,8 +17,9 @@ from backend.auth.tokens import ALGORITHM, Principal, TokenType, issue_token
 from backend.config import Settings
 from backend.domain.stops import Role
 from tests.conftest import World
+from tests.factories import SERVICE_DATE
 
-URL = "/api/v1/manifests/mine?date=2026-11-24"
+URL = f"/api/v1/manifests/mine?date={SERVICE_DATE.isoformat()}"
 
 
 def _get(client: FlaskClient, token: str) -> tuple[int, str]:
@@ -30,8 +31,12 @@ def _principal(world: World) -> Principal:
     return Principal(world.users["driver_a"], world.org_id, Role.DRIVER, "driver_a", "dev")
 
 
+# The app's clock starts at 17:00 on the service date (tests/conftest.py).
+CLOCK_START = int(datetime.combine(SERVICE_DATE, time(17, 0), UTC).timestamp())
+
+
 def _claims(settings: Settings, world: World, **overrides: object) -> dict[str, object]:
-    now = int(datetime.now(UTC).timestamp())
+    now = CLOCK_START
     claims: dict[str, object] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -78,7 +83,7 @@ def test_another_algorithm_is_refused(
 
 
 def test_an_expired_token_is_refused(client: FlaskClient, world: World, settings: Settings) -> None:
-    past = int((datetime.now(UTC) - timedelta(hours=2)).timestamp())
+    past = CLOCK_START - int(timedelta(hours=2).total_seconds())
     token = _sign(settings, _claims(settings, world, iat=past - 600, exp=past))
     assert _get(client, token) == (401, "token_expired")
 
@@ -145,7 +150,8 @@ def test_a_missing_header_asks_for_authentication(client: FlaskClient) -> None:
 def test_tokens_signed_by_a_retiring_key_still_verify_after_rotation(
     app: Flask, world: World, settings: Settings
 ) -> None:
-    old_token = issue_token(settings, TokenType.ACCESS, _principal(world)).token
+    with app.app_context():  # tokens are stamped by the app's clock
+        old_token = issue_token(settings, TokenType.ACCESS, _principal(world)).token
     rotated = replace(settings, jwt_keys=(("k2", "n" * 48), *settings.jwt_keys))
     app.config["DOORSTEP"] = rotated
     client = app.test_client()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from backend.db.models import Organization
+from backend.domain.clock import SetClock
 from backend.manifests.service import bump_revision
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
@@ -53,18 +57,20 @@ def test_driver_gets_their_stops_in_order(
 
 
 def test_date_defaults_to_today_in_the_organizations_time_zone(
-    client: FlaskClient, world: World, session: Session, auth: Auth
+    client: FlaskClient, world: World, session: Session, auth: Auth, clock: SetClock
 ) -> None:
-    from backend.manifests.service import org_today
-
-    make_manifest(
-        session,
-        world.org_id,
-        world.users["driver_a"],
-        service_date=org_today(session, world.org_id),
+    # 19:00 in Seattle is already 03:00 tomorrow in UTC: today is still Seattle's date.
+    session.execute(
+        update(Organization)
+        .where(Organization.id == world.org_id)
+        .values(timezone="America/Los_Angeles")
     )
+    make_manifest(session, world.org_id, world.users["driver_a"], service_date=SERVICE_DATE)
     session.commit()
-    assert client.get("/api/v1/manifests/mine", headers=auth("driver_a")).status_code == 200
+    clock.set(datetime.combine(SERVICE_DATE + timedelta(days=1), time(3, 0), UTC))
+    response = client.get("/api/v1/manifests/mine", headers=auth("driver_a"))
+    assert response.status_code == 200
+    assert response.get_json()["service_date"] == SERVICE_DATE.isoformat()
 
 
 def test_response_carries_an_etag_and_revalidates_with_304(

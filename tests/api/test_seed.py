@@ -6,10 +6,11 @@ import itertools
 import random
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ import backend.seed
 from backend.cli import seed_if_empty
 from backend.config import Settings
 from backend.db.models import Depot, Manifest, Parcel, Stop, User
+from backend.domain.clock import SetClock
 from backend.domain.geo import haversine_m, parse_geofence
 from backend.domain.stops import ProofPolicy
 from backend.seed import Serials, database_is_empty, plan_driver_day, seed_demo
@@ -182,11 +184,14 @@ def test_the_plan_is_the_same_every_time() -> None:
     assert plan() == plan()
 
 
-def test_default_day_is_today_in_seattle(session: Session, settings: Settings) -> None:
-    seed_demo(session, settings)
-    service_dates = set(session.scalars(select(Manifest.service_date)))
-    assert service_dates <= {datetime.now(SEATTLE).date()}
-    assert len(service_dates) == 1
+def test_default_day_is_today_in_seattle(
+    app: Flask, session: Session, settings: Settings, clock: SetClock
+) -> None:
+    # 20:00 in Seattle is 04:00 the next day in UTC: the demo's day is Seattle's.
+    clock.set(datetime.combine(TODAY, time(20, 0), SEATTLE))
+    with app.app_context():
+        seed_demo(session, settings)
+    assert set(session.scalars(select(Manifest.service_date))) == {TODAY}
 
 
 def test_a_demo_driver_can_log_in_and_read_today_in_order(

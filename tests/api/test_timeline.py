@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import PlanChange, Proof, Stop
 from backend.db.session import scope_to_tenant
+from backend.domain.clock import SetClock
 from backend.proofs.timeline import KINDS, TimelineEntry, build_timeline
 from tests.conftest import World
 from tests.factories import make_manifest
@@ -23,11 +24,11 @@ FAR = {"lat": 47.70, "lon": -122.40, "accuracy_m": 5.0, "fixed_at": None}
 SIGNATURE = png("timeline-signature")
 
 
-def _planned_stop(session: Session, world: World) -> Stop:
+def _planned_stop(session: Session, world: World, clock: SetClock) -> Stop:
     """One stop on driver_a's manifest, planned (and sent to the device) 3 hours ago."""
     manifest = make_manifest(session, world.org_id, world.users["driver_a"], stops=1)
     stop = session.scalars(select(Stop).where(Stop.manifest_id == manifest.id)).one()
-    earlier = datetime.now(UTC) - timedelta(hours=3)
+    earlier = clock.now() - timedelta(hours=3)
     stop.created_at = earlier
     session.execute(
         update(PlanChange)
@@ -38,15 +39,17 @@ def _planned_stop(session: Session, world: World) -> Stop:
     return stop
 
 
-def _offline_device(client: FlaskClient, token_for: Callable[[str], str], minutes: int) -> Device:
+def _offline_device(
+    client: FlaskClient, token_for: Callable[[str], str], clock: SetClock, minutes: int
+) -> Device:
     """driver_a's device, its clock ``minutes`` behind now: it records, then syncs later."""
     device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
-    device.clock_ms = int((datetime.now(UTC) - timedelta(minutes=minutes)).timestamp() * 1000)
+    device.clock_ms = int((clock.now() - timedelta(minutes=minutes)).timestamp() * 1000)
     return device
 
 
-def _sync_now(device: Device, events: list[dict[str, Any]]) -> dict[str, Any]:
-    response = device.sync(events, sent_at=datetime.now(UTC).isoformat())
+def _sync_now(device: Device, events: list[dict[str, Any]], clock: SetClock) -> dict[str, Any]:
+    response = device.sync(events, sent_at=clock.now().isoformat())
     assert response.status_code == 200, response.get_json()
     body: dict[str, Any] = response.get_json()
     assert all(r["status"] in ("applied", "conflict") for r in body["results"]), body["results"]
@@ -96,12 +99,12 @@ def _assert_well_formed(timeline: list[TimelineEntry]) -> None:
 
 @pytest.fixture
 def delivered_and_disputed(
-    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any
+    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any, clock: SetClock
 ) -> int:
     """Arrived and delivered with a signature, 40 minutes offline and far from the stop;
     the geofence exception accepted; a dispute opened, noted and rejected."""
-    stop = _planned_stop(session, world)
-    device = _offline_device(client, token_for, minutes=42)
+    stop = _planned_stop(session, world, clock)
+    device = _offline_device(client, token_for, clock, minutes=42)
     arrived = device.event(stop.id, "arrived")
     payload = {
         "recipient_name": "Dana Whitfield",
@@ -110,7 +113,7 @@ def delivered_and_disputed(
         "where_left": "front_door",
     }
     delivered = device.event(stop.id, payload=payload, evidence=[ref(SIGNATURE)])
-    body = _sync_now(device, [arrived, delivered])
+    body = _sync_now(device, [arrived, delivered], clock)
     device.upload_owed(body, files_by_hash(SIGNATURE))
     _post(
         client,
@@ -229,10 +232,10 @@ def test_back_office_and_customer_service_are_quoted(
 
 
 def test_a_stop_cancelled_while_the_driver_delivered_offline_shows_both(
-    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any
+    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any, clock: SetClock
 ) -> None:
-    stop = _planned_stop(session, world)
-    device = _offline_device(client, token_for, minutes=30)
+    stop = _planned_stop(session, world, clock)
+    device = _offline_device(client, token_for, clock, minutes=30)
     # The driver delivers in a dead zone; dispatch cancels before the device syncs.
     delivered = device.event(stop.id, base_version=1)
     _post(
@@ -241,7 +244,7 @@ def test_a_stop_cancelled_while_the_driver_delivered_offline_shows_both(
         {"reason": "customer called to cancel"},
         auth("dispatcher"),
     )
-    [result] = _sync_now(device, [delivered])["results"]
+    [result] = _sync_now(device, [delivered], clock)["results"]
     assert (result["status"], result["code"]) == ("conflict", "delivered_after_cancel")
     _post(
         client,
@@ -275,12 +278,12 @@ def test_a_stop_cancelled_while_the_driver_delivered_offline_shows_both(
 
 
 def test_a_rejected_proof_names_the_stop_planned_for_another_attempt(
-    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any
+    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any, clock: SetClock
 ) -> None:
-    stop = _planned_stop(session, world)
-    device = _offline_device(client, token_for, minutes=10)
+    stop = _planned_stop(session, world, clock)
+    device = _offline_device(client, token_for, clock, minutes=10)
     far = {"recipient_name": "X", "geo": FAR, "scanned_barcodes": [], "where_left": "front_door"}
-    body = _sync_now(device, [device.event(stop.id, payload=far, evidence=[ref(SIGNATURE)])])
+    body = _sync_now(device, [device.event(stop.id, payload=far, evidence=[ref(SIGNATURE)])], clock)
     device.upload_owed(body, files_by_hash(SIGNATURE))
     _post(
         client,
@@ -325,18 +328,19 @@ def test_the_number_of_queries_does_not_grow_with_the_reports(
     session: Session,
     token_for: Any,
     statements: list[str],
+    clock: SetClock,
 ) -> None:
-    stop = _planned_stop(session, world)
-    device = _offline_device(client, token_for, minutes=20)
+    stop = _planned_stop(session, world, clock)
+    device = _offline_device(client, token_for, clock, minutes=20)
     first = device.event(stop.id, "failed", evidence=[ref(png("door-0"), "photo")])
-    body = _sync_now(device, [first])
+    body = _sync_now(device, [first], clock)
     device.upload_owed(body, files_by_hash(png("door-0")))
     few = _statements_for_timeline(session, stop.id, statements)
 
     photos = [png(f"door-{n}") for n in range(1, 6)]
     attempts = [device.event(stop.id, "failed", evidence=[ref(photo, "photo")]) for photo in photos]
     notes = [device.event(stop.id, "note") for _ in range(3)]
-    body = _sync_now(device, [*attempts, *notes])
+    body = _sync_now(device, [*attempts, *notes], clock)
     device.upload_owed(body, files_by_hash(*photos))
     many = _statements_for_timeline(session, stop.id, statements)
 
@@ -347,12 +351,12 @@ def test_the_number_of_queries_does_not_grow_with_the_reports(
 
 
 def test_a_device_clock_far_off_is_corrected_so_the_order_holds(
-    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any
+    client: FlaskClient, world: World, session: Session, auth: Auth, token_for: Any, clock: SetClock
 ) -> None:
-    stop = _planned_stop(session, world)
+    stop = _planned_stop(session, world, clock)
     device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
     # The phone is set two hours fast: it records the delivery "in the future".
-    fast = datetime.now(UTC) + timedelta(hours=2)
+    fast = clock.now() + timedelta(hours=2)
     device.clock_ms = int(fast.timestamp() * 1000)
     event = device.event(stop.id, evidence=[])
     device.sync([event], sent_at=(fast + timedelta(minutes=1)).isoformat())
@@ -367,5 +371,5 @@ def test_a_device_clock_far_off_is_corrected_so_the_order_holds(
     kinds = _without_feed(timeline)
     assert kinds.index("delivered") < kinds.index("dispute_opened")
     delivered = _one(timeline, "delivered")
-    assert abs(delivered.at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert abs(delivered.at - clock.now()) < timedelta(minutes=5)
     assert "clock skew +2 h" in delivered.detail  # the raw device time is still quoted

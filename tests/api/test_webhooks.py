@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from backend.db.models import Stop, WebhookDelivery
 from backend.db.session import Database
+from backend.domain.clock import SetClock
 from backend.webhooks.safety import UnsafeWebhookUrl, check_webhook_url
 from backend.webhooks.service import deliver_due
 from tests.conftest import World
@@ -113,6 +114,7 @@ def test_a_delivery_event_is_signed_retried_and_delivered(
     token_for,  # type: ignore[no-untyped-def]
     receiver: Receiver,
     database: Database,
+    clock: SetClock,
 ) -> None:
     client = loopback_app.test_client()
     created = client.post(
@@ -127,18 +129,18 @@ def test_a_delivery_event_is_signed_retried_and_delivered(
     device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
     device.sync([device.event(stop_id)])
 
-    with database.session() as worker:
+    with loopback_app.app_context(), database.session() as worker:
         assert deliver_due(worker, allow_loopback=True) == {"delivered": 0, "retry": 1, "failed": 0}
     session.rollback()
     row = session.scalars(select(WebhookDelivery)).one()
     assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 500")
-    assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=10)
+    assert row.next_attempt_at > clock.now() + timedelta(seconds=10)
 
     # The retry lives in the table: a fresh worker (after a restart) picks it up when due.
-    session.execute(update(WebhookDelivery).values(next_attempt_at=datetime.now(UTC)))
+    session.execute(update(WebhookDelivery).values(next_attempt_at=clock.now()))
     session.commit()
     restarted = Database(database.url)
-    with restarted.session() as worker:
+    with loopback_app.app_context(), restarted.session() as worker:
         assert deliver_due(worker, allow_loopback=True)["delivered"] == 1
     restarted.dispose()
 

@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from backend.domain.clock import Clock
 from tests.conftest import World
 from tests.factories import make_manifest
 
@@ -18,6 +19,7 @@ from tests.factories import make_manifest
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self.clock: Clock = app.extensions["doorstep.clock"]
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -61,7 +63,6 @@ def stop_ids(session: Session, world: World) -> list[int]:
         world.org_id,
         world.users["driver_a"],
         stops=3,
-        service_date=__import__("datetime").date.today(),
     )
     session.commit()
     return list(

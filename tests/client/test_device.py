@@ -19,7 +19,8 @@ PHOTO = Evidence(b"\xff\xd8\xff\xe0" + b"door" * 500, "photo", "image/jpeg")
 
 
 def _device(tmp_path: Path, server: LiveServer) -> Device:
-    return Device(tmp_path / "phone", server.url, FixedLocation(47.611, -122.331, 8))
+    now = server.clock.now  # the phone's clock agrees with the server's
+    return Device(tmp_path / "phone", server.url, FixedLocation(47.611, -122.331, 8, now), now)
 
 
 def _logged_in(tmp_path: Path, server: LiveServer) -> Device:
@@ -124,6 +125,7 @@ def test_an_expired_token_is_refreshed_mid_sync(
         replace(settings, access_token_ttl_s=-3600),
         TokenType.ACCESS,
         Principal(int(claims["sub"]), claims["org"], Role.DRIVER, "driver_a", device.device_id),
+        now=server.clock.now(),
     ).token
     device.store.put("access_token", expired)
     device.capture.arrive(stop_ids[0])

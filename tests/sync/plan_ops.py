@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ def cancel(session: Session, stop_id: int) -> None:
     stop = session.get(Stop, stop_id)
     assert stop is not None
     lock_plan(session, stop.org_id)
-    stop.cancelled_at = datetime.now(UTC)
+    stop.cancelled_at = datetime.combine(SERVICE_DATE, time(17, 0), UTC)
     stop.status = StopStatus.CANCELLED
     stop.cancel_reason = "customer called"
     stop.version += 1

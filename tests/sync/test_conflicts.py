@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Conflict, DoorEventRow, Stop
+from backend.domain.clock import SetClock
 from tests.conftest import World
 from tests.sync import plan_ops
 from tests.sync.helpers import T0, Device, png, ref
@@ -107,12 +108,10 @@ def test_a_device_clock_far_off_is_flagged(
 
 
 def test_an_accurate_device_clock_raises_nothing(
-    device: Device, stops: list[int], session: Session
+    device: Device, stops: list[int], session: Session, clock: SetClock
 ) -> None:
-    from datetime import UTC, datetime
-
     event = device.event(stops[0], "arrived")
-    response = device.sync([event], sent_at=datetime.now(UTC).isoformat())
+    response = device.sync([event], sent_at=clock.now().isoformat())
     assert response.get_json()["results"][0]["status"] == "applied"
     assert _conflicts(session, stops[0]) == []
 

@@ -110,7 +110,8 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _headers(self, name: str, role: Role, device: str | None) -> dict[str, str]:
         principal = Principal(self.user_ids[name], self.org_id, role, name, device)
-        token = issue_token(self.settings_, TokenType.ACCESS, principal).token
+        with self.app.app_context():  # tokens are stamped by the app's clock
+            token = issue_token(self.settings_, TokenType.ACCESS, principal).token
         return {"Authorization": f"Bearer {token}"}
 
     # -- the transport -------------------------------------------------------------
