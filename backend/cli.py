@@ -45,17 +45,31 @@ def seed_if_empty(settings: Settings) -> bool:
         database.dispose()
 
 
+def plan_demo_today(settings: Settings) -> bool:
+    """Give the demo organization a plan for its today, if it has none yet."""
+    from backend.seed import plan_demo_day_if_missing
+
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            return plan_demo_day_if_missing(session)
+    finally:
+        database.dispose()
+
+
 def _cmd_setup(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.check_safe_for_production()
     migrate(settings)
     seeded = seed_if_empty(settings)
+    planned = not seeded and plan_demo_today(settings)
     base = f"http://{args.host}:{args.port}"
     print(f"Doorstep is starting on {base}", flush=True)
     print(f"  API docs:   {base}/api/v1/docs", flush=True)
     print(f"  health:     {base}/healthz", flush=True)
     print(f"  database:   {settings.database_url}", flush=True)
-    print("  demo data:  " + ("seeded just now" if seeded else "already present"), flush=True)
+    demo = "seeded just now" if seeded else "today planned just now" if planned else "present"
+    print(f"  demo data:  {demo}", flush=True)
     password = settings.demo_password
     print(
         "  demo logins (password '" + password + "'): driver1..driver5, dispatch, support, admin",

@@ -26,6 +26,7 @@ from backend import clock
 from backend.auth.passwords import hash_password
 from backend.config import Settings
 from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange, Stop, User
+from backend.db.session import begin_write
 from backend.domain.clock import local_date
 from backend.domain.geo import haversine_m
 from backend.domain.stops import ProofPolicy, Role, StopStatus
@@ -42,8 +43,10 @@ from backend.seed_data import (
     DepotSite,
     Neighbourhood,
 )
+from backend.sync.changes import lock_plan
 
 RANDOM_SEED = 20261124
+DEMO_SLUG = "demo"
 STOPS_PER_DRIVER = (120, 160)
 STAFF = (
     ("dispatch", Role.DISPATCHER, "Dee Dispatcher"),
@@ -128,18 +131,20 @@ def database_is_empty(session: Session) -> bool:
 def seed_demo(session: Session, settings: Settings, today: date | None = None) -> SeedSummary:
     """Create organization "demo", its depots, users and ``today``'s manifests; commit once.
 
-    ``today`` defaults to the current date in Seattle, the demo's time zone.
+    ``today`` defaults to the demo organization's today (Seattle's date, by the
+    application's clock).
     """
     rng = random.Random(RANDOM_SEED)
     today = today or local_date(clock.now(), METRO_TIMEZONE)
     org = Organization(
-        slug="demo", name="Doorstep Demo", timezone=METRO_TIMEZONE, geofence_threshold_m=150
+        slug=DEMO_SLUG, name="Doorstep Demo", timezone=METRO_TIMEZONE, geofence_threshold_m=150
     )
     session.add(org)
     session.flush()
-    depots = {site.name: _depot(org.id, site) for site in DEPOTS}
-    session.add_all(depots.values())
+    depots = [_depot(org.id, site) for site in DEPOTS]
+    session.add_all(depots)
     session.flush()
+    depot_ids = {depot.name: depot.id for depot in depots}
     # argon2 is slow by design: hash once, every demo user shares the password.
     password_hash = hash_password(settings.demo_password)
     drivers = [
@@ -149,7 +154,7 @@ def seed_demo(session: Session, settings: Settings, today: date | None = None) -
             full_name=_person(rng),
             password_hash=password_hash,
             role=Role.DRIVER,
-            depot_id=depots[area.depot.name].id,
+            depot_id=depot_ids[area.depot.name],
         )
         for n, area in enumerate(NEIGHBOURHOODS, start=1)
     ]
@@ -160,28 +165,83 @@ def seed_demo(session: Session, settings: Settings, today: date | None = None) -
             full_name=full_name,
             password_hash=password_hash,
             role=role,
-            depot_id=depots[NORTH_DEPOT.name].id,
+            depot_id=depot_ids[NORTH_DEPOT.name],
         )
         for username, role, full_name in STAFF
     ]
     session.add_all(drivers + staff)
     session.flush()
-    serials = Serials()
-    stop_count = parcel_count = 0
-    for driver, area in zip(drivers, NEIGHBOURHOODS, strict=True):
-        stops = plan_driver_day(area, today, rng.randint(*STOPS_PER_DRIVER), rng, serials)
-        add_driver_day(session, org.id, driver.id, depots[area.depot.name].id, today, stops)
-        stop_count += len(stops)
-        parcel_count += sum(len(stop.parcels) for stop in stops)
+    stops, parcels = _plan_demo_day(session, org.id, today, rng)
     session.commit()
     return SeedSummary(
         organization=org.slug,
         depots=len(depots),
         users=len(drivers) + len(staff),
         manifests=len(drivers),
-        stops=stop_count,
-        parcels=parcel_count,
+        stops=stops,
+        parcels=parcels,
     )
+
+
+def plan_demo_day_if_missing(session: Session, day: date | None = None) -> bool:
+    """Plan the demo drivers' stops for ``day`` (default: the demo's today) unless the
+    demo organization already has a plan for it; earlier days stay as history.
+
+    The demo is seeded once, for the day it was first run; without this, the next day
+    (or a server left running past midnight in Seattle) would have no manifest at all.
+    Returns whether a day was planned. Commits; safe against another process planning
+    the same day at the same moment (the plan lock, then a second look).
+    """
+    org = session.scalars(select(Organization).where(Organization.slug == DEMO_SLUG)).first()
+    if org is None:
+        return False
+    day = day or local_date(clock.now(), org.timezone)
+    if _has_plan(session, org.id, day):
+        return False
+    session.rollback()  # end the read, so the write below starts as one (SQLite)
+    begin_write(session)
+    lock_plan(session, org.id)
+    if _has_plan(session, org.id, day):
+        session.rollback()
+        return False
+    _plan_demo_day(session, org.id, day, random.Random(f"{RANDOM_SEED}:{day.isoformat()}"))
+    session.commit()
+    return True
+
+
+def _has_plan(session: Session, org_id: int, day: date) -> bool:
+    found = session.scalar(
+        select(Manifest.id).where(Manifest.org_id == org_id, Manifest.service_date == day).limit(1)
+    )
+    return found is not None
+
+
+def _plan_demo_day(session: Session, org_id: int, day: date, rng: random.Random) -> tuple[int, int]:
+    """Each demo driver's stops for ``day`` in their own neighbourhood; no commit.
+
+    Returns (stops, parcels).
+    """
+    drivers = {
+        user.username: user
+        for user in session.scalars(
+            select(User).where(User.org_id == org_id, User.role == Role.DRIVER)
+        )
+    }
+    depot_ids = {
+        name: depot_id
+        for name, depot_id in session.execute(
+            select(Depot.name, Depot.id).where(Depot.org_id == org_id)
+        )
+    }
+    serials = Serials()
+    stop_count = parcel_count = 0
+    for n, area in enumerate(NEIGHBOURHOODS, start=1):
+        driver = drivers[f"driver{n}"]
+        stops = plan_driver_day(area, day, rng.randint(*STOPS_PER_DRIVER), rng, serials)
+        add_driver_day(session, org_id, driver.id, depot_ids[area.depot.name], day, stops)
+        stop_count += len(stops)
+        parcel_count += sum(len(stop.parcels) for stop in stops)
+    return stop_count, parcel_count
 
 
 def _depot(org_id: int, site: DepotSite) -> Depot:
