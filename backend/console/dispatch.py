@@ -112,8 +112,9 @@ def day() -> str:
     """Live progress per driver; the table refreshes itself every 30 s."""
     scope = _scope()
     reviews = _reviews(scope)
-    summary = service.summarise_by_driver(reviews)
-    progress = service.progress(db_session(), scope.service_date, scope.depot_id)
+    session = db_session()
+    summary = service.summarise_by_depot_and_driver(reviews, service.depot_names(session))
+    progress = service.progress(session, scope.service_date, scope.depot_id)
     open_total = sum(len(r.open_exceptions) for r in reviews)
     template = "console/_progress.html" if request.args.get("fragment") else "console/day.html"
     return render_template(
@@ -123,6 +124,7 @@ def day() -> str:
         summary=summary,
         open_total=open_total,
         stops_total=len(reviews),
+        unassigned=service.UNASSIGNED,
     )
 
 

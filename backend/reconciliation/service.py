@@ -403,13 +403,15 @@ def summarise(reviews: list[StopReview], depots: dict[int, str]) -> list[dict[st
     return [_summary_row(depot, driver, groups[(depot, driver)]) for depot, driver in order]
 
 
-def summarise_by_driver(reviews: list[StopReview]) -> dict[str, dict[str, Any]]:
-    """The summary's figures per driver whatever the depot, and the day's under "*"."""
-    groups: dict[str, list[StopReview]] = defaultdict(list)
-    for review in reviews:
-        groups[review.driver or UNASSIGNED].append(review)
-        groups[ALL].append(review)
-    return {driver: _summary_row(ALL, driver, items) for driver, items in groups.items()}
+def summarise_by_depot_and_driver(
+    reviews: list[StopReview], depots: dict[int, str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The summary's rows keyed by (depot, driver), as the live view's rows are keyed.
+
+    A driver who works in two depots has a row in each, and each row counts only that
+    depot's stops, so the rows add up to the day's total under ("*", "*").
+    """
+    return {(row["depot"], row["driver"]): row for row in summarise(reviews, depots)}
 
 
 def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, Any]:
@@ -470,14 +472,16 @@ def progress(session: Session, service_date: date, depot_id: int | None) -> list
         (Stop.depot_id == depot_id,) if depot_id is not None else ()
     )
     counts: dict[tuple[str, int | None], dict[str, int]] = defaultdict(dict)
+    # Outer joins: stops on no driver's manifest count too (as "(unassigned)"), so the
+    # rows add up to the day's figures.
     for username, stop_depot, status, count in session.execute(
         select(User.username, Stop.depot_id, Stop.status, func.count())
-        .join(Manifest, Manifest.id == Stop.manifest_id)
-        .join(User, User.id == Manifest.driver_id)
+        .outerjoin(Manifest, Manifest.id == Stop.manifest_id)
+        .outerjoin(User, User.id == Manifest.driver_id)
         .where(*day)
         .group_by(User.username, Stop.depot_id, Stop.status)
     ):
-        counts[(username, stop_depot)][status.value] = count
+        counts[(username or UNASSIGNED, stop_depot)][status.value] = count
     last_report: dict[str, datetime] = {
         username: moment
         for username, moment in session.execute(
@@ -506,7 +510,9 @@ def progress(session: Session, service_date: date, depot_id: int | None) -> list
             last_report_at=last_report.get(username),
             next_stop=next_stop.get(username),
         )
-        for (username, depot), by_status in sorted(counts.items(), key=lambda kv: kv[0][0])
+        for (username, depot), by_status in sorted(
+            counts.items(), key=lambda kv: (kv[0][0] == UNASSIGNED, kv[0][0], kv[0][1] or 0)
+        )
     ]
 
 
