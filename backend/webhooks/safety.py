@@ -18,6 +18,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # RFC 6052's well-known NAT64 prefix: the last 32 bits are the IPv4 host reached.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IETF protocol assignments (RFC 6890); Python before 3.12.4 calls most of it global.
+_PROTOCOL_ASSIGNMENTS = ipaddress.IPv4Network("192.0.0.0/24")
 
 
 class UnsafeWebhookUrl(ValueError):
@@ -38,7 +40,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address
 
 def _is_public_ipv4(address: ipaddress.IPv4Address) -> bool:
     # is_global alone lets multicast through (224.0.0.0/4 is not "private").
-    return address.is_global and not address.is_multicast
+    return address.is_global and not address.is_multicast and address not in _PROTOCOL_ASSIGNMENTS
 
 
 def _is_public_ipv6(address: ipaddress.IPv6Address) -> bool:
