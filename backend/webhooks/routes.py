@@ -58,7 +58,7 @@ class Endpoints(MethodView):
     @require_roles()
     @blp.arguments(EndpointSchema)
     @blp.response(201, description="The endpoint, with its signing secret (shown once)")
-    @blp.alt_response(422, description="unsafe_webhook_url: loopback, private or link-local")
+    @blp.alt_response(422, description="unsafe_webhook_url: the host has a non-public address")
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Register a URL for delivery events (delivered, failed, exception, dispute)."""
         settings = current_app.config["DOORSTEP"]

@@ -3,33 +3,36 @@
 Queueing happens in the same transaction as the change that caused the event (an
 outbox), so an event is never lost and never sent for a change that rolled back.
 Delivery is a separate worker pass (`doorstep webhooks`): it takes due rows, POSTs
-them signed, and on failure schedules the next attempt with exponential backoff and
-jitter, in the table, so a restart resumes where it stopped.
+them signed to the addresses it has just checked (never following a redirect), and on
+failure schedules the next attempt with exponential backoff and jitter, in the table,
+so a restart resumes where it stopped.
 
 Signature: header ``Doorstep-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` over
 ``"<t>.<raw body>"`` with the endpoint's secret; receivers should also reject stale
-``t`` values to stop replays.
+``t`` values (more than 5 minutes off) to stop replays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import random
 import secrets
-import urllib.error
-import urllib.request
-from collections.abc import Iterable
+import socket
+import ssl
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import SplitResult
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db.models import WebhookDelivery, WebhookEndpoint
-from backend.webhooks.safety import UnsafeWebhookUrl, check_webhook_url
+from backend.webhooks.safety import IPAddress, UnsafeWebhookUrl, resolve_safe
 
 EVENT_TYPES = ("delivered", "failed", "exception", "dispute")
 MAX_ATTEMPTS = 12
@@ -80,13 +83,79 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the addresses that were checked; the host name only names the site."""
+
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[IPAddress], timeout: float
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect_to_any(self._addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked addresses; SNI and the certificate check use the host name."""
+
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[IPAddress], timeout: float
+    ) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
+        self._addresses = addresses
+
+    def connect(self) -> None:
+        sock = _connect_to_any(self._addresses, self.port, self.timeout)
+        try:
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def _connect_to_any(
+    addresses: Sequence[IPAddress], port: int, timeout: float | None
+) -> socket.socket:
+    last_error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((str(address), port), timeout)
+        except OSError as exc:
+            last_error = exc
+    raise last_error
+
+
+def _post(
+    url: SplitResult,
+    addresses: Sequence[IPAddress],
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+) -> int:
+    """POST ``body`` and return the status; the answer's body is never read."""
+    assert url.hostname is not None
+    connection: http.client.HTTPConnection
+    if url.scheme == "https":
+        connection = _PinnedHTTPSConnection(url.hostname, url.port or 443, addresses, timeout_s)
+    else:
+        connection = _PinnedHTTPConnection(url.hostname, url.port or 80, addresses, timeout_s)
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        connection.request("POST", target, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _status_error(status: int) -> str:
+    if 200 <= status < 300:
+        return ""
+    if 300 <= status < 400:
+        # Following would let a public receiver bounce the POST to an internal host.
+        return f"HTTP {status} (redirects are not followed)"
+    return f"HTTP {status}"
 
 
 def deliver_due(
@@ -121,12 +190,12 @@ def deliver_due(
         }
         delivery.attempts += 1
         try:
-            check_webhook_url(endpoint.url, allow_loopback)
-            status = _post(endpoint.url, body, headers, timeout_s)
-            error = "" if 200 <= status < 300 else f"HTTP {status}"
+            url, addresses = resolve_safe(endpoint.url, allow_loopback)
+            status = _post(url, addresses, body, headers, timeout_s)
+            error = _status_error(status)
         except UnsafeWebhookUrl as exc:
             error = str(exc)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException, UnicodeError) as exc:
             error = f"unreachable: {exc}"[:500]
         if not error:
             delivery.status = DELIVERED
