@@ -135,8 +135,12 @@ class Store:
     # -- stops --------------------------------------------------------------------
 
     def stops(self) -> list[dict[str, Any]]:
+        """The driver's day, in driving order: stops of the service date the server last
+        named (stops planned for a later day wait until it is theirs)."""
+        day = self.get("service_date")
         rows = self.query("SELECT data FROM stops WHERE removed = 0 ORDER BY sequence, id")
-        return [json.loads(row["data"]) for row in rows]
+        stops = [json.loads(row["data"]) for row in rows]
+        return [s for s in stops if day is None or s.get("service_date", day) == day]
 
     def stop(self, stop_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT data FROM stops WHERE id = ?", (stop_id,))
@@ -149,6 +153,10 @@ class Store:
             " status=excluded.status, data=excluded.data, removed=0",
             (stop["id"], stop.get("sequence"), stop["version"], stop["status"], json.dumps(stop)),
         )
+
+    def forget_stops(self, db: sqlite3.Connection) -> None:
+        """Before a snapshot is applied: every stop not in it is no longer held."""
+        db.execute("UPDATE stops SET removed = 1")
 
     def remove_stop(self, db: sqlite3.Connection, stop_id: int) -> None:
         # Kept (flagged) rather than deleted: events captured for it still need it.

@@ -61,9 +61,9 @@ class SyncEngine:
         while True:
             events = self.store.pending_events(MAX_BATCH)
             body = self._round_trip(events, report)
-            self._apply(body, report)
+            new_day = self._apply(body, report)
             more_events = self.store.pending_count() > 0 and len(events) == MAX_BATCH
-            if not body["has_more"] and not more_events:
+            if not body["has_more"] and not more_events and not new_day:
                 break
         self._upload(report)
         self.store.put("last_sync", self.now().isoformat())
@@ -85,7 +85,12 @@ class SyncEngine:
         result: dict[str, Any] = reply.body
         return result
 
-    def _apply(self, body: dict[str, Any], report: SyncReport) -> None:
+    def _apply(self, body: dict[str, Any], report: SyncReport) -> bool:
+        """Store the server's answer; True when the server's day is a new one, so the
+        next round trip must start that day with a snapshot."""
+        snapshot = bool(body.get("snapshot"))
+        day = body.get("service_date")
+        new_day = day is not None and not snapshot and day != self.store.get("service_date")
         with self.store.transaction() as db:
             for result in body["results"]:
                 if result.get("id") is None:
@@ -98,6 +103,8 @@ class SyncEngine:
                     report.acknowledged += 1
                 else:
                     report.rejected += 1
+            if snapshot:
+                self.store.forget_stops(db)
             for change in body["changes"]:
                 if change["op"] == "upsert":
                     self.store.upsert_stop(db, change["stop"])
@@ -119,11 +126,15 @@ class SyncEngine:
                     ),
                 )
             report.conflicts.extend(body["conflicts"])
-            # The cursor moves only with the changes it covers, in the same transaction.
-            self.store.put("cursor", body["cursor"], db)
+            # The cursor moves only with the changes it covers, in the same transaction;
+            # a new day drops it, so the next request pulls that day's snapshot.
+            if day is not None:
+                self.store.put("service_date", day, db)
+            self.store.put("cursor", None if new_day else body["cursor"], db)
             if len(body["uploads"]) < UPLOADS_PAGE:
                 self._settle_files_the_server_has(db, {u["sha256"] for u in body["uploads"]})
         self._owed = body["uploads"]
+        return new_day
 
     def _settle_files_the_server_has(self, db: Any, owed: set[str]) -> None:
         """Files no longer owed, for acknowledged events, are on the server.

@@ -42,6 +42,9 @@ class ProofPolicySchema(Schema):
 class StopSchema(Schema):
     id = fields.Integer(required=True)
     order_number = fields.String(required=True)
+    service_date = fields.String(
+        required=True, metadata={**DATE, "description": "the day the stop is planned for"}
+    )
     sequence = fields.Integer(required=True, allow_none=True)
     status = fields.String(required=True)
     version = fields.Integer(required=True)

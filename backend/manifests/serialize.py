@@ -24,6 +24,7 @@ def stop_to_dict(stop: Stop, parcels: Iterable[Parcel]) -> dict[str, Any]:
     return {
         "id": stop.id,
         "order_number": stop.order_number,
+        "service_date": stop.service_date.isoformat(),
         "sequence": stop.sequence,
         "status": stop.status.value,
         "version": stop.version,

@@ -16,7 +16,7 @@ a tenant, rows are allocated and committed in the same order. On SQLite,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date
 
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
@@ -170,17 +170,17 @@ def changes_since(
     return FeedPage(list(latest.values()), new_cursor, has_more)
 
 
-def stops_held_by(session: Session, driver_id: int, now: datetime) -> list[int]:
-    """Ids of the stops on the driver's manifests from yesterday on, in driving order.
+def stops_held_by(session: Session, driver_id: int, service_date: date) -> list[int]:
+    """Ids of the stops on the driver's manifest for ``service_date``, in driving order.
 
-    Yesterday is included so a shift that crosses midnight keeps its stops.
+    A device works one day at a time: stops planned for later days reach it when their
+    day is today (the device starts each day with a snapshot).
     """
-    since = now.date() - timedelta(days=1)
     return list(
         session.scalars(
             select(Stop.id)
             .join(Manifest, Manifest.id == Stop.manifest_id)
-            .where(Manifest.driver_id == driver_id, Manifest.service_date >= since)
-            .order_by(Manifest.service_date, Stop.sequence, Stop.id)
+            .where(Manifest.driver_id == driver_id, Manifest.service_date == service_date)
+            .order_by(Stop.sequence, Stop.id)
         )
     )

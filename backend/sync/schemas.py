@@ -81,3 +81,19 @@ class SyncResponseSchema(Schema):
     uploads = fields.List(fields.Nested(UploadSchema), required=True)
     conflicts = fields.List(fields.Nested(ConflictSchema), required=True)
     server_time = fields.String(required=True)
+    service_date = fields.String(
+        required=True,
+        metadata={
+            "format": "date",
+            "description": "the driver's day (the organization's today): the device lists "
+            "only stops of this date; when it changes, the device starts the new day with "
+            "a snapshot (cursor null)",
+        },
+    )
+    snapshot = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true when changes is the whole day (the request's cursor was "
+            "null): the device replaces its stops with them"
+        },
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +32,7 @@ from backend.errors import ApiError
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
 from backend.manifests.serialize import stop_to_dict
+from backend.manifests.service import org_today
 from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
@@ -48,6 +49,8 @@ class SyncContext:
     api_base: str
     now: datetime
     geofence_threshold_m: int
+    # The driver's day, read under the plan lock: the organization's today.
+    service_date: date | None = None
     skew_ms: int | None = None
     touched_stops: dict[int, Stop] = field(default_factory=dict)
 
@@ -70,6 +73,7 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
     begin_write(session)
     changes.lock_plan(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key)
+    ctx.service_date = org_today(session, ctx.principal.org_id)
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
     # learns those from its results, not from the change list.
@@ -92,6 +96,8 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         "uploads": uploads,
         "conflicts": [conflict_to_dict(c) for c in conflict_rows],
         "server_time": _iso(ctx.now),
+        "service_date": ctx.service_date.isoformat(),
+        "snapshot": body["cursor"] is None,
     }
 
 
@@ -182,9 +188,10 @@ def _pull(
 
 
 def _snapshot(session: Session, ctx: SyncContext) -> tuple[int, list[dict[str, Any]], bool]:
-    """Every stop the driver currently holds for recent and coming days, as upserts."""
+    """Every stop of the driver's day, as upserts."""
+    assert ctx.service_date is not None, "run_sync sets the day before pulling"
     cursor = changes.current_cursor(session, ctx.principal.user_id)
-    stop_ids = changes.stops_held_by(session, ctx.principal.user_id, ctx.now)
+    stop_ids = changes.stops_held_by(session, ctx.principal.user_id, ctx.service_date)
     stops = _stops_with_parcels(session, stop_ids)
     body = [
         {"seq": cursor, "op": changes.UPSERT, "stop_id": stop_id, "stop": stops[stop_id]}

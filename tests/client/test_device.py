@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from driver_client.capture import CaptureRefused, Evidence, FixedLocation
 from driver_client.device import Device
 from driver_client.transport import Offline
 from tests.client.conftest import LiveServer
+from tests.conftest import World
+from tests.factories import SERVICE_DATE, make_manifest
+
+ONE_DAY = timedelta(days=1)
 
 SIGNATURE = Evidence(b"\x89PNG\r\n\x1a\n" + b"strokes" * 50, "signature", "image/png")
 PHOTO = Evidence(b"\xff\xd8\xff\xe0" + b"door" * 500, "photo", "image/jpeg")
@@ -197,3 +202,24 @@ def test_invisible_characters_in_typed_text_never_cost_a_delivery(
     payloads = {row.stop_id: row.payload for row in session.scalars(select(DoorEventRow))}
     assert payloads[stop_ids[0]]["recipient_name"] == "Ann Lee"
     assert payloads[stop_ids[1]]["note"] == "gate locked\nsecond line"
+
+
+def test_the_device_lists_only_its_day_and_starts_the_next_day_afresh(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], session: Session, world: World
+) -> None:
+    device = _logged_in(tmp_path, server)
+    session.rollback()  # end the fixture's read before writing beside the server
+    tomorrow = make_manifest(
+        session, world.org_id, world.users["driver_a"], 2, service_date=SERVICE_DATE + ONE_DAY
+    )
+    session.commit()
+    device.engine.sync()  # tomorrow's stops arrive now, and wait for their day
+    assert [s["id"] for s in device.store.stops()] == stop_ids
+    assert [s["sequence"] for s in device.store.stops()] == [1, 2, 3]
+
+    server.clock.advance(ONE_DAY)
+    device.engine.sync()
+
+    tomorrows = session.scalars(select(Stop.id).where(Stop.manifest_id == tomorrow.id))
+    assert [s["id"] for s in device.store.stops()] == sorted(tomorrows)
+    assert device.store.get("service_date") == (SERVICE_DATE + ONE_DAY).isoformat()

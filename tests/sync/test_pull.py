@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.db.models import Organization, Stop
 from tests.conftest import World
+from tests.factories import SERVICE_DATE, make_manifest
 from tests.sync import plan_ops
 from tests.sync.helpers import Device
 
+AUCKLAND = "Pacific/Auckland"
+ONE_DAY = timedelta(days=1)
 
-def test_a_null_cursor_returns_every_stop_the_driver_holds(
+
+def test_a_null_cursor_returns_every_stop_of_the_drivers_day(
     device: Device, stops: list[int]
 ) -> None:
     body = device.sync(cursor=None).get_json()
@@ -17,6 +25,36 @@ def test_a_null_cursor_returns_every_stop_the_driver_holds(
     assert all(c["op"] == "upsert" and c["stop"]["version"] == 1 for c in body["changes"])
     assert body["has_more"] is False
     assert int(body["cursor"]) > 0
+    assert (body["snapshot"], body["service_date"]) == (True, SERVICE_DATE.isoformat())
+    assert {c["stop"]["service_date"] for c in body["changes"]} == {SERVICE_DATE.isoformat()}
+
+
+def test_a_snapshot_holds_only_today_not_the_days_before_or_after(
+    device: Device, stops: list[int], session: Session, world: World
+) -> None:
+    for other_day in (SERVICE_DATE - ONE_DAY, SERVICE_DATE + ONE_DAY):
+        make_manifest(session, world.org_id, world.users["driver_a"], 2, service_date=other_day)
+    session.commit()
+    body = device.sync(cursor=None).get_json()
+    assert [c["stop_id"] for c in body["changes"]] == stops
+    assert [c["stop"]["sequence"] for c in body["changes"]] == [1, 2, 3]
+
+
+def test_the_days_snapshot_follows_the_organizations_date_not_utcs(
+    device: Device, stops: list[int], session: Session, world: World
+) -> None:
+    # The clock reads 17:00 UTC on SERVICE_DATE: in Auckland it is already 06:00 the next day.
+    session.execute(
+        update(Organization).where(Organization.id == world.org_id).values(timezone=AUCKLAND)
+    )
+    tomorrow = make_manifest(
+        session, world.org_id, world.users["driver_a"], 2, service_date=SERVICE_DATE + ONE_DAY
+    )
+    session.commit()
+    body = device.sync(cursor=None).get_json()
+    assert body["service_date"] == (SERVICE_DATE + ONE_DAY).isoformat()
+    held = session.scalars(select(Stop.id).where(Stop.manifest_id == tomorrow.id).order_by(Stop.id))
+    assert [c["stop_id"] for c in body["changes"]] == list(held)
 
 
 def test_nothing_changed_means_no_changes(device: Device, stops: list[int]) -> None:
