@@ -39,6 +39,7 @@ EXCEPTION_LABELS = {
     ExceptionKind.OPEN_CONFLICT: "Conflicting reports",
     ExceptionKind.CLOCK_SKEW: "Device clock skew",
     ExceptionKind.DELIVERED_AFTER_CANCEL: "Delivered after cancel",
+    ExceptionKind.REPORTED_AFTER_REPLAN: "Reported after re-plan",
 }
 
 

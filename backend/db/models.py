@@ -224,6 +224,15 @@ class Stop(TenantScoped, Base):
     # cancellation makes the status "delivered", and the cancellation must not be lost.
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    # Back office rejected this attempt and planned another (``replanned_as``): the stop
+    # is withdrawn from its driver's device but stays on the manifest, as history.
+    replanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replanned_as_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("stop.id", ondelete="SET NULL"), nullable=True
+    )
+    # A re-planned copy whose original was reported on after all: withdrawn from every
+    # driver until back office cancels or keeps it, so a parcel is not attempted twice.
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -19,6 +19,9 @@ Status, first rule that applies:
 Disagreements, at most one finding per kind per stop, listing every report involved:
 
 - ``delivered_after_cancel``: deliveries of a stop the plan cancelled.
+- ``reported_after_replan``: outcome reports that reached the server after back office
+  rejected the stop's attempt and planned another (the copy waits until someone
+  decides, so the parcel is not attempted twice).
 - ``reported_by_unassigned_driver``: outcome reports by a driver who no longer holds
   the stop (it was reassigned or unassigned after the version they saw).
 - ``conflicting_outcomes``: two or more deliveries, or a delivery and a failure from
@@ -35,6 +38,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from backend.domain.stops import StopStatus
 
@@ -43,6 +47,7 @@ CLOCK_SKEW_LIMIT_MS = 15 * 60 * 1000
 
 class ConflictKind(enum.StrEnum):
     DELIVERED_AFTER_CANCEL = "delivered_after_cancel"
+    REPORTED_AFTER_REPLAN = "reported_after_replan"
     REPORTED_BY_UNASSIGNED_DRIVER = "reported_by_unassigned_driver"
     CONFLICTING_OUTCOMES = "conflicting_outcomes"
     STALE_BASE_VERSION = "stale_base_version"
@@ -58,6 +63,8 @@ class PlanFacts:
     # The version at which a door-relevant field (address, location, window,
     # recipient, proof policy, geofence) last changed.
     material_version: int
+    # When back office rejected this attempt and planned another, if it did.
+    replanned_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class Report:
     base_version: int
     evidence_complete: bool = True
     clock_skew_ms: int | None = None
+    # When the server received it (its own clock, not the device's).
+    received_at: datetime | None = None
 
     @property
     def is_outcome(self) -> bool:
@@ -143,6 +152,23 @@ def _findings(
             )
         )
         covered.update(r.event_id for r in deliveries)
+
+    replanned_at = plan.replanned_at
+    late = [
+        r
+        for r in outcomes
+        if replanned_at is not None and r.received_at is not None and r.received_at > replanned_at
+    ]
+    if late:
+        findings.append(
+            ConflictFinding(
+                ConflictKind.REPORTED_AFTER_REPLAN,
+                _ids(late),
+                f"{len(late)} outcome report(s) arrived after this attempt was rejected and "
+                "re-planned; the copy is held until back office keeps or cancels it",
+            )
+        )
+        covered.update(r.event_id for r in late)
 
     unassigned = [r for r in outcomes if r.driver_id != plan.current_driver_id]
     if unassigned:

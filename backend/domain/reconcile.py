@@ -27,12 +27,14 @@ class ExceptionKind(enum.StrEnum):
     OPEN_CONFLICT = "open_conflict"
     CLOCK_SKEW = "clock_skew"
     DELIVERED_AFTER_CANCEL = "delivered_after_cancel"
+    REPORTED_AFTER_REPLAN = "reported_after_replan"
 
 
 # Conflict kinds that have their own exception kind rather than "open_conflict".
 CONFLICTS_WITH_OWN_KIND = {
     "clock_skew": ExceptionKind.CLOCK_SKEW,
     "delivered_after_cancel": ExceptionKind.DELIVERED_AFTER_CANCEL,
+    "reported_after_replan": ExceptionKind.REPORTED_AFTER_REPLAN,
 }
 
 

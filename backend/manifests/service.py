@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -56,12 +56,24 @@ def manifest_etag(manifest: Manifest) -> str:
     return f'W/"m{manifest.id}.r{manifest.revision}"'
 
 
+def withdrawn(stop: Stop) -> bool:
+    """Whether the stop's driver must not work it: back office re-planned it as another
+    attempt, or it is such a copy on hold. It stays on its manifest as history."""
+    return stop.replanned_at is not None or stop.held_at is not None
+
+
+def offered_to_drivers() -> tuple[ColumnElement[bool], ...]:
+    """Query conditions for the stops a driver is offered (the negation of withdrawn)."""
+    return (Stop.replanned_at.is_(None), Stop.held_at.is_(None))
+
+
 def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[int, list[Parcel]]]:
-    """The manifest's stops in driving order, and their parcels, in two queries."""
+    """The manifest's stops the driver works, in driving order, and their parcels, in
+    two queries."""
     stops = list(
         session.scalars(
             select(Stop)
-            .where(Stop.manifest_id == manifest.id)
+            .where(Stop.manifest_id == manifest.id, *offered_to_drivers())
             .order_by(Stop.sequence.asc().nulls_last(), Stop.id)
         )
     )

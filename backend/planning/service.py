@@ -283,6 +283,13 @@ def assign_manifest(
             problem = "no such stop"
         elif stop.service_date != service_date:
             problem = f"is planned for {stop.service_date}, not {service_date}"
+        elif stop.held_at is not None:
+            problem = (
+                "is held: its earlier attempt was reported on after it was re-planned; "
+                "decide that exception first"
+            )
+        elif stop.replanned_at is not None:
+            problem = f"was re-planned as stop {stop.replanned_as_id}"
         elif stop.manifest_id != manifest.id and stop.status not in (
             StopStatus.PENDING,
             StopStatus.ARRIVED,

@@ -40,7 +40,7 @@ from backend.domain.reconcile import (
 )
 from backend.domain.stops import ProofPolicy, StopStatus
 from backend.errors import ApiError, not_found
-from backend.sync.changes import lock_plan
+from backend.sync.changes import lock_plan, record_status_changes, record_stop_change
 from backend.sync.derive import derive_many
 from backend.sync.proofs import geofence_threshold
 
@@ -275,6 +275,10 @@ def decide_many(
         replanned.update(_replan(session, [s for s in to_replan if s.id not in replanned]))
     if decision in (ACCEPT, REJECT):
         _resolve_conflicts(session, unique, principal, note)
+        reported_late = [
+            stops[t.stop_id] for t in unique if t.kind == ExceptionKind.REPORTED_AFTER_REPLAN
+        ]
+        _settle_held_copies(session, reported_late, keep=decision == REJECT, note=note)
     for target in unique:
         row = ExceptionDecision(
             org_id=principal.org_id,
@@ -317,12 +321,37 @@ def _resolve_conflicts(
             conflict.resolution_note = note
 
 
+def _settle_held_copies(
+    session: Session, originals: Sequence[Stop], *, keep: bool, note: str
+) -> None:
+    """Back office decided on reports that came in after these stops were re-planned.
+
+    Rejecting the report keeps the re-planned copy: it is released to be planned.
+    Accepting it means the parcel was handled after all: the copy is cancelled.
+    Either way the copy changes as a plan change, published to any driver holding it.
+    """
+    copy_ids = [o.replanned_as_id for o in originals if o.replanned_as_id is not None]
+    if not copy_ids:
+        return
+    now = clock.now()
+    for copy in session.scalars(select(Stop).where(Stop.id.in_(copy_ids))):
+        copy.held_at = None
+        copy.version += 1
+        if not keep:
+            copy.cancelled_at = now
+            copy.cancel_reason = f"the earlier attempt was reported on after all: {note}"[:500]
+            copy.material_version = copy.version
+        copy.status = derive_many(session, [copy])[copy.id].status
+        record_stop_change(session, copy)
+
+
 def _replan(session: Session, originals: Sequence[Stop]) -> dict[int, int]:
     """New, unassigned stops for the next day: the same orders, another attempt each.
 
-    The original stops and every report on them stay as they are. Returns original
-    stop id -> new stop id. A handful of queries however many stops: the end of a day
-    rolls hundreds of stops over at once.
+    Every report on the originals stays as it is; each original is withdrawn from its
+    driver (it stays on the manifest as history), so the parcel is never attempted on
+    both. Returns original stop id -> new stop id. A handful of queries however many
+    stops: the end of a day rolls hundreds of stops over at once.
     """
     if not originals:
         return {}
@@ -366,6 +395,12 @@ def _replan(session: Session, originals: Sequence[Stop]) -> dict[int, int]:
         session.add(
             Parcel(org_id=clone.org_id, stop_id=clone.id, barcode=barcode, description=description)
         )
+    now = clock.now()
+    for stop in originals:
+        stop.replanned_at = now
+        stop.replanned_as_id = clones[stop.id].id
+        stop.version += 1
+    record_status_changes(session, list(originals))  # a remove for each driver
     return {stop_id: clone.id for stop_id, clone in clones.items()}
 
 

@@ -2,7 +2,9 @@
 
 Every change to a stop that a driver can see appends rows to ``plan_change``: an
 ``upsert`` for the driver who holds the stop now (at the stop's current version) and a
-``remove`` for a driver it was taken from. A driver's cursor is the highest ``seq``
+``remove`` for a driver it was taken from. A stop that is *withdrawn* (re-planned as
+another attempt, or a copy on hold) stays on its manifest as history, but its driver
+gets a ``remove``: the device must not offer it. A driver's cursor is the highest ``seq``
 they have received.
 
 Sequences are allocated when a row is inserted, but transactions commit in their own
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db.models import Manifest, Organization, PlanChange, Stop
-from backend.manifests.service import bump_revision
+from backend.manifests.service import bump_revision, offered_to_drivers, withdrawn
 
 UPSERT = "upsert"
 REMOVE = "remove"
@@ -57,7 +59,7 @@ def record_stop_change(
                 org_id=stop.org_id,
                 driver_id=current_driver,
                 stop_id=stop.id,
-                kind=UPSERT,
+                kind=REMOVE if withdrawn(stop) else UPSERT,
                 stop_version=stop.version,
             )
         )
@@ -95,7 +97,7 @@ def record_status_changes(session: Session, stops: list[Stop]) -> None:
             "org_id": stop.org_id,
             "driver_id": drivers[stop.manifest_id],
             "stop_id": stop.id,
-            "kind": UPSERT,
+            "kind": REMOVE if withdrawn(stop) else UPSERT,
             "stop_version": stop.version,
             "created_at": clock.now(),
         }
@@ -180,7 +182,11 @@ def stops_held_by(session: Session, driver_id: int, service_date: date) -> list[
         session.scalars(
             select(Stop.id)
             .join(Manifest, Manifest.id == Stop.manifest_id)
-            .where(Manifest.driver_id == driver_id, Manifest.service_date == service_date)
+            .where(
+                Manifest.driver_id == driver_id,
+                Manifest.service_date == service_date,
+                *offered_to_drivers(),
+            )
             .order_by(Stop.sequence, Stop.id)
         )
     )

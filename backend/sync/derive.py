@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Conflict, DoorEventRow, EventEvidence, EvidenceFile, Manifest, Stop
-from backend.domain.outcome import Derivation, PlanFacts, Report, derive_stop
+from backend.domain.outcome import ConflictKind, Derivation, PlanFacts, Report, derive_stop
 from backend.sync import changes
 
 OPEN = "open"
+REPORTED_AFTER_REPLAN = ConflictKind.REPORTED_AFTER_REPLAN.value
 SUPERSEDED = "superseded"
 
 
@@ -48,6 +49,7 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
             DoorEventRow.driver_id,
             DoorEventRow.base_version,
             DoorEventRow.clock_skew_ms,
+            DoorEventRow.received_at,
         ).where(DoorEventRow.stop_id.in_(stop_ids))
     ).all()
     unverified = set(
@@ -74,6 +76,7 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
                 base_version=row.base_version,
                 evidence_complete=row.id not in unverified,
                 clock_skew_ms=row.clock_skew_ms,
+                received_at=row.received_at,
             )
         )
     return grouped
@@ -88,6 +91,7 @@ def derive_many(session: Session, stops: list[Stop]) -> dict[int, Derivation]:
                 cancelled=stop.cancelled_at is not None,
                 current_driver_id=drivers.get(stop.manifest_id) if stop.manifest_id else None,
                 material_version=stop.material_version,
+                replanned_at=stop.replanned_at,
             ),
             reports.get(stop.id, []),
         )
@@ -157,7 +161,25 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
             current.detail = finding.detail
             open_conflicts.append(current)
     session.flush()
+    _hold_copies_of_reported_originals(session, stops, open_conflicts, now)
     return open_conflicts
+
+
+def _hold_copies_of_reported_originals(
+    session: Session, stops: list[Stop], open_conflicts: list[Conflict], now: datetime
+) -> None:
+    """A report arrived for an attempt back office had already re-planned: until
+    someone decides, the copy is withdrawn from every driver, so the parcel is not
+    attempted twice."""
+    reported = {c.stop_id for c in open_conflicts if c.kind == REPORTED_AFTER_REPLAN}
+    copy_ids = [s.replanned_as_id for s in stops if s.id in reported and s.replanned_as_id]
+    if not copy_ids:
+        return
+    for copy in session.scalars(select(Stop).where(Stop.id.in_(copy_ids))):
+        if copy.held_at is None and copy.cancelled_at is None:
+            copy.held_at = now
+            copy.version += 1
+            changes.record_stop_change(session, copy)
 
 
 def rederive_stop(session: Session, stop: Stop, now: datetime) -> list[Conflict]:

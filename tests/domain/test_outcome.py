@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +126,16 @@ def test_every_finding_names_only_real_reports(plan, items) -> None:  # type: ig
     for finding in derive_stop(plan, items).findings:
         assert finding.event_ids
         assert set(finding.event_ids) <= ids
+
+
+def test_only_reports_received_after_a_replan_are_raised_and_they_still_count() -> None:
+    replanned_at = datetime(2026, 11, 25, 18, tzinfo=UTC)
+    plan = replace(PLAN, replanned_at=replanned_at)
+    before = replace(report("e1", "failed", "1"), received_at=replanned_at - timedelta(hours=1))
+    after = replace(report("e2", "delivered", "2"), received_at=replanned_at + timedelta(hours=9))
+
+    assert kinds(derive_stop(plan, [before])) == set()
+    result = derive_stop(plan, [before, after])
+    assert result.status is StopStatus.DELIVERED  # the evidence is kept and counts
+    [finding] = result.findings
+    assert (finding.kind, finding.event_ids) == (ConflictKind.REPORTED_AFTER_REPLAN, ("e2",))

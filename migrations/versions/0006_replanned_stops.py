@@ -1,0 +1,44 @@
+"""re-planned stops: the original is withdrawn from its driver, the copy can be held
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-12-01 10:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("stop") as batch:
+        batch.add_column(sa.Column("replanned_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column(
+                "replanned_as_id",
+                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                nullable=True,
+            ))
+        batch.add_column(sa.Column("held_at", sa.DateTime(timezone=True), nullable=True))
+        batch.create_foreign_key(
+            "fk_stop_replanned_as_id_stop",
+            "stop",
+            ["replanned_as_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("stop") as batch:
+        batch.drop_constraint("fk_stop_replanned_as_id_stop", type_="foreignkey")
+        batch.drop_column("held_at")
+        batch.drop_column("replanned_as_id")
+        batch.drop_column("replanned_at")
