@@ -24,8 +24,8 @@ from backend.domain.stops import ProofPolicy
 
 MAX_ROWS = 5000
 MAX_PARCELS = 50
-BARCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ORDER_NUMBER = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")
+BARCODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" passes a trailing "\n"
+ORDER_NUMBER = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 POLICY_FIELDS = {
     "signature_required": "signature",
     "photo_required": "photo",
@@ -188,7 +188,7 @@ def _parcels(value: Any, errors: RowErrors) -> list[tuple[str, str]]:
             barcode, description = item.get("barcode"), item.get("description", "")
         else:
             barcode, description = item, ""
-        if not isinstance(barcode, str) or not BARCODE.match(barcode):
+        if not isinstance(barcode, str) or not BARCODE.fullmatch(barcode):
             errors.setdefault("parcels", []).append(
                 f"{barcode!r} is not a barcode (1-64 of A-Z a-z 0-9 _ -)"
             )
@@ -286,7 +286,7 @@ def validate_row(
     for name in sorted(set(raw) - allowed):
         errors.setdefault(name, []).append("unknown field")
     order_number = _text(raw, "order_number", errors, 64, required=True)
-    if order_number and not ORDER_NUMBER.match(order_number):
+    if order_number and not ORDER_NUMBER.fullmatch(order_number):
         errors.setdefault("order_number", []).append("use letters, digits and _ . / - only")
     draft = StopDraft(
         order_number=order_number,

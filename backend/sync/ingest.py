@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
@@ -61,7 +62,7 @@ def rejected(
 
 
 def _parse(
-    raw_events: Sequence[Any], device_key: str
+    raw_events: Sequence[Any], device_key: str, now: datetime
 ) -> tuple[list[dict[str, Any] | None], list[tuple[int, DoorEvent, str]]]:
     results: list[dict[str, Any] | None] = [None] * len(raw_events)
     parsed = []
@@ -70,7 +71,7 @@ def _parse(
             results[index] = rejected(None, "invalid_event", "each event must be a JSON object")
             continue
         try:
-            event = parse_event(raw, device_key)
+            event = parse_event(raw, device_key, now)
         except EventRejected as exc:
             results[index] = rejected(raw.get("id"), exc.code, exc.message, exc.field)
             continue
@@ -82,7 +83,7 @@ def ingest_events(
     session: Session, ctx: SyncContext, raw_events: Sequence[Any], device_key: str
 ) -> IngestOutcome:
     """Judge and store every event of the batch; see the module docstring."""
-    results, parsed = _parse(raw_events, device_key)
+    results, parsed = _parse(raw_events, device_key, ctx.now)
     ids = [event.id for _, event, _ in parsed]
     previous = (
         {
