@@ -15,10 +15,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.domain import untrusted
 from backend.domain.geo import InvalidGeofence, parse_geofence
 from backend.domain.stops import ProofPolicy
 
@@ -162,7 +163,9 @@ def _moment(
         if hours > 23 or minutes > 59:
             errors.setdefault(name, []).append("is not a time of day")
             return None
-        return datetime.combine(service_date, time(hours, minutes), zone)
+        return _in_calendar(
+            datetime.combine(service_date, time(hours, minutes), zone), name, errors
+        )
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -170,6 +173,17 @@ def _moment(
         return None
     if moment.tzinfo is None:
         errors.setdefault(name, []).append("an ISO-8601 time needs an offset")
+        return None
+    return _in_calendar(moment, name, errors)
+
+
+def _in_calendar(moment: datetime, name: str, errors: RowErrors) -> datetime | None:
+    # At the calendar's edges (year 1 ahead of UTC, 9999-12-31 behind it) a time has
+    # no UTC equivalent, and storing it would overflow.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        errors.setdefault(name, []).append("is outside the range of the calendar")
         return None
     return moment
 
@@ -285,6 +299,12 @@ def validate_row(
         return None, {"_row": ["must be an object"]}
     for name in sorted(set(raw) - allowed):
         errors.setdefault(name, []).append("unknown field")
+    for name, value in raw.items():
+        # NUL (no PostgreSQL text can hold it) can arrive in a CSV cell; JSON imports
+        # are checked at the door (backend.http), CSV text only here.
+        problem = untrusted.text_problem(value) if isinstance(value, str) else None
+        if problem:
+            errors.setdefault(str(name), []).append(untrusted.MESSAGES[problem])
     order_number = _text(raw, "order_number", errors, 64, required=True)
     if order_number and not ORDER_NUMBER.fullmatch(order_number):
         errors.setdefault("order_number", []).append("use letters, digits and _ . / - only")
