@@ -334,6 +334,11 @@ def _hostile_events(device: Device, stop_id: int, clock: SetClock) -> dict[str, 
         json.dumps(surrogate).replace('"SURROGATE"', LONE_SURROGATE),
         "invalid_unicode",
     )
+    broken_id = device.event(stop_id)
+    texts["a lone surrogate in the event's id"] = (
+        json.dumps(broken_id).replace(broken_id["id"][:4], "\\udc00", 1),
+        "invalid_unicode",
+    )
     return texts
 
 
