@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, has_request_context, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,16 @@ def _handle_database_error(exc: OperationalError) -> Response:
     )
 
 
+def _handle_value_out_of_range(exc: DataError | OverflowError) -> Response:
+    # A last resort: input checks (backend.http, the schemas) should refuse such values
+    # first. A value the database cannot store (an integer or time beyond its range)
+    # is the client's to fix, not a server failure; the request's transaction rolls back.
+    log.warning("value out of range reached the database: %s", exc.__class__.__name__)
+    return error_response(
+        422, "value_out_of_range", "a value is outside the range the server can store"
+    )
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "the server failed to handle the request")
@@ -169,4 +179,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(OperationalError, _handle_database_error)
+    app.register_error_handler(DataError, _handle_value_out_of_range)
+    app.register_error_handler(OverflowError, _handle_value_out_of_range)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -13,7 +13,9 @@ from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter, Map
 
+from backend.domain import untrusted
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +38,25 @@ class StrictParser(FlaskParser):
         "query": RAISE,
         "querystring": RAISE,
     }
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        # Query strings and form fields become integers only here, after the door check
+        # (_refuse_hostile_values) has seen them as text.
+        data = super().parse(*args, **kwargs)
+        refuse_problems(untrusted.find_problems(_envelope(data), check_nul=False))
+        return data
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:...>`` path segments, bounded to what a BIGINT id column can hold.
+
+    An id beyond 64 bits would otherwise reach the database and overflow there (a 500
+    on both backends); out of range, the URL simply matches no route: 404.
+    """
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", untrusted.INT64_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 class ApiBlueprint(Blueprint):  # type: ignore[misc]
@@ -80,51 +101,79 @@ def _require_declared_content_type() -> None:
 
 # Sync bodies are checked event by event (backend.domain.events), so one bad event is
 # rejected on its own instead of refusing the whole batch the device keeps resending.
-CHECKED_PER_EVENT = frozenset({"/api/v1/sync"})
+# Here only the envelope (everything but the items of "events") is checked.
+CHECKED_PER_EVENT = {"/api/v1/sync": "events"}
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# The status for each kind of hostile value; NUL keeps the plain validation_error code.
+PROBLEM_STATUS = {
+    untrusted.JSON_TOO_DEEP: 400,
+    untrusted.INVALID_UNICODE: 422,
+    untrusted.INTEGER_OUT_OF_RANGE: 422,
+    untrusted.NUL: 422,
+}
 
 
-def _nul_paths(value: Any, path: str = "") -> list[str]:
-    """Where in a parsed JSON body a key or a string holds NUL ("a.0.b", "_body")."""
-    if isinstance(value, str):
-        return [path or "_body"] if "\x00" in value else []
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return []
-    found = []
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        if "\x00" in str(key):
-            found.append(where)
-        found += _nul_paths(item, where)
-    return found
+def parsed_json_body() -> Any:
+    """The request's JSON body (None if absent or not JSON), never a RecursionError.
 
-
-def _refuse_nul_characters() -> None:
-    """Refuse text holding NUL (U+0000) at the door, with a 422 naming the field.
-
-    PostgreSQL text cannot store it, so it would otherwise fail at the INSERT as a 500,
-    after part of the request's work; SQLite would store it. Refusing it here makes both
-    backends answer the same, for the API and the console alike.
+    Python's parser recurses per nesting level; thousands of ``[`` would otherwise
+    escape as a RecursionError, which is no ValueError and so no 400.
     """
-    bad = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
+    try:
+        return request.get_json(silent=True)
+    except RecursionError as exc:
+        raise ApiError(
+            400, untrusted.JSON_TOO_DEEP, untrusted.MESSAGES[untrusted.JSON_TOO_DEEP]
+        ) from exc
+
+
+def _envelope(body: Any) -> Any:
+    """``body`` without the items checked one by one (see CHECKED_PER_EVENT)."""
+    per_item = CHECKED_PER_EVENT.get(request.path)
+    if per_item and isinstance(body, dict) and isinstance(body.get(per_item), list):
+        return {key: value for key, value in body.items() if key != per_item}
+    return body
+
+
+def _refuse_hostile_values() -> None:
+    """Refuse, at the door, values no endpoint can handle (backend.domain.untrusted).
+
+    NUL: PostgreSQL text cannot store it, so it would fail at the INSERT as a 500,
+    after part of the request's work; SQLite would store it. Lone surrogates fail at
+    the INSERT on both; huge integers overflow; deep nesting breaks recursive code.
+    Refusing them here makes both backends answer the same, for the API and the
+    console alike, with a 4xx naming each field.
+    """
+    problems = [
+        untrusted.Problem(name, code)
+        for name, value in request.args.items(multi=True)
+        if (code := untrusted.text_problem(name + value))
+    ]
     if request.method in WRITE_METHODS:
         if request.mimetype in FORM_TYPES:
-            bad += [
-                name for name, value in request.form.items(multi=True) if "\x00" in name + value
+            problems += [
+                untrusted.Problem(name, code)
+                for name, value in request.form.items(multi=True)
+                if (code := untrusted.text_problem(name + value))
             ]
-        elif request.is_json and request.path not in CHECKED_PER_EVENT:
-            bad += _nul_paths(request.get_json(silent=True))
-    if bad:
-        raise ApiError(
-            422,
-            "validation_error",
-            "text may not contain NUL (U+0000) characters",
-            errors={name: ["contains a NUL character"] for name in bad},
-        )
+        elif request.is_json:
+            problems += untrusted.find_problems(_envelope(parsed_json_body()))
+    refuse_problems(problems)
+
+
+def refuse_problems(problems: list[untrusted.Problem]) -> None:
+    """Answer hostile values with one 4xx naming every field; nothing if none."""
+    if not problems:
+        return
+    worst = max(problems, key=lambda p: PROBLEM_STATUS[p.code])
+    if worst.code == untrusted.NUL:
+        code, message = "validation_error", "text may not contain NUL (U+0000) characters"
+    else:
+        code, message = worst.code, f"{worst.path} {worst.message}"
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        errors.setdefault(problem.path, []).append(problem.message)
+    raise ApiError(PROBLEM_STATUS[worst.code], code, message, errors=errors)
 
 
 def gzip_body(raw: bytes) -> bytes:
@@ -217,7 +266,9 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = GzipRequestMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
     )
+    # Before any blueprint adds its rules: rules bind their converters when added.
+    app.url_map.converters["int"] = Int64Converter
     app.before_request(_require_declared_content_type)
-    app.before_request(_refuse_nul_characters)
+    app.before_request(_refuse_hostile_values)
     app.after_request(_compress_response)
     app.after_request(_security_headers)

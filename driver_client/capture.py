@@ -298,7 +298,7 @@ class Capture:
             ],
         }
         # The server would refuse a malformed event forever; refuse it here instead.
-        parse_event(event, self.device_id)
+        parse_event(event, self.device_id, self.now())
         with self.store.transaction() as db:
             for f in files:
                 db.execute(

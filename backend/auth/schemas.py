@@ -12,7 +12,7 @@ class LoginSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=128),
-            validate.Regexp(r"^[A-Za-z0-9_.:-]+$", error="use letters, digits and _ . : - only"),
+            validate.Regexp(r"[A-Za-z0-9_.:-]+\Z", error="use letters, digits and _ . : - only"),
         ],
         metadata={"description": "Stable id the device chose at install time"},
     )

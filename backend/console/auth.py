@@ -191,9 +191,15 @@ def console_path(target: str | None) -> str | None:
     """``target`` if it is a path inside the console, else None.
 
     Used for every redirect a form or query names (after login, after a decision), so
-    none can send the browser to another site.
+    none can send the browser to another site. A control character (CR/LF above all)
+    would split the Location header, so such a target is refused as well.
     """
-    if target and target.startswith("/console/") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/console/")
+        and "\\" not in target
+        and not any(ch < " " or ch == "\x7f" for ch in target)
+    ):
         return target
     return None
 

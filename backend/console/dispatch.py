@@ -161,7 +161,7 @@ class DecideForm(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(service.DECISIONS))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     items = fields.List(
-        fields.String(validate=validate.Regexp(r"^[0-9]{1,18}:[a-z_]{1,40}$")),
+        fields.String(validate=validate.Regexp(r"[0-9]{1,18}:[a-z_]{1,40}\Z")),
         load_default=list,
         validate=validate.Length(max=5000),
     )

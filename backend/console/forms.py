@@ -11,6 +11,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
+from backend.domain import untrusted
+
 
 class FormInvalid(Exception):
     def __init__(self, errors: dict[str, list[str]]) -> None:
@@ -53,4 +55,9 @@ def parse_form(
         loaded: dict[str, Any] = schema.load(raw, unknown="exclude")
     except ValidationError as exc:
         raise FormInvalid(flatten_messages(exc.messages)) from exc
+    # As for the API's query strings (backend.http.StrictParser): digits become an
+    # integer only here, and one beyond 64 bits would overflow in the database.
+    problems = untrusted.find_problems(loaded, check_nul=False)
+    if problems:
+        raise FormInvalid({p.path: [p.message] for p in problems})
     return loaded

@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # always fullmatch: "$" passes a trailing "\n"
 DIGEST_VERSION = 1
 RECEIPT_ALG = "Ed25519"
 
@@ -40,7 +40,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def is_sha256_hex(text: Any) -> bool:
-    return isinstance(text, str) and bool(SHA256_HEX.match(text))
+    return isinstance(text, str) and bool(SHA256_HEX.fullmatch(text))
 
 
 def canonical_json(value: Any) -> bytes:

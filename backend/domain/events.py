@@ -13,17 +13,23 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from backend.domain.digest import canonical_json, is_sha256_hex, sha256_hex
 from backend.domain.hlc import HLCTimestamp
+from backend.domain.untrusted import find_problems
 
 MAX_EVIDENCE_PER_EVENT = 20
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_BARCODES = 200
-BARCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+BARCODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # always fullmatch: "$" passes a trailing "\n"
+# recorded_at and fixed_at must fall in this window: earlier than any device of ours
+# (a clock reset to 1970, a corrupt value), or more than a day after the server's own
+# clock (a device clock set far ahead) is refused as implausible_time.
+EARLIEST_TIME = datetime(2020, 1, 1, tzinfo=UTC)
+MAX_TIME_AHEAD = timedelta(days=1)
 EVENT_KEYS = frozenset(
     {"id", "stop_id", "type", "recorded_at", "hlc", "base_version", "payload", "evidence"}
 )
@@ -115,7 +121,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _parse_time(value: Any, field: str) -> datetime:
+def _parse_time(value: Any, field: str, now: datetime) -> datetime:
+    """An aware time between EARLIEST_TIME and ``now`` + MAX_TIME_AHEAD, as sent."""
     if not isinstance(value, str) or len(value) > 40:
         raise _reject("invalid_time", "times are ISO-8601 strings with an offset", field)
     try:
@@ -124,6 +131,18 @@ def _parse_time(value: Any, field: str) -> datetime:
         raise _reject("invalid_time", f"{value!r} is not an ISO-8601 time", field) from exc
     if moment.tzinfo is None:
         raise _reject("invalid_time", "times must carry an offset (Z or +hh:mm)", field)
+    try:
+        # Year 1 with a positive offset (or 9999-12-31 with a negative one) has no UTC
+        # equivalent; every later comparison or INSERT would overflow.
+        utc = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise _reject("invalid_time", "the time is outside the calendar", field) from exc
+    if not EARLIEST_TIME <= utc <= now + MAX_TIME_AHEAD:
+        raise _reject(
+            "implausible_time",
+            "times are from 2020-01-01 to one day after the server's clock",
+            field,
+        )
     return moment
 
 
@@ -136,7 +155,7 @@ def _number(value: Any, field: str) -> float:
     return number
 
 
-def parse_geo(raw: Any, field: str) -> dict[str, Any] | None:
+def parse_geo(raw: Any, field: str, now: datetime) -> dict[str, Any] | None:
     """A geo-stamp ``{lat, lon, accuracy_m, fixed_at}``, or None for an honest no-fix."""
     if raw is None:
         return None
@@ -162,7 +181,7 @@ def parse_geo(raw: Any, field: str) -> dict[str, Any] | None:
     fixed_at = raw.get("fixed_at")
     geo: dict[str, Any] = {"lat": lat, "lon": lon, "accuracy_m": accuracy, "fixed_at": None}
     if fixed_at is not None:
-        geo["fixed_at"] = _parse_time(fixed_at, f"{field}.fixed_at").isoformat()
+        geo["fixed_at"] = _parse_time(fixed_at, f"{field}.fixed_at", now).isoformat()
     return geo
 
 
@@ -186,7 +205,7 @@ def _payload_keys(payload: Mapping[str, Any], allowed: set[str]) -> None:
         raise _reject("unknown_field", f"unknown payload field {name!r}", f"payload.{name}")
 
 
-def _delivered(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _delivered(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     _payload_keys(
         payload, {"recipient_name", "geo", "scanned_barcodes", "where_left", "age_verified"}
     )
@@ -196,7 +215,7 @@ def _delivered(payload: Mapping[str, Any]) -> dict[str, Any]:
             "invalid_payload", f"a list of at most {MAX_BARCODES}", "payload.scanned_barcodes"
         )
     for code in barcodes:
-        if not isinstance(code, str) or not BARCODE.match(code):
+        if not isinstance(code, str) or not BARCODE.fullmatch(code):
             raise _reject(
                 "invalid_payload",
                 "barcodes are 1-64 of [A-Za-z0-9_-]",
@@ -216,14 +235,14 @@ def _delivered(payload: Mapping[str, Any]) -> dict[str, Any]:
         )
     return {
         "recipient_name": _text(payload.get("recipient_name"), "payload.recipient_name", 200),
-        "geo": parse_geo(payload["geo"], "payload.geo"),
+        "geo": parse_geo(payload["geo"], "payload.geo", now),
         "scanned_barcodes": list(barcodes),
         "where_left": where,
         "age_verified": age,
     }
 
 
-def _failed(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _failed(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     _payload_keys(payload, {"reason", "note", "geo"})
     reason = payload.get("reason")
     if reason not in {r.value for r in FailureReason}:
@@ -233,15 +252,19 @@ def _failed(payload: Mapping[str, Any]) -> dict[str, Any]:
     note = _text(payload.get("note"), "payload.note", 2000)
     if reason == FailureReason.OTHER and not note.strip():
         raise _reject("note_required", "a failure for 'other' reasons needs a note", "payload.note")
-    return {"reason": reason, "note": note, "geo": parse_geo(payload.get("geo"), "payload.geo")}
+    return {
+        "reason": reason,
+        "note": note,
+        "geo": parse_geo(payload.get("geo"), "payload.geo", now),
+    }
 
 
-def _arrived(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _arrived(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     _payload_keys(payload, {"geo"})
-    return {"geo": parse_geo(payload.get("geo"), "payload.geo")}
+    return {"geo": parse_geo(payload.get("geo"), "payload.geo", now)}
 
 
-def _note(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _note(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     _payload_keys(payload, {"text"})
     return {"text": _text(payload.get("text"), "payload.text", 2000, required=True)}
 
@@ -296,8 +319,15 @@ def _evidence(raw: Any, event_type: EventType) -> tuple[EvidenceRef, ...]:
     return tuple(refs)
 
 
-def parse_event(raw: Mapping[str, Any], device_id: str) -> DoorEvent:
-    """Validate one event from a device; raise EventRejected on the first problem."""
+def parse_event(raw: Mapping[str, Any], device_id: str, now: datetime) -> DoorEvent:
+    """Validate one event from a device; raise EventRejected on the first problem.
+
+    ``now`` is the receiver's clock, the reference for plausible times.
+    """
+    for problem in find_problems(raw, check_nul=False):
+        # A lone surrogate, a huge integer or deep nesting anywhere in the event; NUL
+        # is refused per text field below (invalid_payload).
+        raise _reject(problem.code, f"{problem.path} {problem.message}", problem.path)
     unknown = set(raw) - EVENT_KEYS
     if unknown:
         name = sorted(unknown)[0]
@@ -316,7 +346,7 @@ def parse_event(raw: Mapping[str, Any], device_id: str) -> DoorEvent:
         event_type = EventType(str(raw.get("type")))
     except ValueError as exc:
         raise _reject("invalid_type", "type is arrived, delivered, failed or note", "type") from exc
-    recorded_at = _parse_time(raw.get("recorded_at"), "recorded_at")
+    recorded_at = _parse_time(raw.get("recorded_at"), "recorded_at", now)
     try:
         hlc = HLCTimestamp.parse(raw.get("hlc"))  # type: ignore[arg-type]
     except ValueError as exc:
@@ -327,7 +357,7 @@ def parse_event(raw: Mapping[str, Any], device_id: str) -> DoorEvent:
     payload = raw.get("payload", {})
     if not isinstance(payload, dict):
         raise _reject("invalid_payload", "payload is an object", "payload")
-    clean_payload = _PAYLOAD_RULES[event_type](payload)
+    clean_payload = _PAYLOAD_RULES[event_type](payload, now)
     evidence = _evidence(raw.get("evidence"), event_type)
     return DoorEvent(
         id=canonical_id,

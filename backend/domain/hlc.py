@@ -18,8 +18,8 @@ from typing import Any
 
 from backend.domain.clock import system_now
 
-NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-STAMP_PATTERN = re.compile(r"^(\d{15})-(\d{6})-([A-Za-z0-9_.:-]{1,64})$")
+NODE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # fullmatch: "$" passes "\n"
+STAMP_PATTERN = re.compile(r"(\d{15})-(\d{6})-([A-Za-z0-9_.:-]{1,64})")
 MAX_COUNTER = 999_999
 # A remote stamp further ahead of our physical clock than this is not believed: one
 # device with a clock set a year ahead must not drag every clock it touches along.
@@ -41,7 +41,7 @@ class HLCTimestamp:
             raise ValueError("wall_ms out of range")
         if not 0 <= self.counter <= MAX_COUNTER:
             raise ValueError("counter out of range")
-        if not NODE_PATTERN.match(self.node):
+        if not NODE_PATTERN.fullmatch(self.node):
             raise ValueError("node must be 1-64 of [A-Za-z0-9_.:-]")
 
     def __str__(self) -> str:
@@ -51,7 +51,7 @@ class HLCTimestamp:
     def parse(cls, text: str) -> HLCTimestamp:
         if not isinstance(text, str):
             raise ValueError("an HLC stamp is a string")
-        match = STAMP_PATTERN.match(text)
+        match = STAMP_PATTERN.fullmatch(text)
         if match is None:
             raise ValueError("an HLC stamp looks like 001764003482114-000000-node")
         return cls(int(match.group(1)), int(match.group(2)), match.group(3))
@@ -71,7 +71,7 @@ class HybridLogicalClock:
         last: HLCTimestamp | None = None,
         max_drift_ms: int = DEFAULT_MAX_DRIFT_MS,
     ) -> None:
-        if not NODE_PATTERN.match(node):
+        if not NODE_PATTERN.fullmatch(node):
             raise ValueError("node must be 1-64 of [A-Za-z0-9_.:-]")
         self.node = node
         self.now_ms = now_ms

@@ -10,12 +10,12 @@ from marshmallow import Schema, fields
 
 from backend.auth.guard import require_roles
 from backend.db.session import begin_write, db_session
+from backend.domain.digest import is_sha256_hex
 from backend.domain.stops import Role
 from backend.errors import ApiError
 from backend.evidence import service
 from backend.evidence.storage import (
     ALLOWED_CONTENT_TYPES,
-    SHA256_HEX,
     LocalStore,
     StoreError,
     StoreUnavailable,
@@ -34,7 +34,7 @@ class FileStateSchema(Schema):
 
 
 def _referenced_file(sha256: str) -> Any:
-    if not SHA256_HEX.match(sha256):
+    if not is_sha256_hex(sha256):
         raise ApiError(404, "not_found", "files are named by their lowercase hex SHA-256")
     file = service.find_file(db_session(), sha256)
     if file is None:

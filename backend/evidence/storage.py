@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,8 +17,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from backend.domain.clock import system_now
+from backend.domain.digest import is_sha256_hex
 
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 64 * 1024
 ALLOWED_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -59,7 +58,7 @@ class UploadTarget:
 
 
 def object_key(org_id: int, sha256: str) -> str:
-    if not SHA256_HEX.match(sha256):
+    if not is_sha256_hex(sha256):
         raise StoreError("invalid_sha256", "a file is named by its lowercase hex SHA-256")
     return f"org/{int(org_id)}/sha256/{sha256}"
 

@@ -15,17 +15,18 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.domain import untrusted
 from backend.domain.geo import InvalidGeofence, parse_geofence
 from backend.domain.stops import ProofPolicy
 
 MAX_ROWS = 5000
 MAX_PARCELS = 50
-BARCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ORDER_NUMBER = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")
+BARCODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" passes a trailing "\n"
+ORDER_NUMBER = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 POLICY_FIELDS = {
     "signature_required": "signature",
     "photo_required": "photo",
@@ -162,7 +163,9 @@ def _moment(
         if hours > 23 or minutes > 59:
             errors.setdefault(name, []).append("is not a time of day")
             return None
-        return datetime.combine(service_date, time(hours, minutes), zone)
+        return _in_calendar(
+            datetime.combine(service_date, time(hours, minutes), zone), name, errors
+        )
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -170,6 +173,17 @@ def _moment(
         return None
     if moment.tzinfo is None:
         errors.setdefault(name, []).append("an ISO-8601 time needs an offset")
+        return None
+    return _in_calendar(moment, name, errors)
+
+
+def _in_calendar(moment: datetime, name: str, errors: RowErrors) -> datetime | None:
+    # At the calendar's edges (year 1 ahead of UTC, 9999-12-31 behind it) a time has
+    # no UTC equivalent, and storing it would overflow.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        errors.setdefault(name, []).append("is outside the range of the calendar")
         return None
     return moment
 
@@ -188,7 +202,7 @@ def _parcels(value: Any, errors: RowErrors) -> list[tuple[str, str]]:
             barcode, description = item.get("barcode"), item.get("description", "")
         else:
             barcode, description = item, ""
-        if not isinstance(barcode, str) or not BARCODE.match(barcode):
+        if not isinstance(barcode, str) or not BARCODE.fullmatch(barcode):
             errors.setdefault("parcels", []).append(
                 f"{barcode!r} is not a barcode (1-64 of A-Z a-z 0-9 _ -)"
             )
@@ -285,8 +299,14 @@ def validate_row(
         return None, {"_row": ["must be an object"]}
     for name in sorted(set(raw) - allowed):
         errors.setdefault(name, []).append("unknown field")
+    for name, value in raw.items():
+        # NUL (no PostgreSQL text can hold it) can arrive in a CSV cell; JSON imports
+        # are checked at the door (backend.http), CSV text only here.
+        problem = untrusted.text_problem(value) if isinstance(value, str) else None
+        if problem:
+            errors.setdefault(str(name), []).append(untrusted.MESSAGES[problem])
     order_number = _text(raw, "order_number", errors, 64, required=True)
-    if order_number and not ORDER_NUMBER.match(order_number):
+    if order_number and not ORDER_NUMBER.fullmatch(order_number):
         errors.setdefault("order_number", []).append("use letters, digits and _ . / - only")
     draft = StopDraft(
         order_number=order_number,

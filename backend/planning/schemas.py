@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from backend.domain.geo import InvalidGeofence, parse_geofence
 from backend.domain.stops import StopStatus
 from backend.manifests.schemas import DATE, StopSchema
+from backend.schemas import UtcDateTime
 
 
 class ImportQuerySchema(Schema):
@@ -72,8 +73,8 @@ class StopChangeSchema(Schema):
     lat = fields.Float(validate=[validate.Range(min=-90, max=90), _finite], allow_nan=False)
     lon = fields.Float(validate=[validate.Range(min=-180, max=180), _finite], allow_nan=False)
     geofence = fields.Raw(allow_none=True)
-    window_start = fields.AwareDateTime(allow_none=True)
-    window_end = fields.AwareDateTime(allow_none=True)
+    window_start = UtcDateTime(allow_none=True)
+    window_end = UtcDateTime(allow_none=True)
     recipient_name = fields.String(validate=validate.Length(max=200))
     recipient_phone = fields.String(validate=validate.Length(max=40))
     instructions = fields.String(validate=validate.Length(max=2000))

@@ -9,11 +9,14 @@ few dozen statements instead of thousands.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from backend.db.models import DoorEventRow, EventEvidence, PlanChange, Proof, Stop
@@ -31,6 +34,8 @@ from backend.webhooks import service as webhooks
 
 if TYPE_CHECKING:
     from backend.sync.service import SyncContext
+
+log = logging.getLogger(__name__)
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"
@@ -61,7 +66,7 @@ def rejected(
 
 
 def _parse(
-    raw_events: Sequence[Any], device_key: str
+    raw_events: Sequence[Any], device_key: str, now: datetime
 ) -> tuple[list[dict[str, Any] | None], list[tuple[int, DoorEvent, str]]]:
     results: list[dict[str, Any] | None] = [None] * len(raw_events)
     parsed = []
@@ -70,7 +75,7 @@ def _parse(
             results[index] = rejected(None, "invalid_event", "each event must be a JSON object")
             continue
         try:
-            event = parse_event(raw, device_key)
+            event = parse_event(raw, device_key, now)
         except EventRejected as exc:
             results[index] = rejected(raw.get("id"), exc.code, exc.message, exc.field)
             continue
@@ -82,7 +87,7 @@ def ingest_events(
     session: Session, ctx: SyncContext, raw_events: Sequence[Any], device_key: str
 ) -> IngestOutcome:
     """Judge and store every event of the batch; see the module docstring."""
-    results, parsed = _parse(raw_events, device_key)
+    results, parsed = _parse(raw_events, device_key, ctx.now)
     ids = [event.id for _, event, _ in parsed]
     previous = (
         {
@@ -132,8 +137,50 @@ def ingest_events(
             outcome.touched[event.stop_id] = stops[event.stop_id]
     outcome.results = [r for r in results if r is not None]
     if accepted:
-        _store(session, ctx, accepted, stops, outcome)
+        _store_isolated(session, ctx, accepted, stops, outcome)
     return outcome
+
+
+def _store_isolated(
+    session: Session,
+    ctx: SyncContext,
+    accepted: list[tuple[DoorEvent, str, dict[str, Any]]],
+    stops: dict[int, Stop],
+    outcome: IngestOutcome,
+) -> None:
+    """Store the batch set-wise; should the database refuse it, store event by event.
+
+    parse_event should leave nothing a database refuses. Should a value still slip
+    through, only its event is rejected (``unstorable_event``), in a SAVEPOINT of its
+    own so the transaction stays usable for the others: a batch refused whole would be
+    resent, and refused, for ever. A failing database (OperationalError) still fails
+    the request, which the device simply retries.
+    """
+    try:
+        with session.begin_nested():
+            _store(session, ctx, accepted, stops, outcome)
+        return
+    except OperationalError:
+        raise
+    except (DBAPIError, OverflowError) as exc:
+        log.warning("a sync batch could not be stored set-wise (%s); storing event by event", exc)
+    outcome.stored.clear()
+    for _, _, result in accepted:
+        result.pop("receipt", None)
+    for item in accepted:
+        try:
+            with session.begin_nested():
+                _store(session, ctx, [item], stops, outcome)
+        except OperationalError:
+            raise
+        except (DBAPIError, OverflowError) as exc:
+            event, _, result = item
+            log.warning("sync event %s could not be stored: %s", event.id, exc)
+            outcome.stored.pop(event.id, None)
+            result.clear()
+            result.update(
+                rejected(event.id, "unstorable_event", "the server could not store this event")
+            )
 
 
 def _judge(

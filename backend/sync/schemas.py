@@ -7,9 +7,21 @@ without failing the batch. The envelope is validated here.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from backend.domain.untrusted import INT64_MAX
+from backend.schemas import UtcDateTime
 
 MAX_EVENTS_PER_BATCH = 500
+
+
+def _valid_cursor(cursor: str) -> None:
+    # A cursor is a 64-bit sequence number as decimal digits; 19 digits can still
+    # exceed 64 bits, and "$" in a pattern would let a trailing newline through.
+    if not (re.fullmatch(r"[0-9]{1,19}", cursor) and int(cursor) <= INT64_MAX):
+        raise ValidationError("a cursor is the string the server sent")
 
 
 class SyncRequestSchema(Schema):
@@ -17,10 +29,10 @@ class SyncRequestSchema(Schema):
     cursor = fields.String(
         required=True,
         allow_none=True,
-        validate=validate.Regexp(r"^[0-9]{1,19}$", error="a cursor is the string the server sent"),
+        validate=_valid_cursor,
         metadata={"description": "The cursor from the last response, or null for a snapshot"},
     )
-    sent_at = fields.AwareDateTime(
+    sent_at = UtcDateTime(
         load_default=None,
         metadata={"description": "The device clock when it sent the request (clock skew)"},
     )

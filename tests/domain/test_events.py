@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from backend.domain.events import EventRejected, EventType, event_fingerprint, parse_event
+
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
 def _raw(**changes: Any) -> dict[str, Any]:
@@ -32,12 +35,12 @@ def _raw(**changes: Any) -> dict[str, Any]:
 
 def _code(raw: dict[str, Any]) -> str:
     with pytest.raises(EventRejected) as caught:
-        parse_event(raw, "dev")
+        parse_event(raw, "dev", NOW)
     return caught.value.code
 
 
 def test_a_well_formed_delivery_parses() -> None:
-    event = parse_event(_raw(), "dev")
+    event = parse_event(_raw(), "dev", NOW)
     assert event.type is EventType.DELIVERED
     assert event.payload["geo"]["lat"] == 47.6
     assert event.evidence[0].size == 1000
@@ -45,7 +48,7 @@ def test_a_well_formed_delivery_parses() -> None:
 
 def test_a_delivery_without_a_fix_says_so_with_null() -> None:
     payload = {**_raw()["payload"], "geo": None}
-    assert parse_event(_raw(payload=payload), "dev").payload["geo"] is None
+    assert parse_event(_raw(payload=payload), "dev", NOW).payload["geo"] is None
 
 
 def test_a_delivery_must_state_its_geo_even_if_null() -> None:
@@ -98,7 +101,9 @@ def test_the_fingerprint_changes_with_the_content_and_not_with_key_order() -> No
     raw = _raw()
     same = dict(reversed(list(raw.items())))
     other = _raw(id=raw["id"], base_version=2)
-    assert event_fingerprint(parse_event(raw, "dev")) == event_fingerprint(parse_event(same, "dev"))
-    assert event_fingerprint(parse_event(raw, "dev")) != event_fingerprint(
-        parse_event(other, "dev")
+    assert event_fingerprint(parse_event(raw, "dev", NOW)) == event_fingerprint(
+        parse_event(same, "dev", NOW)
+    )
+    assert event_fingerprint(parse_event(raw, "dev", NOW)) != event_fingerprint(
+        parse_event(other, "dev", NOW)
     )
