@@ -21,11 +21,13 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("stop") as batch:
         batch.add_column(sa.Column("replanned_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column(
+        batch.add_column(
+            sa.Column(
                 "replanned_as_id",
                 sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                 nullable=True,
-            ))
+            )
+        )
         batch.add_column(sa.Column("held_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_foreign_key(
             "fk_stop_replanned_as_id_stop",
