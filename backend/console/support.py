@@ -125,14 +125,9 @@ def resolve_dispute(dispute_id: int) -> Response:
     which = f"resolve-{dispute_id}"
     try:
         form = parse_form(ResolveForm(), request.form, lists=("evidence_cited",))
+        settlement = {name: value for name, value in form.items() if name != "confirm"}
         service.resolve(
-            db_session(),
-            principal_for_console(),
-            dispute_id,
-            form["outcome"],
-            form["remedy"],
-            form["reason"],
-            form["evidence_cited"],
+            db_session(), principal_for_console(), dispute_id, service.Settlement(**settlement)
         )
     except FormInvalid as exc:
         return render_delivery(stop_id, exc.errors, request.form, 422, which)

@@ -9,6 +9,7 @@ the session adds ``org_id = <current tenant>`` to every ORM query (see
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -432,6 +434,13 @@ class Dispute(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     # For upheld disputes: "refund" or "redeliver".
     remedy: Mapped[str] = mapped_column(String(16), default="")
+    # A refund's amount, in the currency's major unit (ISO 4217 code).
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    refund_currency: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    # A redelivery is a new stop for dispatch: another attempt of the same order.
+    redelivery_stop_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("stop.id", ondelete="SET NULL"), nullable=True
+    )
     resolution: Mapped[str] = mapped_column(Text, default="")
     evidence_cited: Mapped[list[str]] = mapped_column(JSON, default=list)
     customer_reference: Mapped[str] = mapped_column(String(120), default="")

@@ -105,12 +105,6 @@ class ResolveDispute(MethodView):
         """Uphold (refund or redeliver) or reject (citing the evidence) a dispute."""
         session = db_session()
         dispute = service.resolve(
-            session,
-            current_principal(),
-            dispute_id,
-            body["outcome"],
-            body["remedy"],
-            body["reason"],
-            body["evidence_cited"],
+            session, current_principal(), dispute_id, service.Settlement(**body)
         )
         return service.dispute_dict(session, dispute)

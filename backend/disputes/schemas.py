@@ -36,6 +36,24 @@ class ResolveSchema(Schema):
     remedy = fields.String(
         load_default=None, validate=validate.OneOf([r.value for r in service.Remedy])
     )
+    refund_amount = fields.Decimal(
+        places=2,
+        load_default=None,
+        metadata={"description": "a refund's amount, 0.01 to 1,000,000, e.g. 24.90"},
+    )
+    refund_currency = fields.String(
+        load_default="",
+        # The length check also refuses "USD\n", which "$" alone would let through.
+        validate=validate.And(
+            validate.Length(equal=3, error="an ISO 4217 code such as USD"),
+            validate.Regexp(r"^[A-Z]{3}$", error="an ISO 4217 code such as USD"),
+        ),
+        metadata={"description": "a refund's currency (ISO 4217)"},
+    )
+    redeliver_on = fields.Date(
+        load_default=None,
+        metadata={"description": "a redelivery's service date; default: tomorrow"},
+    )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     evidence_cited = fields.List(
         fields.String(validate=validate.Length(min=1, max=200)),

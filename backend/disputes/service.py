@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -14,9 +17,14 @@ from backend.auth.tokens import Principal
 from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
 from backend.db.session import begin_write
 from backend.errors import ApiError, not_found
+from backend.manifests.service import org_today
+from backend.planning.service import plan_next_attempts
+from backend.sync.changes import lock_plan
 from backend.webhooks import service as webhooks
 
 OPEN = "open"
+MIN_REFUND = Decimal("0.01")
+MAX_REFUND = Decimal("1000000")
 SEARCH_LIMIT = 50
 
 
@@ -142,50 +150,99 @@ def add_note(session: Session, principal: Principal, dispute_id: int, text: str)
     return note
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """How support settles a dispute; ``resolve`` checks it is complete."""
+
+    outcome: str
+    reason: str
+    remedy: str | None = None
+    evidence_cited: Sequence[str] = ()
+    # A refund: how much, in which currency (ISO 4217).
+    refund_amount: Decimal | None = None
+    refund_currency: str = ""
+    # A redelivery: the day the new attempt is planned for (default: tomorrow).
+    redeliver_on: date | None = None
+
+
+def _settlement_errors(settlement: Settlement, today: date) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    upheld = settlement.outcome == Outcome.UPHELD
+    if upheld and settlement.remedy is None:
+        errors["remedy"] = ["say whether the customer gets a refund or a redelivery"]
+    if not upheld and not settlement.evidence_cited:
+        errors["evidence_cited"] = ["cite the evidence the rejection rests on"]
+    if not upheld and settlement.remedy is not None:
+        errors["remedy"] = ["a rejected dispute has no remedy"]
+    refund = settlement.remedy == Remedy.REFUND
+    amount = settlement.refund_amount
+    if refund and amount is None:
+        errors["refund_amount"] = ["say how much is refunded"]
+    elif amount is not None and not MIN_REFUND <= amount <= MAX_REFUND:
+        errors["refund_amount"] = [f"a refund is from {MIN_REFUND} to {MAX_REFUND:,}"]
+    if refund and not settlement.refund_currency:
+        errors["refund_currency"] = ["say in which currency (ISO 4217, e.g. USD)"]
+    if not refund and (amount is not None or settlement.refund_currency):
+        errors["refund_amount"] = ["only a refund has an amount"]
+    if settlement.redeliver_on is not None:
+        if settlement.remedy != Remedy.REDELIVER:
+            errors["redeliver_on"] = ["only a redelivery has a date"]
+        elif settlement.redeliver_on < today:
+            errors["redeliver_on"] = [f"a redelivery cannot be planned before {today}"]
+    return errors
+
+
 def resolve(
-    session: Session,
-    principal: Principal,
-    dispute_id: int,
-    outcome: str,
-    remedy: str | None,
-    reason: str,
-    evidence_cited: list[str],
+    session: Session, principal: Principal, dispute_id: int, settlement: Settlement
 ) -> Dispute:
-    """Uphold (with a refund or a redelivery) or reject (citing the evidence)."""
+    """Uphold (with a refund or a redelivery) or reject (citing the evidence).
+
+    A redelivery is a new, unassigned stop for dispatch: another attempt of the
+    order, linked to the dispute. A refund records its amount and currency. Either way
+    integrators hear of it (webhook ``dispute``, ``event: "dispute.settled"``).
+    """
     begin_write(session)
     dispute = get_dispute(session, dispute_id)
     if dispute.status != OPEN:
         raise ApiError(409, "dispute_closed", f"the dispute is already {dispute.status}")
-    errors: dict[str, list[str]] = {}
-    if outcome == Outcome.UPHELD and remedy is None:
-        errors["remedy"] = ["say whether the customer gets a refund or a redelivery"]
-    if outcome == Outcome.REJECTED and not evidence_cited:
-        errors["evidence_cited"] = ["cite the evidence the rejection rests on"]
-    if outcome == Outcome.REJECTED and remedy is not None:
-        errors["remedy"] = ["a rejected dispute has no remedy"]
+    today = org_today(session, principal.org_id)
+    errors = _settlement_errors(settlement, today)
     if errors:
         raise ApiError(422, "validation_error", "the resolution is incomplete", errors=errors)
-    dispute.status = outcome
-    dispute.remedy = remedy or ""
-    dispute.resolution = reason
-    dispute.evidence_cited = evidence_cited
+    lock_plan(session, principal.org_id)
+    dispute.status = settlement.outcome
+    dispute.remedy = settlement.remedy or ""
+    dispute.resolution = settlement.reason
+    dispute.evidence_cited = list(settlement.evidence_cited)
     dispute.resolved_by = principal.user_id
     dispute.resolved_at = clock.now()
-    webhooks.enqueue(
-        session,
-        principal.org_id,
-        "dispute",
-        [
-            {
-                "dispute_id": dispute.id,
-                "stop_id": dispute.stop_id,
-                "status": outcome,
-                "remedy": remedy,
-            }
-        ],
-    )
+    if settlement.remedy == Remedy.REFUND:
+        dispute.refund_amount = settlement.refund_amount
+        dispute.refund_currency = settlement.refund_currency
+    if settlement.remedy == Remedy.REDELIVER:
+        original = session.get(Stop, dispute.stop_id)
+        assert original is not None, "a dispute's stop is never deleted (RESTRICT)"
+        day = settlement.redeliver_on or today + timedelta(days=1)
+        attempts = plan_next_attempts(session, [original], {original.id: day})
+        dispute.redelivery_stop_id = attempts[original.id]
+    session.flush()
+    webhooks.enqueue(session, principal.org_id, "dispute", [_settled_event(session, dispute)])
     session.commit()
     return dispute
+
+
+def _settled_event(session: Session, dispute: Dispute) -> dict[str, Any]:
+    body = dispute_dict(session, dispute)
+    return {
+        "event": "dispute.settled",
+        "dispute_id": dispute.id,
+        "stop_id": dispute.stop_id,
+        "status": dispute.status,
+        "remedy": dispute.remedy or None,
+        "resolution": dispute.resolution,
+        "refund": body["refund"],
+        "redelivery": body["redelivery"],
+    }
 
 
 def list_disputes(session: Session, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
@@ -237,6 +294,7 @@ def dispute_dict(session: Session, dispute: Dispute) -> dict[str, Any]:
 def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, Any]]:
     """Disputes with their notes, the notes of all of them read in one query."""
     notes = _notes_by_dispute(session, [d.id for d in disputes])
+    redeliveries = _redeliveries(session, [d.redelivery_stop_id for d in disputes])
 
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat().replace("+00:00", "Z") if moment else None
@@ -248,6 +306,8 @@ def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, A
             "reason": dispute.reason,
             "status": dispute.status,
             "remedy": dispute.remedy or None,
+            "refund": _refund(dispute),
+            "redelivery": redeliveries.get(dispute.redelivery_stop_id or 0),
             "resolution": dispute.resolution,
             "evidence_cited": dispute.evidence_cited,
             "customer_reference": dispute.customer_reference,
@@ -263,3 +323,30 @@ def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, A
         }
         for dispute in disputes
     ]
+
+
+def _refund(dispute: Dispute) -> dict[str, str] | None:
+    if dispute.refund_amount is None:
+        return None
+    return {"amount": f"{dispute.refund_amount:.2f}", "currency": dispute.refund_currency}
+
+
+def _redeliveries(session: Session, stop_ids: list[int | None]) -> dict[int, dict[str, Any]]:
+    """The redelivery stops the disputes planned, by id, in one query."""
+    wanted = [stop_id for stop_id in stop_ids if stop_id is not None]
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Stop.id, Stop.order_number, Stop.service_date, Stop.status).where(
+            Stop.id.in_(wanted)
+        )
+    )
+    return {
+        stop_id: {
+            "stop_id": stop_id,
+            "order_number": order_number,
+            "service_date": service_date.isoformat(),
+            "status": status.value,
+        }
+        for stop_id, order_number, service_date, status in rows
+    }

@@ -9,8 +9,10 @@ transaction. A stop's status is always derived by the one rule in
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,6 +51,10 @@ MATERIAL_FIELDS = frozenset(
         "proof_policy",
     }
 )
+
+
+# Another attempt of an order: <order>-R<n> (n = 1 for the second attempt).
+ATTEMPT_SUFFIX = re.compile(r"-R\d+$")
 
 
 def _plan_error(exc: PlanError) -> ApiError:
@@ -413,3 +419,67 @@ def parse_service_date(raw: str) -> date:
 
 def import_file_error(exc: ImportFileError) -> ApiError:
     return ApiError(422, "import_invalid", str(exc), errors={"_file": [str(exc)]})
+
+
+def plan_next_attempts(
+    session: Session, originals: Sequence[Stop], service_dates: Mapping[int, date]
+) -> dict[int, int]:
+    """A new, unassigned stop per original on ``service_dates[original.id]``: the same
+    order and parcels, another attempt (order number ``<order>-R<n>``), the time window
+    moved to that day. No commit; returns original stop id -> new stop id.
+
+    A handful of queries however many stops: the end of a day rolls hundreds of stops
+    over at once (re-plans), and a dispute plans a redelivery the same way.
+    """
+    if not originals:
+        return {}
+    # How many attempts each order already had, in one query rather than one per stop.
+    # Every earlier attempt of an order is dated after the order itself, so only the
+    # days from the earliest original on are read, not the tenant's whole history.
+    earlier = session.scalars(
+        select(Stop.order_number).where(
+            Stop.order_number.like("%-R%"),
+            Stop.service_date >= min(stop.service_date for stop in originals),
+        )
+    )
+    taken = Counter(order_of(number) for number in earlier)
+    clones = {
+        stop.id: Stop(
+            org_id=stop.org_id,
+            service_date=service_dates[stop.id],
+            order_number=f"{order_of(stop.order_number)}-R{taken[order_of(stop.order_number)] + 1}",
+            depot_id=stop.depot_id,
+            address=stop.address,
+            lat=stop.lat,
+            lon=stop.lon,
+            geofence=stop.geofence,
+            window_start=_moved(stop.window_start, service_dates[stop.id] - stop.service_date),
+            window_end=_moved(stop.window_end, service_dates[stop.id] - stop.service_date),
+            recipient_name=stop.recipient_name,
+            recipient_phone=stop.recipient_phone,
+            instructions=stop.instructions,
+            proof_policy=dict(stop.proof_policy),
+        )
+        for stop in originals
+    }
+    session.add_all(clones.values())
+    session.flush()
+    for stop_id, barcode, description in session.execute(
+        select(Parcel.stop_id, Parcel.barcode, Parcel.description).where(
+            Parcel.stop_id.in_(list(clones))
+        )
+    ):
+        clone = clones[stop_id]
+        session.add(
+            Parcel(org_id=clone.org_id, stop_id=clone.id, barcode=barcode, description=description)
+        )
+    return {stop_id: clone.id for stop_id, clone in clones.items()}
+
+
+def order_of(order_number: str) -> str:
+    """The order an attempt belongs to: ``A-17-R2`` is the third attempt of ``A-17``."""
+    return ATTEMPT_SUFFIX.sub("", order_number)
+
+
+def _moved(moment: datetime | None, by: timedelta) -> datetime | None:
+    return moment + by if moment is not None else None

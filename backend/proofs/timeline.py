@@ -61,6 +61,7 @@ _SERVER_KINDS = (
     "dispute_opened",
     "dispute_note",
     "dispute_resolved",
+    "redelivery_planned",
 )
 # Every kind an entry can have, for callers that style or filter them.
 KINDS = (*_PLAN_KINDS, *_DOOR_KINDS, *_SERVER_KINDS)
@@ -506,10 +507,20 @@ def _dispute_lifecycle(dispute: Dispute, records: _StopRecords) -> Iterator[Time
         detail=_resolution_detail(dispute),
         actor=resolver,
     )
+    if dispute.redelivery_stop_id is not None:
+        yield TimelineEntry(
+            at=dispute.resolved_at,
+            kind="redelivery_planned",
+            title=f"Redelivery planned as stop #{dispute.redelivery_stop_id} for dispatch",
+            detail=f"settles dispute #{dispute.id}",
+            actor=resolver,
+        )
 
 
 def _resolution_detail(dispute: Dispute) -> str:
     parts = [dispute.resolution] if dispute.resolution else []
+    if dispute.refund_amount is not None:
+        parts.append(f"refund {dispute.refund_amount:.2f} {dispute.refund_currency}")
     if dispute.evidence_cited:
         parts.append("evidence cited: " + ", ".join(dispute.evidence_cited))
     return "; ".join(parts)

@@ -40,6 +40,7 @@ from backend.domain.reconcile import (
 )
 from backend.domain.stops import ProofPolicy, StopStatus
 from backend.errors import ApiError, not_found
+from backend.planning.service import plan_next_attempts
 from backend.sync.changes import lock_plan, record_status_changes, record_stop_change
 from backend.sync.derive import derive_many
 from backend.sync.proofs import geofence_threshold
@@ -346,62 +347,22 @@ def _settle_held_copies(
 
 
 def _replan(session: Session, originals: Sequence[Stop]) -> dict[int, int]:
-    """New, unassigned stops for the next day: the same orders, another attempt each.
+    """Another attempt of each original, the next day, for dispatch to assign.
 
     Every report on the originals stays as it is; each original is withdrawn from its
     driver (it stays on the manifest as history), so the parcel is never attempted on
-    both. Returns original stop id -> new stop id. A handful of queries however many
-    stops: the end of a day rolls hundreds of stops over at once.
+    both. Returns original stop id -> new stop id.
     """
-    if not originals:
-        return {}
-    # How many attempts each order already had, in one query rather than one per stop.
-    # Every earlier attempt of an order is dated after the order itself, so only the
-    # days from the earliest original on are read, not the tenant's whole history.
-    earlier = session.scalars(
-        select(Stop.order_number).where(
-            Stop.order_number.like("%-R%"),
-            Stop.service_date > min(stop.service_date for stop in originals),
-        )
+    attempts = plan_next_attempts(
+        session, originals, {stop.id: stop.service_date + timedelta(days=1) for stop in originals}
     )
-    taken = Counter(number.rsplit("-R", 1)[0] for number in earlier)
-    clones = {
-        stop.id: Stop(
-            org_id=stop.org_id,
-            service_date=stop.service_date + timedelta(days=1),
-            order_number=f"{stop.order_number}-R{taken[stop.order_number] + 1}",
-            depot_id=stop.depot_id,
-            address=stop.address,
-            lat=stop.lat,
-            lon=stop.lon,
-            geofence=stop.geofence,
-            window_start=stop.window_start + timedelta(days=1) if stop.window_start else None,
-            window_end=stop.window_end + timedelta(days=1) if stop.window_end else None,
-            recipient_name=stop.recipient_name,
-            recipient_phone=stop.recipient_phone,
-            instructions=stop.instructions,
-            proof_policy=dict(stop.proof_policy),
-        )
-        for stop in originals
-    }
-    session.add_all(clones.values())
-    session.flush()
-    for stop_id, barcode, description in session.execute(
-        select(Parcel.stop_id, Parcel.barcode, Parcel.description).where(
-            Parcel.stop_id.in_(list(clones))
-        )
-    ):
-        clone = clones[stop_id]
-        session.add(
-            Parcel(org_id=clone.org_id, stop_id=clone.id, barcode=barcode, description=description)
-        )
     now = clock.now()
     for stop in originals:
         stop.replanned_at = now
-        stop.replanned_as_id = clones[stop.id].id
+        stop.replanned_as_id = attempts[stop.id]
         stop.version += 1
     record_status_changes(session, list(originals))  # a remove for each driver
-    return {stop_id: clone.id for stop_id, clone in clones.items()}
+    return attempts
 
 
 SUMMARY_COLUMNS = (

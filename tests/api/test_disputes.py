@@ -5,32 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Parcel, Stop
 from tests.conftest import World
-from tests.factories import make_manifest
-from tests.sync.helpers import Device, files_by_hash, png, ref
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def delivered(client: FlaskClient, world: World, session: Session, token_for) -> Stop:  # type: ignore[no-untyped-def]
-    manifest = make_manifest(session, world.org_id, world.users["driver_a"], stops=2)
-    stop = session.scalars(
-        select(Stop).where(Stop.manifest_id == manifest.id).order_by(Stop.id)
-    ).first()
-    assert stop is not None
-    stop.recipient_name = "Ann 100%_Real Lee"
-    session.commit()
-    device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
-    body = device.sync([device.event(stop.id, evidence=[ref(png("sig"))])]).get_json()
-    device.upload_owed(body, files_by_hash(png("sig")))
-    return stop
 
 
 def _search(client: FlaskClient, auth: Auth, q: str) -> list[int]:
@@ -196,7 +178,13 @@ def test_dispatchers_settle_disputes_only_when_granted(
 
     dispute_id = _open(client, auth, delivered.id).get_json()["id"]
     url = f"/api/v1/disputes/{dispute_id}/resolve"
-    body = {"outcome": "upheld", "remedy": "refund", "reason": "goodwill"}
+    body = {
+        "outcome": "upheld",
+        "remedy": "refund",
+        "refund_amount": "10.00",
+        "refund_currency": "USD",
+        "reason": "goodwill",
+    }
     refused = client.post(url, json=body, headers=auth("dispatcher"))
     assert (refused.status_code, refused.get_json()["code"]) == (403, "forbidden")
 

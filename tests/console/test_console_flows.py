@@ -276,7 +276,14 @@ def test_dispatchers_see_evidence_but_settle_disputes_only_when_granted(
     page = client.get(f"/console/deliveries/{day.good}").get_data(as_text=True)
     assert "The proof verifies" in page
     assert 'data-testid="resolve-form"' not in page
-    body = {"outcome": "upheld", "remedy": "refund", "reason": "goodwill", "confirm": "true"}
+    body = {
+        "outcome": "upheld",
+        "remedy": "refund",
+        "refund_amount": "10.00",
+        "refund_currency": "USD",
+        "reason": "goodwill",
+        "confirm": "true",
+    }
     refused = post_form(client, f"/console/disputes/{dispute_id}/resolve", body)
     assert (refused.status_code, error_code(refused)) == (403, "forbidden")
     opened = post_form(client, f"/console/deliveries/{day.far}/disputes", {"reason": "damaged"})

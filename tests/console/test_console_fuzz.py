@@ -39,6 +39,9 @@ values = st.one_of(
             "rejected",
             "upheld",
             "refund",
+            "redeliver",
+            "12.50",
+            "USD",
             "not_received",
             "true",
             "1:no_outcome",
@@ -71,7 +74,16 @@ FORMS = {
     ],
     "/console/deliveries/1/disputes": ["reason", "note", "customer_reference"],
     "/console/disputes/1/notes": ["text"],
-    "/console/disputes/1/resolve": ["outcome", "remedy", "reason", "evidence_cited", "confirm"],
+    "/console/disputes/1/resolve": [
+        "outcome",
+        "remedy",
+        "refund_amount",
+        "refund_currency",
+        "redeliver_on",
+        "reason",
+        "evidence_cited",
+        "confirm",
+    ],
 }
 PAGES = {
     "/console/day": ["date", "depot", "fragment"],

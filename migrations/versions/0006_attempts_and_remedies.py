@@ -1,4 +1,4 @@
-"""re-planned stops: the original is withdrawn from its driver, the copy can be held
+"""another attempt: re-planned stops withdrawn and held; dispute remedies that act
 
 Revision ID: 0006
 Revises: 0003
@@ -38,7 +38,33 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("dispute") as batch:
+        batch.add_column(sa.Column("refund_amount", sa.Numeric(12, 2), nullable=True))
+        batch.add_column(
+            sa.Column("refund_currency", sa.String(3), nullable=False, server_default="")
+        )
+        batch.add_column(
+            sa.Column(
+                "redelivery_stop_id",
+                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                nullable=True,
+            )
+        )
+        batch.create_foreign_key(
+            "fk_dispute_redelivery_stop_id_stop",
+            "stop",
+            ["redelivery_stop_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("dispute") as batch:
+        batch.drop_constraint("fk_dispute_redelivery_stop_id_stop", type_="foreignkey")
+        batch.drop_column("redelivery_stop_id")
+        batch.drop_column("refund_currency")
+        batch.drop_column("refund_amount")
     with op.batch_alter_table("stop") as batch:
         batch.drop_constraint("fk_stop_replanned_as_id_stop", type_="foreignkey")
         batch.drop_column("held_at")
