@@ -41,8 +41,19 @@ class Settings:
     jwt_audience: str = "doorstep-api"
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 14 * 24 * 3600
-    login_attempts_per_window: int = 10
-    login_window_s: int = 300
+    # Login throttling (OWASP: per account and source, with growing delays rather than
+    # lockouts). Failures from one account+address (or one known device) beyond the free
+    # ones make that source wait 1 s, 2 s, 4 s ... up to the cap; one address failing on
+    # many accounts (spraying) gets the same treatment past its own allowance. A source
+    # quiet for login_forget_after_s after its last wait starts afresh.
+    login_free_failures: int = 10
+    login_free_failures_per_address: int = 30
+    login_first_delay_s: int = 1
+    login_max_delay_s: int = 15 * 60
+    login_forget_after_s: int = 15 * 60
+    # A refresh retried this soon after it rotated (its response was lost) gets the same
+    # pair again instead of revoking the login as a stolen token would.
+    refresh_retry_grace_s: int = 30
     max_content_length: int = 16 * 1024 * 1024
     storage_backend: str = "local"
     storage_dir: Path = VAR_DIR / "evidence"

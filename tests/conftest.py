@@ -102,7 +102,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         environ={},
         database_url=database_url,
         storage_dir=tmp_path / "evidence",
-        login_attempts_per_window=5,
+        login_free_failures=5,
     )
 
 
