@@ -158,9 +158,11 @@ def refresh(
     if stored.revoked_at is not None:
         raise ApiError(401, "token_revoked", "the refresh token has been revoked")
     user = session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise ApiError(401, "token_revoked", "the account is no longer active")
     if stored.rotated_at is not None:
         successor = _unused_successor_in_grace(session, settings, stored, now)
-        if successor is not None and user is not None and user.is_active:
+        if successor is not None:
             pair = _resign_pair(settings, principal_of(user, principal.device_key), successor)
             session.rollback()  # nothing to write: the retry gets what was issued
             return pair
@@ -175,8 +177,6 @@ def refresh(
             "token_reused",
             "the refresh token was already used; every session of this login is revoked",
         )
-    if user is None or not user.is_active:
-        raise ApiError(401, "token_revoked", "the account is no longer active")
     stored.rotated_at = now
     # From the account as it is now: a changed role or grant applies at the next refresh.
     current = principal_of(user, principal.device_key)

@@ -279,6 +279,17 @@ def login_submit() -> Any:
         )
     token = secrets.token_urlsafe(32)
     now = clock.now()
+    previous = session.get("sid")
+    if isinstance(previous, str):
+        # Logging in again replaces the browser's session; the old one must not linger.
+        database.execute(
+            update(ConsoleSession)
+            .where(
+                ConsoleSession.token_hash == _token_hash(previous),
+                ConsoleSession.ended_at.is_(None),
+            )
+            .values(ended_at=now)
+        )
     database.add(
         ConsoleSession(
             org_id=user.org_id,

@@ -261,7 +261,8 @@ def test_deactivation_ends_console_sessions_for_good(
     _set_active(session, world.users["dispatcher"], True)
     assert elsewhere.get("/console/day").status_code == 302
     ended = session.scalars(select(ConsoleSession.ended_at)).all()
-    assert ended and all(at is not None for at in ended)
+    assert ended
+    assert all(at is not None for at in ended)
 
 
 def test_the_server_keeps_only_a_hash_of_the_console_session_token(
