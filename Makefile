@@ -63,6 +63,7 @@ browser-deps:
 demo: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.demo --folder var/demo --serve-at $(HOST):$(PORT)
 	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
+	  DOORSTEP_SECRETS_DIR=$(CURDIR)/var/demo \
 	  exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
 
 ## driver: the Kivy driver app against the server from `make run`

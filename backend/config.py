@@ -1,14 +1,21 @@
 """One settings object, read from the environment once when the app is built.
 
-Every default is safe for `make run` on a laptop (SQLite file, local evidence folder,
-demo secrets). Production mode (``DOORSTEP_ENV=production``) refuses to start while any
-demo secret is still in place, so a forgotten variable fails loudly instead of signing
-tokens with a key that is printed in the README.
+Every default is safe for `make run` on a laptop (SQLite file, local evidence folder).
+Outside production, secrets not given in the environment come from a per-install file,
+``var/secrets.json`` (see ``per_install_secrets``), created with random values on first
+start: no server signs with the demo keys published in this repository. Production mode
+(``DOORSTEP_ENV=production``) never creates that file and refuses to start while any
+demo secret is still in place, so a forgotten variable fails loudly.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
+import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +23,12 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
-# Demo secrets: fine on a laptop, refused in production by check_safe_for_production.
+SECRETS_FILE = "secrets.json"
+PER_INSTALL_JWT_KID = "local-1"
+PER_INSTALL_RECEIPT_KID = "receipt-local-1"
+
+# Published demo secrets: what a bare Settings() holds, never what load_settings gives.
+# load_settings replaces them outside production; production refuses them outright.
 DEMO_JWT_KEY = "demo-insecure-jwt-key-change-me-0123456789abcdef"
 DEMO_SECRET_KEY = "demo-insecure-flask-secret-change-me"  # noqa: S105
 # Ed25519 seed (base64) that signs proof receipts in the demo.
@@ -41,8 +53,19 @@ class Settings:
     jwt_audience: str = "doorstep-api"
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 14 * 24 * 3600
-    login_attempts_per_window: int = 10
-    login_window_s: int = 300
+    # Login throttling (OWASP: per account and source, with growing delays rather than
+    # lockouts). Failures from one account+address (or one known device) beyond the free
+    # ones make that source wait 1 s, 2 s, 4 s ... up to the cap; one address failing on
+    # many accounts (spraying) gets the same treatment past its own allowance. A source
+    # quiet for login_forget_after_s after its last wait starts afresh.
+    login_free_failures: int = 10
+    login_free_failures_per_address: int = 30
+    login_first_delay_s: int = 1
+    login_max_delay_s: int = 15 * 60
+    login_forget_after_s: int = 15 * 60
+    # A refresh retried this soon after it rotated (its response was lost) gets the same
+    # pair again instead of revoking the login as a stolen token would.
+    refresh_retry_grace_s: int = 30
     max_content_length: int = 16 * 1024 * 1024
     storage_backend: str = "local"
     storage_dir: Path = VAR_DIR / "evidence"
@@ -55,6 +78,8 @@ class Settings:
     # Lets webhooks target 127.0.0.1 (tests, local development); refused in production.
     webhook_allow_loopback: bool = False
     demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
+    # Where the per-install secrets file lives outside production.
+    secrets_dir: Path = VAR_DIR
 
     @property
     def is_production(self) -> bool:
@@ -101,8 +126,46 @@ def parse_key_ring(raw: str, name: str = "DOORSTEP_JWT_KEYS") -> tuple[tuple[str
     return tuple(ring)
 
 
+def per_install_secrets(folder: Path) -> dict[str, str]:
+    """This install's random secrets, read from ``folder/secrets.json``, created once.
+
+    Every process (gunicorn workers, the CLI) must end up with the same keys, so the
+    file is written whole under a temporary name and then hard-linked into place, which
+    fails if another process got there first: then theirs is read and used.
+    """
+    path = folder / SECRETS_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fresh = {
+            "jwt_key": secrets.token_urlsafe(48),
+            "secret_key": secrets.token_urlsafe(48),
+            "receipt_seed": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        # mkstemp creates the file readable and writable by its owner only (0600).
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".secrets-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(fresh, out)
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    try:
+        stored = json.loads(path.read_text())
+        return {name: str(stored[name]) for name in ("jwt_key", "secret_key", "receipt_seed")}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is not a valid secrets file; delete it to start afresh") from exc
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build Settings from environment variables, then apply keyword overrides (tests)."""
+    """Build Settings from environment variables, then apply keyword overrides (tests).
+
+    Outside production, any of the three secrets neither the environment nor an
+    override gives comes from the per-install file in ``secrets_dir``
+    (``DOORSTEP_SECRETS_DIR``, default ``var/``).
+    """
     env = os.environ if environ is None else environ
     base = Settings()
     values: dict[str, object] = {
@@ -123,6 +186,22 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "trusted_proxies": int(env.get("DOORSTEP_TRUSTED_PROXIES", base.trusted_proxies)),
         "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
+        "secrets_dir": Path(env.get("DOORSTEP_SECRETS_DIR", str(base.secrets_dir))),
     }
     values.update(overrides)
+    given = set(env) | set(overrides)
+    wanted = {
+        "DOORSTEP_SECRET_KEY": "secret_key",
+        "DOORSTEP_JWT_KEYS": "jwt_keys",
+        "DOORSTEP_RECEIPT_KEYS": "receipt_keys",
+    }
+    missing = [field for var, field in wanted.items() if var not in given and field not in given]
+    if missing and values["env"] != "production":
+        local = per_install_secrets(Path(str(values["secrets_dir"])))
+        from_file: dict[str, object] = {
+            "secret_key": local["secret_key"],
+            "jwt_keys": ((PER_INSTALL_JWT_KID, local["jwt_key"]),),
+            "receipt_keys": ((PER_INSTALL_RECEIPT_KID, local["receipt_seed"]),),
+        }
+        values.update({field: from_file[field] for field in missing})
     return Settings(**values)  # type: ignore[arg-type]

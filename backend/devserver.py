@@ -33,6 +33,8 @@ def background_server(settings: Settings, workers: int = 2) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "DOORSTEP_STORAGE_DIR": str(settings.storage_dir),
+        # The workers must sign with the keys this process has, not var/'s.
+        "DOORSTEP_SECRETS_DIR": str(settings.secrets_dir),
     }
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
         [

@@ -144,6 +144,7 @@ def run() -> list[Row]:
             environ={},
             database_url=f"sqlite:///{demo.database_path(folder)}",
             storage_dir=demo.evidence_dir(folder),
+            secrets_dir=folder,
         )
         database = Database(settings.database_url)
         try:

@@ -41,7 +41,10 @@ class Row:
 def fresh_settings(folder: Path) -> Settings:
     """Settings for a new, migrated SQLite database in ``folder`` (no environment read)."""
     settings = load_settings(
-        environ={}, database_url=f"sqlite:///{folder / 'bench.db'}", storage_dir=folder / "evidence"
+        environ={},
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        storage_dir=folder / "evidence",
+        secrets_dir=folder,
     )
     migrate(settings)
     return settings

@@ -322,6 +322,8 @@ def run_day(folder: Path, seed: int = 7) -> int:
         environ=_demo_environ(),
         database_url=f"sqlite:///{database_path(folder)}",
         storage_dir=evidence_dir(folder),
+        # The day's secrets live with its data: the folder is served as it is.
+        secrets_dir=folder,
     )
     migrate(settings)
     # The demo organization's today (Seattle's date), not the machine's.

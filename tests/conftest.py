@@ -80,6 +80,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"reason: {_pg_skip_reason[0]}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _secrets_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Anything that reads the real environment (a server started by a test, the demo)
+    keeps its per-install secrets in a temporary folder, never in the checkout's var/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOORSTEP_SECRETS_DIR", str(tmp_path_factory.mktemp("secrets")))
+        yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue(f"{request.param}_url")
@@ -102,7 +111,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         environ={},
         database_url=database_url,
         storage_dir=tmp_path / "evidence",
-        login_attempts_per_window=5,
+        secrets_dir=tmp_path / "secrets",
+        login_free_failures=5,
     )
 
 

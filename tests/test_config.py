@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backend.config import ConfigError, load_settings
@@ -15,8 +17,8 @@ PROD_OK = {
 }
 
 
-def test_defaults_run_on_sqlite_with_local_files() -> None:
-    settings = load_settings(environ={})
+def test_defaults_run_on_sqlite_with_local_files(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, secrets_dir=tmp_path)
     assert settings.database_url.startswith("sqlite:///")
     assert settings.storage_backend == "local"
 
@@ -57,6 +59,6 @@ def test_create_app_refuses_production_with_demo_secrets() -> None:
 
 
 @pytest.mark.parametrize("raw", ["nokey", ":secret", "kid:", ""])
-def test_malformed_key_rings_are_refused(raw: str) -> None:
+def test_malformed_key_rings_are_refused(raw: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        load_settings(environ={"DOORSTEP_JWT_KEYS": raw})
+        load_settings(environ={"DOORSTEP_JWT_KEYS": raw}, secrets_dir=tmp_path)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
+from sqlalchemy import ColumnElement, exists, false, select
 
 from backend.auth.tokens import (
     Principal,
@@ -15,6 +16,7 @@ from backend.auth.tokens import (
     decode_token,
     principal_from_claims,
 )
+from backend.db.models import RefreshToken, User
 from backend.db.session import db_session, scope_to_tenant
 from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
@@ -43,6 +45,7 @@ def authenticate() -> Principal:
     try:
         claims = decode_token(current_app.config["DOORSTEP"], token.strip(), TokenType.ACCESS)
         principal = principal_from_claims(claims)
+        _check_not_revoked(principal, claims.get("fam"))
     except TokenInvalid as exc:
         raise ApiError(
             401,
@@ -55,6 +58,29 @@ def authenticate() -> Principal:
     g.principal = principal
     scope_to_tenant(db_session(), principal.org_id)
     return principal
+
+
+def _check_not_revoked(principal: Principal, family: object) -> None:
+    """Refuse a token whose account was deactivated or whose login was revoked since it
+    was signed: a signature alone would keep it working until it expires.
+
+    One indexed query per request (the user by primary key, the family by its index).
+    """
+    revoked_family: ColumnElement[bool] = (
+        exists().where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_not(None))
+        if isinstance(family, str)
+        else false()
+    )
+    session = db_session()
+    found = session.execute(
+        select(User.is_active, revoked_family).where(User.id == principal.user_id)
+    ).one_or_none()
+    # End this read, so a view that writes still opens its own transaction (begin_write).
+    session.rollback()
+    if found is None or not found[0]:
+        raise TokenInvalid("account_inactive", "the account has been deactivated")
+    if found[1]:
+        raise TokenInvalid("token_revoked", "this login has been revoked; log in again")
 
 
 def _error_doc(description: str) -> dict[str, Any]:

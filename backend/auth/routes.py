@@ -29,7 +29,9 @@ class Token(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="invalid_credentials")
-    @blp.alt_response(429, description="rate_limited: too many failed logins")
+    @blp.alt_response(
+        429, description="rate_limited: too many failed logins from this source; see Retry-After"
+    )
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in with a username, password and device id."""
         pair = service.login(
@@ -49,6 +51,9 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="token_reused, token_revoked, token_expired, ...")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Exchange a refresh token for a new pair; the old refresh token is spent."""
+        """Exchange a refresh token for a new pair; the old refresh token is spent.
+
+        A retry within 30 seconds, while the new refresh token is unused, gets the same
+        pair again (the first response may have been lost)."""
         pair = service.refresh(db_session(), current_app.config["DOORSTEP"], body["refresh_token"])
         return _pair_body(pair)

@@ -3,12 +3,22 @@
 Refresh tokens rotate on every use. Each login starts a *family*; using a refresh token
 marks it rotated and issues the next one in the same family. If a token that was
 already rotated out is presented again, someone holds a stolen copy: the whole family
-is revoked and both the thief and the driver must log in again.
+is revoked and both the thief and the driver must log in again. The one exception is a
+retry within ``refresh_retry_grace_s`` of the rotation, while the new token is still
+unused: a handheld whose response was lost on a flaky network gets the same new pair
+again (re-signed from the stored token ids and issue time, so no token is ever stored).
+
+Failed logins are throttled per source, never per account alone (OWASP), so nobody can
+lock a driver out by guessing at their account: a source is an account seen from one
+address, or from one device that has logged in to that account before (a known
+device), and separately an address across all accounts. Past the free failures each
+failure doubles the source's wait (see Settings.login_first_delay_s).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,38 +51,53 @@ class TokenPair:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class _Throttle:
+    """One counter a login attempt is checked against and charged to."""
+
+    key: str
+    free_failures: int
+    # False for the address counter when a known device logs in: one device must not
+    # be stopped because others at the same depot (same address) mistyped or attacked.
+    enforced: bool = True
+
+
 def check_credentials(
     session: Session,
     settings: Settings,
     username: str,
     password: str,
     client_ip: str,
+    *,
+    device_key: str | None = None,
     now: datetime | None = None,
 ) -> User:
     """The active user these credentials prove, with failed attempts throttled.
 
     Shared by the API's token login and the console's form login, so both count
-    towards the same per-user and per-address limits. Leaves a write transaction open
-    on success (the caller commits what it adds); commits the failure count on failure.
+    towards the same limits. Leaves a write transaction open on success (the caller
+    commits what it adds); commits the failure count on failure.
     """
     now = now or clock.now()
     begin_write(session)
-    throttle_keys = [_throttle_key("user", username.lower()), _throttle_key("ip", client_ip)]
-    _refuse_if_throttled(session, settings, throttle_keys, now)
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    known_device = user is not None and _is_known_device(session, user, device_key)
+    throttles = _throttles_for(settings, username, client_ip, device_key if known_device else None)
+    _refuse_if_throttled(session, throttles, now)
+    # Unknown users are checked against a dummy hash: one Argon2 verification either way.
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         try:
-            for key in throttle_keys:
-                _record_failure(session, settings, key, now)
+            for throttle in throttles:
+                _record_failure(session, settings, throttle, now)
             session.commit()
         except IntegrityError:
             # Another process recorded a failure for the same key at the same moment;
             # its count stands, and this attempt is refused all the same.
             session.rollback()
         raise ApiError(401, "invalid_credentials", "the username or password is wrong")
-    for key in throttle_keys[:1]:
-        session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    # Success forgets this source's failures; the address counter keeps spraying in view.
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == throttles[0].key))
     return user
 
 
@@ -102,9 +127,11 @@ def login(
 ) -> TokenPair:
     """Check the credentials and open a new token family for this device."""
     now = now or clock.now()
-    user = check_credentials(session, settings, username, password, client_ip, now)
+    user = check_credentials(
+        session, settings, username, password, client_ip, device_key=device_key, now=now
+    )
     device = _register_device(session, user, device_key, now)
-    pair = _issue_pair(
+    pair, _ = _issue_pair(
         session, settings, principal_of(user, device_key), device.id, uuid.uuid4().hex, now
     )
     session.commit()
@@ -114,7 +141,8 @@ def login(
 def refresh(
     session: Session, settings: Settings, refresh_token: str, now: datetime | None = None
 ) -> TokenPair:
-    """Rotate ``refresh_token``; a rotated-out token revokes its whole family."""
+    """Rotate ``refresh_token``; a rotated-out token revokes its whole family, unless it
+    is a retry within the grace window (then it gets the pair its rotation issued)."""
     now = now or clock.now()
     try:
         claims = decode_token(settings, refresh_token, TokenType.REFRESH, now)
@@ -129,7 +157,15 @@ def refresh(
         raise ApiError(401, "token_revoked", "the refresh token is not recognised")
     if stored.revoked_at is not None:
         raise ApiError(401, "token_revoked", "the refresh token has been revoked")
+    user = session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise ApiError(401, "token_revoked", "the account is no longer active")
     if stored.rotated_at is not None:
+        successor = _unused_successor_in_grace(session, settings, stored, now)
+        if successor is not None:
+            pair = _resign_pair(settings, principal_of(user, principal.device_key), successor)
+            session.rollback()  # nothing to write: the retry gets what was issued
+            return pair
         session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == stored.family_id, RefreshToken.revoked_at.is_(None))
@@ -141,15 +177,41 @@ def refresh(
             "token_reused",
             "the refresh token was already used; every session of this login is revoked",
         )
-    user = session.get(User, stored.user_id)
-    if user is None or not user.is_active:
-        raise ApiError(401, "token_revoked", "the account is no longer active")
     stored.rotated_at = now
     # From the account as it is now: a changed role or grant applies at the next refresh.
     current = principal_of(user, principal.device_key)
-    pair = _issue_pair(session, settings, current, stored.device_id, stored.family_id, now)
+    pair, successor = _issue_pair(
+        session, settings, current, stored.device_id, stored.family_id, now
+    )
+    stored.successor_jti = successor.jti
     session.commit()
     return pair
+
+
+def _unused_successor_in_grace(
+    session: Session, settings: Settings, rotated: RefreshToken, now: datetime
+) -> RefreshToken | None:
+    """The token ``rotated`` was rotated into, if this is a retry of that rotation.
+
+    Only while the grace window lasts and only while the successor is unused: once the
+    device has used its new token, the old one showing up again is theft, not a retry.
+    """
+    assert rotated.rotated_at is not None
+    if rotated.successor_jti is None or now - rotated.rotated_at > timedelta(
+        seconds=settings.refresh_retry_grace_s
+    ):
+        return None
+    successor = session.scalars(
+        select(RefreshToken).where(RefreshToken.jti == rotated.successor_jti)
+    ).one_or_none()
+    if (
+        successor is None
+        or successor.rotated_at is not None
+        or successor.revoked_at is not None
+        or successor.access_jti is None
+    ):
+        return None
+    return successor
 
 
 def _issue_pair(
@@ -159,19 +221,36 @@ def _issue_pair(
     device_id: int | None,
     family_id: str,
     now: datetime,
-) -> TokenPair:
-    access = issue_token(settings, TokenType.ACCESS, principal, now)
+) -> tuple[TokenPair, RefreshToken]:
+    # The access token names its family too, so revoking the family stops it at once.
+    access = issue_token(settings, TokenType.ACCESS, principal, now, family_id)
     refresh_token = issue_token(settings, TokenType.REFRESH, principal, now, family_id)
-    session.add(
-        RefreshToken(
-            org_id=principal.org_id,
-            jti=refresh_token.jti,
-            family_id=family_id,
-            user_id=principal.user_id,
-            device_id=device_id,
-            issued_at=now,
-            expires_at=refresh_token.expires_at,
-        )
+    row = RefreshToken(
+        org_id=principal.org_id,
+        jti=refresh_token.jti,
+        access_jti=access.jti,
+        family_id=family_id,
+        user_id=principal.user_id,
+        device_id=device_id,
+        issued_at=now,
+        expires_at=refresh_token.expires_at,
+    )
+    session.add(row)
+    return TokenPair(access.token, refresh_token.token, settings.access_token_ttl_s), row
+
+
+def _resign_pair(settings: Settings, principal: Principal, issued: RefreshToken) -> TokenPair:
+    """The pair that was issued with ``issued``, signed again: same ids, same times.
+
+    HS256 signatures are deterministic, so for an unchanged account and key this is
+    byte for byte the pair the lost response carried.
+    """
+    assert issued.access_jti is not None
+    access = issue_token(
+        settings, TokenType.ACCESS, principal, issued.issued_at, issued.family_id, issued.access_jti
+    )
+    refresh_token = issue_token(
+        settings, TokenType.REFRESH, principal, issued.issued_at, issued.family_id, issued.jti
     )
     return TokenPair(access.token, refresh_token.token, settings.access_token_ttl_s)
 
@@ -189,34 +268,78 @@ def _register_device(session: Session, user: User, device_key: str, now: datetim
     return device
 
 
+def _is_known_device(session: Session, user: User, device_key: str | None) -> bool:
+    """Whether ``device_key`` last logged in to ``user``'s account successfully."""
+    if device_key is None:
+        return False
+    found = session.scalar(
+        select(Device.id).where(
+            Device.org_id == user.org_id,
+            Device.device_key == device_key,
+            Device.user_id == user.id,
+        )
+    )
+    return found is not None
+
+
+def _throttles_for(
+    settings: Settings, username: str, client_ip: str, known_device: str | None
+) -> list[_Throttle]:
+    """The account's counter for this source first, then the address's counter.
+
+    A known device counts per device *and* address: whoever merely claims its id from
+    elsewhere fills a counter of their own, not the owner's.
+    """
+    source = f"{client_ip}|device:{known_device}" if known_device else client_ip
+    return [
+        _Throttle(
+            _throttle_key("account", f"{username.lower()}|{source}"),
+            settings.login_free_failures,
+        ),
+        _Throttle(
+            _throttle_key("address", client_ip),
+            settings.login_free_failures_per_address,
+            enforced=known_device is None,
+        ),
+    ]
+
+
 def _throttle_key(kind: str, value: str) -> str:
     # Hashed so the table never stores usernames or addresses in the clear.
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def _refuse_if_throttled(
-    session: Session, settings: Settings, keys: list[str], now: datetime
+def _refuse_if_throttled(session: Session, throttles: list[_Throttle], now: datetime) -> None:
+    enforced = [throttle.key for throttle in throttles if throttle.enforced]
+    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(enforced))).all()
+    waits = [row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now]
+    if waits:
+        retry_after = max(1, math.ceil((max(waits) - now).total_seconds()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed logins from here; try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _record_failure(
+    session: Session, settings: Settings, throttle: _Throttle, now: datetime
 ) -> None:
-    window = timedelta(seconds=settings.login_window_s)
-    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    for row in rows:
-        if row.window_start + window > now and row.failures >= settings.login_attempts_per_window:
-            retry_after = int((row.window_start + window - now).total_seconds()) + 1
-            raise ApiError(
-                429,
-                "rate_limited",
-                "too many failed logins; try again later",
-                headers={"Retry-After": str(retry_after)},
-            )
-
-
-def _record_failure(session: Session, settings: Settings, key: str, now: datetime) -> None:
-    row = session.get(LoginThrottle, key)
+    row = session.get(LoginThrottle, throttle.key, with_for_update=True)
     if row is None:
-        session.add(LoginThrottle(key=key, window_start=now, failures=1))
-    elif row.window_start + timedelta(seconds=settings.login_window_s) <= now:
-        row.window_start = now
-        row.failures = 1
+        row = LoginThrottle(key=throttle.key, failures=0, last_failure_at=now)
+        session.add(row)
     else:
-        row.failures += 1
+        quiet_since = max(row.last_failure_at, row.blocked_until or row.last_failure_at)
+        if quiet_since + timedelta(seconds=settings.login_forget_after_s) <= now:
+            row.failures, row.blocked_until = 0, None
+    row.failures += 1
+    row.last_failure_at = now
+    beyond_free = row.failures - throttle.free_failures
+    if beyond_free >= 0:
+        # 1 s, 2 s, 4 s ... capped: slow for guessing, short for a driver's typo.
+        doublings = min(beyond_free, 32)
+        delay = min(settings.login_first_delay_s * 2**doublings, settings.login_max_delay_s)
+        row.blocked_until = now + timedelta(seconds=delay)
     session.flush()

@@ -76,11 +76,13 @@ def issue_token(
     principal: Principal,
     now: datetime | None = None,
     family_id: str | None = None,
+    jti: str | None = None,
 ) -> IssuedToken:
+    """Sign a token; ``jti`` and ``now`` are given only to re-sign one already issued."""
     now = now or clock.now()
     ttl = settings.access_token_ttl_s if typ is TokenType.ACCESS else settings.refresh_token_ttl_s
     expires_at = now + timedelta(seconds=ttl)
-    jti = uuid.uuid4().hex
+    jti = jti or uuid.uuid4().hex
     claims: dict[str, Any] = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,

@@ -2,14 +2,17 @@
 
 The console uses the same accounts, passwords, throttling and roles as the API, but a
 browser session instead of bearer tokens: a signed, HttpOnly, SameSite cookie holding
-the user's id and a CSRF token. Every request reloads the user, so a deactivated
-account or a changed role takes effect at once. Every POST must carry the session's
-CSRF token, and a cross-site Origin is refused before the token is even compared.
+a random session token and a CSRF token. The session itself lives on the server
+(ConsoleSession, keyed by the token's hash), so logging out ends it for every copy of
+the cookie, and a deactivated account's sessions end for good. Every request reloads
+the session and its user, so a changed role takes effect at once. Every POST must carry
+the session's CSRF token, and a cross-site Origin is refused before it is compared.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -27,21 +30,24 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from werkzeug.wrappers import Response
 
 from backend import clock
 from backend.auth.service import check_credentials
 from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
-from backend.db.models import Organization, User
-from backend.db.session import db_session, scope_to_tenant
+from backend.db.models import ConsoleSession, Organization, User
+from backend.db.session import begin_write, db_session, scope_to_tenant
 from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SESSION_LIFETIME = timedelta(hours=12)
+# How stale a session's last_seen_at may get before a request writes it again: often
+# enough to see who is around, rarely enough that reading a page stays a read.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 CONSOLE_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
 
 
@@ -109,32 +115,68 @@ def _check_csrf() -> None:
         )
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _end_sessions(where: ColumnElement[bool]) -> None:
+    """Mark the matching console sessions ended, in a write of its own."""
+    database = db_session()
+    database.rollback()
+    begin_write(database)
+    database.execute(
+        update(ConsoleSession)
+        .where(where, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+    database.commit()
+
+
+def end_console_sessions_of(user_id: int) -> None:
+    """End every console session of ``user_id`` (deactivation)."""
+    _end_sessions(ConsoleSession.user_id == user_id)
+
+
 def _load_user() -> None:
     """Find the session's user (if any) and scope the database session to its tenant."""
     g.console_user = None
-    user_id = session.get("uid")
-    started = session.get("since")
-    if not isinstance(user_id, int) or not isinstance(started, (int, float)):
+    token = session.get("sid")
+    if not isinstance(token, str):
         return
-    if clock.now().timestamp() - started > SESSION_LIFETIME.total_seconds():
-        session.clear()
-        return
-    # Looked up before the tenant is known: usernames and ids are global.
-    found = (
-        db_session()
-        .execute(
-            select(User, Organization.timezone)
-            .join(Organization, Organization.id == User.org_id)
-            .where(User.id == user_id)
+    database = db_session()
+    # Looked up before the tenant is known: session tokens and user ids are global.
+    found = database.execute(
+        select(
+            ConsoleSession.id,
+            ConsoleSession.created_at,
+            ConsoleSession.last_seen_at,
+            ConsoleSession.ended_at,
+            User,
+            Organization.timezone,
         )
-        .one_or_none()
-    )
-    if found is None:
+        .join(User, User.id == ConsoleSession.user_id)
+        .join(Organization, Organization.id == User.org_id)
+        .where(ConsoleSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    now = clock.now()
+    if found is None or found.ended_at is not None:
         session.clear()
+        database.rollback()
         return
-    user, timezone = found
-    if not user.is_active or user.role not in CONSOLE_ROLES:
+    user: User = found.User
+    if now - found.created_at > SESSION_LIFETIME:
         session.clear()
+        _end_sessions(ConsoleSession.id == found.id)
+        return
+    if not user.is_active:
+        # Every session ends, not just this one: reactivating the account later must
+        # not bring back cookies that were out there when it was switched off.
+        session.clear()
+        end_console_sessions_of(user.id)
+        return
+    if user.role not in CONSOLE_ROLES:
+        session.clear()
+        _end_sessions(ConsoleSession.id == found.id)
         return
     g.console_user = ConsoleUser(
         user.id,
@@ -143,9 +185,16 @@ def _load_user() -> None:
         user.full_name,
         user.role,
         frozenset(user.grants or ()),
-        timezone or "UTC",
+        found.timezone or "UTC",
     )
-    scope_to_tenant(db_session(), user.org_id)
+    database.rollback()  # end the read, so a view that writes can begin_write
+    if now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
+        begin_write(database)
+        database.execute(
+            update(ConsoleSession).where(ConsoleSession.id == found.id).values(last_seen_at=now)
+        )
+        database.commit()
+    scope_to_tenant(database, g.console_user.org_id)
 
 
 @bp.before_app_request
@@ -234,11 +283,32 @@ def login_submit() -> Any:
             "drivers use the Doorstep app on their handheld; the console is for "
             "dispatch and customer service",
         )
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    previous = session.get("sid")
+    if isinstance(previous, str):
+        # Logging in again replaces the browser's session; the old one must not linger.
+        database.execute(
+            update(ConsoleSession)
+            .where(
+                ConsoleSession.token_hash == _token_hash(previous),
+                ConsoleSession.ended_at.is_(None),
+            )
+            .values(ended_at=now)
+        )
+    database.add(
+        ConsoleSession(
+            org_id=user.org_id,
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
     database.commit()
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
-    session["since"] = clock.now().timestamp()
+    session["sid"] = token
     csrf_token()  # a fresh token for the new session
     return redirect(console_path(next_url) or home_url(user.role))
 
@@ -257,6 +327,10 @@ def _login_refused(
 
 @bp.post("/logout")
 def logout() -> Response:
+    token = session.get("sid")
+    if isinstance(token, str):
+        # Ended on the server too, so a copy of the cookie is worthless from now on.
+        _end_sessions(ConsoleSession.token_hash == _token_hash(token))
     session.clear()
     return redirect(url_for("console.login"))
 

@@ -149,16 +149,44 @@ class RefreshToken(TenantScoped, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The access token issued alongside, so a retried refresh can re-sign the very same
+    # pair (same ids, same lifetimes) without the server ever storing a token.
+    access_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The token this one was rotated into: what a retry within the grace window gets.
+    successor_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class LoginThrottle(Base):
-    """Fixed-window counter of failed logins, shared by every API process."""
+    """Failed logins from one source (an account and address, or an address alone).
+
+    Shared by every API process. Past the free attempts, each failure doubles how long
+    the source must wait (``blocked_until``); a quiet source is forgotten.
+    """
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConsoleSession(TenantScoped, Base):
+    """One console login, so logging out or deactivation ends it on the server.
+
+    The browser's signed cookie carries a random token; only its SHA-256 is stored, so
+    reading this table does not let anyone take over a session.
+    """
+
+    __tablename__ = "console_session"
+    __table_args__ = (Index("ix_console_session_org_user", "org_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Manifest(TenantScoped, Base):

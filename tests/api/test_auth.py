@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Device, RefreshToken
+from backend.domain.clock import SetClock
 from tests.conftest import World
 
 
@@ -85,12 +88,13 @@ def test_refresh_rotates_the_refresh_token(client: FlaskClient, world: World) ->
 
 
 def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
-    client: FlaskClient, world: World, session: Session
+    client: FlaskClient, world: World, session: Session, clock: SetClock
 ) -> None:
     first = _login(client)
     second = client.post(
         "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
     ).get_json()
+    clock.advance(timedelta(seconds=31))  # past the grace window for a lost response
     replay = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert replay.status_code == 401
     assert replay.get_json()["code"] == "token_reused"
@@ -103,10 +107,13 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
     assert all(t.revoked_at is not None for t in tokens)
 
 
-def test_reuse_revokes_only_its_own_family(client: FlaskClient, world: World) -> None:
+def test_reuse_revokes_only_its_own_family(
+    client: FlaskClient, world: World, clock: SetClock
+) -> None:
     stolen = _login(client)
     other_login = _login(client)
     client.post("/api/v1/auth/refresh", json={"refresh_token": stolen["refresh_token"]})
+    clock.advance(timedelta(seconds=31))
     client.post("/api/v1/auth/refresh", json={"refresh_token": stolen["refresh_token"]})
     untouched = client.post(
         "/api/v1/auth/refresh", json={"refresh_token": other_login["refresh_token"]}

@@ -123,8 +123,9 @@ def test_a_tampered_payload_is_refused(
 def test_a_token_signed_with_another_secret_is_refused(
     client: FlaskClient, world: World, settings: Settings
 ) -> None:
+    kid = settings.active_jwt_key[0]
     token = jwt.encode(
-        _claims(settings, world), "x" * 48, algorithm=ALGORITHM, headers={"kid": "demo-1"}
+        _claims(settings, world), "x" * 48, algorithm=ALGORITHM, headers={"kid": kid}
     )
     assert _get(client, token) == (401, "token_signature")
 

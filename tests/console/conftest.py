@@ -88,6 +88,7 @@ def console_url(console_day: Path) -> Iterator[str]:
         environ={},
         database_url=f"sqlite:///{demo.database_path(console_day)}",
         storage_dir=demo.evidence_dir(console_day),
+        secrets_dir=console_day,
     )
     with background_server(settings) as base:
         yield base

@@ -291,6 +291,7 @@ def test_dispatchers_see_evidence_but_settle_disputes_only_when_granted(
 
     from backend.db.models import User
 
+    session.rollback()  # a fresh snapshot: logging in wrote the console session since
     user = session.get(User, world.users["dispatcher"])
     assert user is not None
     user.grants = ["resolve_disputes"]
