@@ -1,7 +1,7 @@
 """another attempt: re-planned stops withdrawn and held; dispute remedies that act
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,7 +36,6 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
-
 
     with op.batch_alter_table("dispute") as batch:
         batch.add_column(sa.Column("refund_amount", sa.Numeric(12, 2), nullable=True))

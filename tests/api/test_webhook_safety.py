@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from backend.db.models import WebhookDelivery, WebhookEndpoint
 from backend.db.session import Database
-from backend.domain.clock import SetClock
+from backend.domain.clock import SetClock, system_now
 from backend.webhooks import service
 from backend.webhooks.safety import UnsafeWebhookUrl, is_public_address, resolve_safe
 from backend.webhooks.service import deliver_due
@@ -276,7 +276,7 @@ def _self_signed(tmp_path: Path, hostname: str) -> tuple[ssl.SSLContext, str]:
     """A server context with a certificate for ``hostname``, and that certificate (PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = dt.datetime.now(dt.UTC)
+    now = system_now()  # OpenSSL checks the validity period by the machine's clock
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
