@@ -75,6 +75,9 @@ class SyncEngine:
             "cursor": self.store.get("cursor"),
             "sent_at": self.now().isoformat(),
             "events": events,
+            # Everything waiting is in this request: the server may then hold anything
+            # recorded earlier that arrives later as backdated (docs/sync-protocol.md).
+            "outbox_drained": len(events) == self.store.pending_count(),
         }
         report.requests += 1
         report.sent += len(events)

@@ -38,6 +38,7 @@ EXCEPTION_LABELS = {
     ExceptionKind.FAILURE_UNVERIFIED: "Failure not at address",
     ExceptionKind.OPEN_CONFLICT: "Conflicting reports",
     ExceptionKind.CLOCK_SKEW: "Device clock skew",
+    ExceptionKind.BACKDATED: "Recorded time too early",
     ExceptionKind.DELIVERED_AFTER_CANCEL: "Delivered after cancel",
     ExceptionKind.REPORTED_AFTER_REPLAN: "Reported after re-plan",
 }

@@ -131,6 +131,9 @@ class Device(TenantScoped, Base):
     )
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last time (server clock) the device sent every event it held: anything it
+    # recorded before then would have been in that request.
+    drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class RefreshToken(TenantScoped, Base):
@@ -338,6 +341,9 @@ class DoorEventRow(TenantScoped, Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # Device clock minus server clock when the batch arrived (None: the device did not say).
     clock_skew_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The device's drained_at when this event arrived: it cannot have been recorded
+    # (much) earlier, or it would have come with that request.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # sha256 of the canonical event content: the same id with other content is refused.
     fingerprint: Mapped[str] = mapped_column(String(64))
     # What the server answered the first time; a resend gets the same answer.

@@ -30,7 +30,13 @@ Disagreements, at most one finding per kind per stop, listing every report invol
   stop's last door-relevant plan change (address, location, window, recipient,
   policy), when no finding above already covers them.
 - ``clock_skew``: reports from a device whose clock was more than the skew limit
-  (15 minutes) away from the server's when it synced.
+  (15 minutes) away from the server's when it synced, and reports recorded (by the
+  device's clock, corrected by its measured skew when known) more than the tolerance
+  (5 minutes) after the server received them: the future is not a time anything
+  happened at the door.
+- ``backdated``: reports recorded more than the tolerance before the device last sent
+  every event it held (``outbox_drained``): recorded then, they would have come with
+  that request. The server's clock is the witness, not the device's.
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from backend.domain.stops import StopStatus
 
 CLOCK_SKEW_LIMIT_MS = 15 * 60 * 1000
+# Slack for the bounds the server itself witnessed: requests in flight, slow links.
+WITNESS_TOLERANCE = timedelta(minutes=5)
 
 
 class ConflictKind(enum.StrEnum):
@@ -52,6 +60,7 @@ class ConflictKind(enum.StrEnum):
     CONFLICTING_OUTCOMES = "conflicting_outcomes"
     STALE_BASE_VERSION = "stale_base_version"
     CLOCK_SKEW = "clock_skew"
+    BACKDATED = "backdated"
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class Report:
     clock_skew_ms: int | None = None
     # When the server received it (its own clock, not the device's).
     received_at: datetime | None = None
+    # When the device says it happened (its own clock).
+    recorded_at: datetime | None = None
+    # When the device had last sent everything it held before this report arrived.
+    not_before: datetime | None = None
 
     @property
     def is_outcome(self) -> bool:
@@ -89,6 +102,31 @@ class Report:
     @property
     def order_key(self) -> tuple[str, str]:
         return (self.hlc, self.event_id)
+
+    @property
+    def recorded_by_server_clock(self) -> datetime | None:
+        """The recorded time corrected by the device's measured skew, when known."""
+        if self.recorded_at is None:
+            return None
+        return self.recorded_at - timedelta(milliseconds=self.clock_skew_ms or 0)
+
+    @property
+    def from_the_future(self) -> bool:
+        recorded = self.recorded_by_server_clock
+        return (
+            recorded is not None
+            and self.received_at is not None
+            and recorded > self.received_at + WITNESS_TOLERANCE
+        )
+
+    @property
+    def backdated(self) -> bool:
+        recorded = self.recorded_by_server_clock
+        return (
+            recorded is not None
+            and self.not_before is not None
+            and recorded < self.not_before - WITNESS_TOLERANCE
+        )
 
 
 @dataclass(frozen=True)
@@ -213,14 +251,45 @@ def _findings(
         for r in ordered
         if r.clock_skew_ms is not None and abs(r.clock_skew_ms) > CLOCK_SKEW_LIMIT_MS
     ]
-    if skewed:
-        worst = max(abs(r.clock_skew_ms or 0) for r in skewed)
+    future = [r for r in ordered if r.from_the_future and r not in skewed]
+    if skewed or future:
         findings.append(
             ConflictFinding(
-                ConflictKind.CLOCK_SKEW,
-                _ids(skewed),
-                f"device clock up to {worst // 60000} min off server time; "
-                "times recorded by the device are not trustworthy",
+                ConflictKind.CLOCK_SKEW, _ids(skewed + future), _skew_detail(skewed, future)
+            )
+        )
+
+    backdated = [r for r in ordered if r.backdated]
+    if backdated:
+        first = backdated[0]
+        findings.append(
+            ConflictFinding(
+                ConflictKind.BACKDATED,
+                _ids(backdated),
+                f"recorded at {_utc(first.recorded_at)} by the device, yet at "
+                f"{_utc(first.not_before)} (server time) the device had sent everything it "
+                "held: the recorded time is earlier than the server saw possible",
             )
         )
     return findings
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "?"
+
+
+def _skew_detail(skewed: list[Report], future: list[Report]) -> str:
+    parts = []
+    if skewed:
+        worst = max(abs(r.clock_skew_ms or 0) for r in skewed)
+        parts.append(
+            f"device clock up to {worst // 60000} min off server time; "
+            "times recorded by the device are not trustworthy"
+        )
+    if future:
+        first = future[0]
+        parts.append(
+            f"recorded at {_utc(first.recorded_at)} by the device but received at "
+            f"{_utc(first.received_at)}: a time in the future"
+        )
+    return "; ".join(parts)

@@ -26,6 +26,7 @@ class ExceptionKind(enum.StrEnum):
     FAILURE_UNVERIFIED = "failure_unverified"
     OPEN_CONFLICT = "open_conflict"
     CLOCK_SKEW = "clock_skew"
+    BACKDATED = "backdated"
     DELIVERED_AFTER_CANCEL = "delivered_after_cancel"
     REPORTED_AFTER_REPLAN = "reported_after_replan"
 
@@ -33,6 +34,7 @@ class ExceptionKind(enum.StrEnum):
 # Conflict kinds that have their own exception kind rather than "open_conflict".
 CONFLICTS_WITH_OWN_KIND = {
     "clock_skew": ExceptionKind.CLOCK_SKEW,
+    "backdated": ExceptionKind.BACKDATED,
     "delivered_after_cancel": ExceptionKind.DELIVERED_AFTER_CANCEL,
     "reported_after_replan": ExceptionKind.REPORTED_AFTER_REPLAN,
 }

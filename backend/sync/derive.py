@@ -50,6 +50,8 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
             DoorEventRow.base_version,
             DoorEventRow.clock_skew_ms,
             DoorEventRow.received_at,
+            DoorEventRow.recorded_at,
+            DoorEventRow.not_before,
         ).where(DoorEventRow.stop_id.in_(stop_ids))
     ).all()
     unverified = set(
@@ -77,6 +79,8 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
                 evidence_complete=row.id not in unverified,
                 clock_skew_ms=row.clock_skew_ms,
                 received_at=row.received_at,
+                recorded_at=row.recorded_at,
+                not_before=row.not_before,
             )
         )
     return grouped

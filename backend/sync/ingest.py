@@ -244,6 +244,7 @@ def _store(
                 "payload": dict(event.payload),
                 "evidence": [ref.to_dict() for ref in event.evidence],
                 "clock_skew_ms": ctx.skew_ms,
+                "not_before": ctx.not_before,
                 "fingerprint": fingerprint,
                 "result": APPLIED,
                 "result_code": "",

@@ -42,6 +42,14 @@ class SyncRequestSchema(Schema):
         metadata={"description": f"At most {MAX_EVENTS_PER_BATCH} door events"},
     )
     pull_limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    outbox_drained = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true when events holds every event the device had waiting; "
+            "an event recorded before such a request that arrives later is flagged "
+            "backdated"
+        },
+    )
 
 
 class EventResultSchema(Schema):

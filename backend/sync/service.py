@@ -52,6 +52,8 @@ class SyncContext:
     # The driver's day, read under the plan lock: the organization's today.
     service_date: date | None = None
     skew_ms: int | None = None
+    # When this device last sent everything it held (before this request), if ever.
+    not_before: datetime | None = None
     touched_stops: dict[int, Stop] = field(default_factory=dict)
 
 
@@ -72,7 +74,7 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
 
     begin_write(session)
     changes.lock_plan(session, ctx.principal.org_id)
-    _touch_device(session, ctx, device_key)
+    _touch_device(session, ctx, device_key, body.get("outbox_drained", False))
     ctx.service_date = org_today(session, ctx.principal.org_id)
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
@@ -105,13 +107,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _touch_device(session: Session, ctx: SyncContext, device_key: str) -> None:
+def _touch_device(session: Session, ctx: SyncContext, device_key: str, drained: bool) -> None:
     device = session.scalars(select(Device).where(Device.device_key == device_key)).one_or_none()
     if device is None:
         device = Device(org_id=ctx.principal.org_id, device_key=device_key, first_seen_at=ctx.now)
         session.add(device)
     device.user_id = ctx.principal.user_id
     device.last_seen_at = ctx.now
+    ctx.not_before = device.drained_at
+    if drained:
+        device.drained_at = ctx.now
 
 
 def _rederive(session: Session, ctx: SyncContext) -> list[Conflict]:

@@ -1,4 +1,5 @@
-"""another attempt: re-planned stops withdrawn and held; dispute remedies that act
+"""another attempt: re-planned stops withdrawn and held; dispute remedies that act;
+the server's own witness of when events were recorded
 
 Revision ID: 0006
 Revises: 0004
@@ -58,7 +59,17 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("device") as batch:
+        batch.add_column(sa.Column("drained_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("door_event") as batch:
+        batch.add_column(sa.Column("not_before", sa.DateTime(timezone=True), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("door_event") as batch:
+        batch.drop_column("not_before")
+    with op.batch_alter_table("device") as batch:
+        batch.drop_column("drained_at")
     with op.batch_alter_table("dispute") as batch:
         batch.drop_constraint("fk_dispute_redelivery_stop_id_stop", type_="foreignkey")
         batch.drop_column("redelivery_stop_id")
