@@ -1,9 +1,11 @@
 """A device process that captures and syncs until it is killed (see test_crash.py).
 
-Usage: crash_worker.py DATA_DIR SERVER_URL STOP_IDS KILL_AT
+Usage: crash_worker.py DATA_DIR SERVER_URL STOP_IDS KILL_AT CLOCK_START
 KILL_AT names the step at which the process SIGKILLs itself ("none" to run until
-killed from outside). It prints "CONFIRMED <event id>" the moment a capture call
-returns, which is when a driver would see "saved".
+killed from outside). CLOCK_START is the test server's clock reading (ISO-8601): the
+phone's clock starts there and runs, so the two agree as a real phone and server do.
+It prints "CONFIRMED <event id>" the moment a capture call returns, which is when a
+driver would see "saved".
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import contextlib
 import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from backend.domain.clock import SetClock
 from driver_client import capture as capture_module
 from driver_client import sync as sync_module
 from driver_client.capture import Evidence, FixedLocation
@@ -30,8 +34,9 @@ def die_at(point: str, kill_at: str) -> None:
 
 def main() -> None:
     data, server, stop_ids, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    now = SetClock(datetime.fromisoformat(sys.argv[5])).now
     stops = [int(s) for s in stop_ids.split(",")]
-    device = Device(Path(data), server, FixedLocation(47.61, -122.33, 5))
+    device = Device(Path(data), server, FixedLocation(47.61, -122.33, 5, now), now)
 
     real_replace = os.replace
 

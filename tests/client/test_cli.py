@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
+import driver_client.__main__ as cli
 from driver_client.__main__ import main
+from driver_client.capture import FixedLocation
+from driver_client.device import Device
 from tests.client.conftest import LiveServer
+
+
+@pytest.fixture(autouse=True)
+def _phone_on_the_servers_clock(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line reads the machine's clock, as a phone does; here the test
+    server runs on a set clock, so the phone's readings follow it."""
+    now = server.clock.now
+    monkeypatch.setattr(cli, "Device", functools.partial(Device, now=now))
+    monkeypatch.setattr(cli, "FixedLocation", functools.partial(FixedLocation, now=now))
 
 
 def test_login_sync_list_deliver_and_status(

@@ -28,7 +28,15 @@ def _run_until_killed(
     data: Path, server: LiveServer, stops: str, kill_at: str, after_s: float | None
 ) -> set[str]:
     process = subprocess.Popen(  # noqa: S603 - our own worker script
-        [sys.executable, str(WORKER), str(data), server.url, stops, kill_at],
+        [
+            sys.executable,
+            str(WORKER),
+            str(data),
+            server.url,
+            stops,
+            kill_at,
+            server.clock.now().isoformat(),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -55,7 +63,7 @@ def test_sigkill_at_every_step_and_at_random_never_loses_a_confirmed_capture(
     tmp_path: Path, server: LiveServer, stop_ids: list[int], session: Session
 ) -> None:
     data = tmp_path / "phone"
-    setup = Device(data, server.url)
+    setup = Device(data, server.url, now=server.clock.now)
     setup.login("driver_a", "pw")
     setup.engine.sync()
     setup.close()
@@ -69,7 +77,7 @@ def test_sigkill_at_every_step_and_at_random_never_loses_a_confirmed_capture(
         _check_intact(data, confirmed)
     assert len(confirmed) >= 50
 
-    survivor = Device(data, server.url)
+    survivor = Device(data, server.url, now=server.clock.now)
     for _ in range(10):
         survivor.engine.sync()
         if survivor.store.pending_count() == 0:
@@ -96,7 +104,7 @@ def test_a_full_disk_says_not_saved_and_keeps_earlier_captures(
     from driver_client import capture as capture_module
     from driver_client.capture import Evidence, StorageFull
 
-    device = Device(tmp_path / "phone", server.url)
+    device = Device(tmp_path / "phone", server.url, now=server.clock.now)
     device.login("driver_a", "pw")
     device.engine.sync()
     sig = Evidence(b"\x89PNG\r\n\x1a\n" + b"a" * 100, "signature", "image/png")
