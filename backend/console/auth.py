@@ -35,7 +35,7 @@ from backend.auth.service import check_credentials
 from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
 from backend.db.models import Organization, User
-from backend.db.session import db_session, scope_to_tenant
+from backend.db.session import begin_write, db_session, scope_to_tenant
 from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
 
@@ -43,6 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SESSION_LIFETIME = timedelta(hours=12)
 CONSOLE_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
+FORM_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _same_origin(value: str) -> bool:
 
 
 def _check_csrf() -> None:
-    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method not in FORM_WRITE_METHODS:
         return
     origin = request.headers.get("Origin")
     if origin and origin != "null" and not _same_origin(origin):
@@ -152,6 +153,11 @@ def _load_user() -> None:
 def _before_console_request() -> None:
     if not request.path.startswith("/console") or request.endpoint == "console.static":
         return
+    if request.method in FORM_WRITE_METHODS:
+        # Every console form writes, and its view reads first (the user below, the day's
+        # scope, the dispute's stop): the transaction takes the write lock before those
+        # reads, or on SQLite it starts deferred and a concurrent writer makes it fail.
+        begin_write(db_session())
     _load_user()
     _check_csrf()
 

@@ -35,7 +35,7 @@ from backend.manifests.serialize import stop_to_dict
 from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
-from backend.sync.proofs import ProofSealer
+from backend.sync.proofs import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
 from backend.webhooks import service as webhooks
 
@@ -47,7 +47,9 @@ class SyncContext:
     sealer: ProofSealer
     api_base: str
     now: datetime
-    geofence_threshold_m: int
+    # Read by run_sync inside its write transaction, never before it: a read ahead of
+    # begin_write starts the transaction deferred (see backend.db.session.begin_write).
+    geofence_threshold_m: int = DEFAULT_GEOFENCE_THRESHOLD_M
     skew_ms: int | None = None
     touched_stops: dict[int, Stop] = field(default_factory=dict)
 
@@ -69,6 +71,7 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
 
     begin_write(session)
     changes.lock_plan(session, ctx.principal.org_id)
+    ctx.geofence_threshold_m = geofence_threshold(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key)
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
