@@ -221,3 +221,15 @@ def test_behind_the_documented_nginx_more_stalled_bodies_than_threads_cost_nothi
             urllib.request.urlopen(login, timeout=30)  # noqa: S310
     assert max(latencies) < HEALTHZ_WITHIN_S, latencies
     assert refused.value.code == 401, "a whole body is passed through to the app"
+
+
+def _directives(nginx_text: str) -> set[str]:
+    lines = (line.split("#", 1)[0].strip() for line in nginx_text.splitlines())
+    return {" ".join(line.split()) for line in lines if line}
+
+
+def test_the_proxy_settings_shown_in_the_docs_are_the_tested_ones() -> None:
+    docs = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in docs.split("```nginx\n")[1:]]
+    shown = next(b for b in blocks if "proxy_request_buffering on;" in b)
+    assert _directives(shown) <= _directives(NGINX_SITE.read_text())
