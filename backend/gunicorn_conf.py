@@ -6,8 +6,9 @@ timeout on its client socket. A client that stops sending half-way through its r
 (a phone losing signal mid-upload, or someone doing it on purpose) then holds one
 thread for at most CLIENT_IDLE_TIMEOUT_S between two packets, not a whole worker until
 the worker is killed: with the previous synchronous workers, two such clients made
-/healthz wait 30+ seconds. Connections that have sent nothing yet, or sit idle between
-keep-alive requests, wait in each worker's event loop and hold no thread at all.
+/healthz wait 30+ seconds. Connections idle between keep-alive requests wait in each
+worker's event loop and hold no thread; a new connection that sends nothing holds one
+for at most 5 s (gunicorn's own wait for its first bytes) before joining them.
 
 A worker survives up to ``threads - 1`` stalled clients at once. Beyond that, and for
 slow uploads generally, production puts nginx in front to read every request body
