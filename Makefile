@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
+# How every server here is run (threaded workers, client idle timeout): docs/operations.md.
+GUNICORN := $(BIN)/gunicorn --config backend/gunicorn_conf.py
 export PYTHONDONTWRITEBYTECODE := 1
 
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps driver demo
+.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps proxy-deps driver demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +28,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 ## run: set up everything, seed the demo if the database is empty, serve on $(HOST):$(PORT)
 run: $(CORE_STAMP)
 	$(BIN)/python -m backend.cli setup --host $(HOST) --port $(PORT)
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
+	$(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(DEV_STAMP) ui-deps browser-deps
+test: $(DEV_STAMP) ui-deps browser-deps proxy-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # $(call apt_or_skip,<check>,<packages>,<tests that need them>): as root, install the
@@ -56,6 +58,11 @@ BROWSER_PACKAGES := chromium fonts-dejavu-core
 browser-deps:
 	$(call apt_or_skip,test -x /usr/bin/chromium,$(BROWSER_PACKAGES),the console browser tests)
 
+# The documented reverse proxy (deploy/nginx-doorstep.conf) is tested in front of gunicorn.
+PROXY_PACKAGES := nginx
+proxy-deps:
+	$(call apt_or_skip,command -v nginx >/dev/null || test -x /usr/sbin/nginx,$(PROXY_PACKAGES),the nginx proxy test)
+
 ## demo: simulate a whole day (5 drivers, offline stretches, kills, dispatch changes) into
 ## var/demo, then serve it: console on http://$(HOST):$(PORT)/console (dispatch/support/admin)
 # The day replaces the previous one in var/demo; `make run`'s var/doorstep.db is untouched.
@@ -64,7 +71,7 @@ demo: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.demo --folder var/demo --serve-at $(HOST):$(PORT)
 	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
 	  DOORSTEP_SECRETS_DIR=$(CURDIR)/var/demo \
-	  exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
+	  exec $(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)
@@ -89,8 +96,8 @@ seed: migrate
 ## serve-prod: gunicorn against PostgreSQL; needs DOORSTEP_ENV=production and real secrets
 serve-prod: $(CORE_STAMP)
 	DOORSTEP_ENV=production $(BIN)/python -m backend.cli migrate
-	DOORSTEP_ENV=production $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) \
-	  --access-logfile - 'backend:create_app()'
+	DOORSTEP_ENV=production $(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) \
+	  --access-logfile -
 
 ## bench: throughput ratios against a floor measured in the same run
 bench: $(DEV_STAMP)

@@ -1,4 +1,4 @@
-"""Run the app under gunicorn in the background, for the benchmarks and the demo."""
+"""Run the app under gunicorn in the background, for the benchmarks, the demo and tests."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+GUNICORN_CONF = PROJECT_ROOT / "backend" / "gunicorn_conf.py"
 
 
 def free_port() -> int:
@@ -25,29 +26,42 @@ def free_port() -> int:
         return port
 
 
+def gunicorn_command(bind: str, workers: int, *extra: str) -> list[str]:
+    """The gunicorn command line every server here runs: backend/gunicorn_conf.py's
+    serving model, with the address and number of workers of this run."""
+    return [
+        str(GUNICORN),
+        "--config",
+        str(GUNICORN_CONF),
+        "--workers",
+        str(workers),
+        "--bind",
+        bind,
+        *extra,
+    ]
+
+
 @contextlib.contextmanager
-def background_server(settings: Settings, workers: int = 2) -> Iterator[str]:
-    """gunicorn on a free loopback port, stopped (by its pid) when the block ends."""
+def background_server(
+    settings: Settings, workers: int = 2, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """gunicorn on a free loopback port, stopped (by its pid) when the block ends.
+
+    ``env`` adds to the environment the server starts with (on top of the database and
+    storage folder of ``settings``).
+    """
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "DOORSTEP_STORAGE_DIR": str(settings.storage_dir),
         # The workers must sign with the keys this process has, not var/'s.
         "DOORSTEP_SECRETS_DIR": str(settings.secrets_dir),
+        **(env or {}),
     }
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-        [
-            str(GUNICORN),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "backend:create_app()",
-        ],
-        env=env,
+        gunicorn_command(f"127.0.0.1:{port}", workers, "--log-level", "warning"),
+        env=environment,
         cwd=PROJECT_ROOT,
     )
     base = f"http://127.0.0.1:{port}"

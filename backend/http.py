@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
 import zlib
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import IO, Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestTimeout
 from werkzeug.routing import IntegerConverter, Map
 
 from backend.domain import untrusted
@@ -233,19 +235,19 @@ class GzipRequestMiddleware:
         except ValueError:
             length = -1
         if length < 0 or length > self.max_bytes:
-            return self._error(environ, start_response, 413, "payload_too_large", "body too large")
+            return _wsgi_error(environ, start_response, 413, "payload_too_large", "body too large")
         compressed = environ["wsgi.input"].read(length)
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             body = inflater.decompress(compressed, self.max_bytes + 1)
             if len(body) > self.max_bytes or inflater.unconsumed_tail:
-                return self._error(
+                return _wsgi_error(
                     environ, start_response, 413, "payload_too_large", "inflated body too large"
                 )
             if not inflater.eof:
                 raise zlib.error("truncated gzip stream")
         except zlib.error:
-            return self._error(
+            return _wsgi_error(
                 environ, start_response, 400, "malformed_body", "the gzip body is corrupt"
             )
         environ["wsgi.input"] = io.BytesIO(body)
@@ -253,19 +255,87 @@ class GzipRequestMiddleware:
         del environ["HTTP_CONTENT_ENCODING"]
         return self.wsgi_app(environ, start_response)
 
-    @staticmethod
-    def _error(
-        environ: dict[str, Any], start_response: Any, status: int, code: str, message: str
-    ) -> Any:
-        body = json.dumps({"status": status, "code": code, "message": message}).encode()
-        response = Response(body, status=status, mimetype="application/json")
-        return response(environ, start_response)
+
+def _wsgi_error(
+    environ: dict[str, Any], start_response: Any, status: int, code: str, message: str
+) -> Any:
+    """An API error answered by a middleware, outside Flask: the same JSON as errors.py."""
+    body = json.dumps({"status": status, "code": code, "message": message}).encode()
+    response = Response(body, status=status, mimetype="application/json")
+    return response(environ, start_response)
+
+
+class BodyReadTimeout(RequestTimeout):
+    """The client stopped sending its request body (408)."""
+
+    description = "the request body stopped arriving; send the request again"
+
+
+class _BoundedBody:
+    """``wsgi.input`` whose reads raise :class:`BodyReadTimeout` instead of an OSError.
+
+    The server gives up on a client that sends nothing for a while
+    (backend/gunicorn_conf.py): the blocked read then fails with a timeout, which
+    Flask would report as a 500 and werkzeug as a disconnect.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        with _timeout_is_408():
+            return self._stream.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        with _timeout_is_408():
+            return self._stream.readline(size)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        with _timeout_is_408():
+            return self._stream.readlines(hint)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+@contextlib.contextmanager
+def _timeout_is_408() -> Iterator[None]:
+    try:
+        yield
+    # TimeoutError from a Python-level socket timeout; BlockingIOError (EAGAIN) from
+    # the kernel's SO_RCVTIMEO, which gunicorn_conf sets.
+    except (TimeoutError, BlockingIOError) as exc:
+        raise BodyReadTimeout() from exc
+
+
+class BodyReadTimeoutMiddleware:
+    """Answer 408 ``request_timeout`` when the request body stops arriving.
+
+    Inside Flask the error handlers render it; a read outside Flask (the gzip
+    middleware) is answered here. Either way gunicorn closes the connection after the
+    answer, since the body was not read to its end.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ["wsgi.input"] = _BoundedBody(environ["wsgi.input"])
+        try:
+            return self.wsgi_app(environ, start_response)
+        except BodyReadTimeout as exc:
+            return _wsgi_error(
+                environ, start_response, 408, "request_timeout", str(exc.description)
+            )
 
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = GzipRequestMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
     )
+    # Outermost, so a body that stops arriving is a 408 wherever it is being read.
+    app.wsgi_app = BodyReadTimeoutMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     # Before any blueprint adds its rules: rules bind their converters when added.
     app.url_map.converters["int"] = Int64Converter
     app.before_request(_require_declared_content_type)

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from backend.config import PROJECT_ROOT
-
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from backend.devserver import free_port, gunicorn_command
 
 
 def _production_env(database_url: str) -> dict[str, str]:
@@ -63,9 +53,9 @@ def test_gunicorn_serves_several_workers_against_postgresql(postgresql_url: str)
         check=False,
     )
     assert migrate.returncode == 0, migrate.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603 - fixed argv, our own gunicorn
-        [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", "backend:create_app()"],
+        gunicorn_command(f"127.0.0.1:{port}", 2),
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,

@@ -49,6 +49,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 # enough to see who is around, rarely enough that reading a page stays a read.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 CONSOLE_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
+FORM_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _same_origin(value: str) -> bool:
 
 
 def _check_csrf() -> None:
-    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method not in FORM_WRITE_METHODS:
         return
     origin = request.headers.get("Origin")
     if origin and origin != "null" and not _same_origin(origin):
@@ -201,6 +202,11 @@ def _load_user() -> None:
 def _before_console_request() -> None:
     if not request.path.startswith("/console") or request.endpoint == "console.static":
         return
+    if request.method in FORM_WRITE_METHODS:
+        # Every console form writes, and its view reads first (the user below, the day's
+        # scope, the dispute's stop): the transaction takes the write lock before those
+        # reads, or on SQLite it starts deferred and a concurrent writer makes it fail.
+        begin_write(db_session())
     _load_user()
     _check_csrf()
 

@@ -61,14 +61,26 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def begin_write(session: Session) -> None:
-    """Declare that the session's next transaction writes.
+class ReadBeforeWrite(RuntimeError):
+    """begin_write was called in a transaction that had already started reading."""
 
-    Call before the first query of a write. On SQLite this takes the write lock at
-    BEGIN; on PostgreSQL it changes nothing.
+
+def begin_write(session: Session) -> None:
+    """Declare that the session's transaction writes: call it before its first query.
+
+    On SQLite this takes the write lock at BEGIN; on PostgreSQL it changes nothing.
+    Calling it again inside the same write transaction is a no-op. Calling it after a
+    read in the same transaction raises :class:`ReadBeforeWrite` on every backend: on
+    SQLite that transaction began deferred and cannot take the lock any more, so under
+    concurrent writers it would fail with "database is locked" (503) instead of queueing.
     """
     if not session.in_transaction():
         session.connection(execution_options={IMMEDIATE_OPTION: True})
+    elif not session.connection().get_execution_options().get(IMMEDIATE_OPTION):
+        raise ReadBeforeWrite(
+            "begin_write() must come before the transaction's first query; "
+            "this one has already read, so it cannot take the write lock"
+        )
 
 
 class Database:

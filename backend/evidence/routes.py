@@ -59,7 +59,6 @@ class EvidenceFileResource(MethodView):
         leave the file pending. Uploading a file the server already holds is a no-op.
         """
         session = db_session()
-        begin_write(session)
         file = _referenced_file(sha256)
         if file.verified_at is not None:
             return {"sha256": sha256, "verified": True}
@@ -82,11 +81,19 @@ class EvidenceFileResource(MethodView):
                 "size_mismatch",
                 f"the event declared {file.size} bytes, Content-Length is {request.content_length}",
             )
+        org_id, size = file.org_id, file.size
+        # The body can take minutes over a phone network: it is received with no
+        # transaction open, so no writer waits for it (on SQLite, a write transaction
+        # held meanwhile would stall every sync). Two uploads of the same file at once
+        # are harmless: the store publishes only bytes that match the hash.
+        session.rollback()
         try:
-            service.receive_upload(session, store, file, request.stream)
+            service.receive_upload(store, org_id, sha256, size, request.stream)
         except StoreError as exc:
             raise ApiError(422, exc.code, exc.message) from exc
-        settle_stops_citing(session, sha256)
+        begin_write(session)
+        if service.mark_verified(_referenced_file(sha256)):
+            settle_stops_citing(session, sha256)
         session.commit()
         return {"sha256": sha256, "verified": True}
 

@@ -64,11 +64,23 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
 
 
 def receive_upload(
-    session: Session, store: LocalStore, file: EvidenceFile, stream: IO[bytes]
+    store: LocalStore, org_id: int, sha256: str, size: int, stream: IO[bytes]
 ) -> None:
-    """Store an upload for a referenced file; mark it verified only if it matches."""
-    store.receive(file.org_id, file.sha256, stream, file.size)
+    """Store the bytes of an upload if they are ``size`` bytes hashing to ``sha256``;
+    raise StoreError (and keep nothing) if not.
+
+    Touches no database row, so callers can (and the upload route does) run it outside
+    any transaction; :func:`mark_verified` records the result afterwards.
+    """
+    store.receive(org_id, sha256, stream, size)
+
+
+def mark_verified(file: EvidenceFile) -> bool:
+    """Record that the store holds ``file``'s bytes; False if that was already recorded."""
+    if file.verified_at is not None:
+        return False
     file.verified_at = clock.now()
+    return True
 
 
 def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -> bool:

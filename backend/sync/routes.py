@@ -14,7 +14,7 @@ from backend.domain.stops import Role
 from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
 from backend.sync import service
-from backend.sync.proofs import geofence_threshold, get_sealer
+from backend.sync.proofs import get_sealer
 from backend.sync.schemas import SyncRequestSchema, SyncResponseSchema
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
@@ -43,7 +43,6 @@ class Sync(MethodView):
             sealer=get_sealer(),
             api_base=request.host_url.rstrip("/"),
             now=clock.now(),
-            geofence_threshold_m=geofence_threshold(session, principal.org_id),
         )
         # Encoded directly: SyncResponseSchema documents the body, but running 150
         # results back through marshmallow would cost more than the rest of the request.

@@ -36,7 +36,7 @@ from backend.manifests.service import org_today
 from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
-from backend.sync.proofs import ProofSealer
+from backend.sync.proofs import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
 from backend.webhooks import service as webhooks
 
@@ -48,7 +48,9 @@ class SyncContext:
     sealer: ProofSealer
     api_base: str
     now: datetime
-    geofence_threshold_m: int
+    # Read by run_sync inside its write transaction, never before it: a read ahead of
+    # begin_write starts the transaction deferred (see backend.db.session.begin_write).
+    geofence_threshold_m: int = DEFAULT_GEOFENCE_THRESHOLD_M
     # The driver's day, read under the plan lock: the organization's today.
     service_date: date | None = None
     skew_ms: int | None = None
@@ -74,8 +76,9 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
 
     begin_write(session)
     changes.lock_plan(session, ctx.principal.org_id)
-    _touch_device(session, ctx, device_key, body.get("outbox_drained", False))
+    ctx.geofence_threshold_m = geofence_threshold(session, ctx.principal.org_id)
     ctx.service_date = org_today(session, ctx.principal.org_id)
+    _touch_device(session, ctx, device_key, body.get("outbox_drained", False))
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
     # learns those from its results, not from the change list.

@@ -58,7 +58,6 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
 
-
     with op.batch_alter_table("device") as batch:
         batch.add_column(sa.Column("drained_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("door_event") as batch:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, text
 
-from backend.db.session import Database, begin_write
+from backend.db.session import Database, ReadBeforeWrite, begin_write
 
 
 def _statements(database: Database) -> list[str]:
@@ -26,6 +27,24 @@ def test_a_declared_write_begins_immediate_and_a_read_stays_deferred(tmp_path: P
         reader.execute(text("SELECT 1"))
         reader.commit()
     assert seen == ["BEGIN IMMEDIATE", "SELECT 1", "BEGIN", "SELECT 1"]
+    database.dispose()
+
+
+def test_declaring_a_write_after_a_read_is_refused_not_silently_deferred(
+    tmp_path: Path,
+) -> None:
+    # The read began a deferred transaction that can no longer take the write lock; a
+    # concurrent writer would make it fail with "database is locked" (503) at random.
+    database = Database(f"sqlite:///{tmp_path / 'order.db'}")
+    with database.session() as session:
+        session.execute(text("SELECT 1"))
+        with pytest.raises(ReadBeforeWrite):
+            begin_write(session)
+    with database.session() as session:
+        begin_write(session)
+        session.execute(text("SELECT 1"))
+        begin_write(session)  # already writing: nothing to do
+        session.commit()
     database.dispose()
 
 

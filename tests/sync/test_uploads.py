@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.sync.helpers import Device, png, ref
@@ -115,3 +121,57 @@ def test_support_can_download_a_verified_file(
     assert response.status_code == 200
     assert response.data == data
     assert response.mimetype == "image/png"
+
+
+class _StalledBody(io.RawIOBase):
+    """A request body that sends its first half, then waits to be released."""
+
+    def __init__(self, data: bytes, released: threading.Event) -> None:
+        self._first, self._rest = data[: len(data) // 2], data[len(data) // 2 :]
+        self.started = threading.Event()
+        self._released = released
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk, self._first = self._first, b""
+        if not chunk:
+            self.started.set()
+            self._released.wait(timeout=STALL_AT_MOST_S)
+            chunk, self._rest = self._rest, b""
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+STALL_AT_MOST_S = 10
+
+
+def test_a_slow_upload_does_not_hold_up_other_writers(
+    device: Device, device_b: Device, stops: list[int], client: FlaskClient, app: Flask
+) -> None:
+    # A photo trickling in over a bad network must not hold the write transaction:
+    # on SQLite every other writer (here another driver's sync) would wait for it.
+    data, sha = _owe_one(device, stops)
+    released = threading.Event()
+    body = _StalledBody(data, released)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upload = pool.submit(
+            app.test_client().put,
+            f"/api/v1/evidence/{sha}",
+            # Sizes the request; the server reads the stalled stream in its place.
+            data=bytes(len(data)),
+            environ_overrides={"wsgi.input": io.BufferedReader(body)},
+            headers={**device.headers, "Content-Type": "image/png"},
+        )
+        try:
+            assert body.started.wait(timeout=STALL_AT_MOST_S)
+            started = time.monotonic()
+            other = device_b.sync()
+            waited = time.monotonic() - started
+        finally:
+            released.set()
+        assert upload.result().status_code == 200
+    assert other.status_code == 200, other.get_json()
+    assert waited < STALL_AT_MOST_S / 2, f"the sync waited {waited:.1f} s for the upload"
+    assert device.sync().get_json()["uploads"] == []
