@@ -202,12 +202,12 @@ def _load_user() -> None:
 def _before_console_request() -> None:
     if not request.path.startswith("/console") or request.endpoint == "console.static":
         return
+    _load_user()  # ends its own read (and any write of last_seen_at) before returning
     if request.method in FORM_WRITE_METHODS:
-        # Every console form writes, and its view reads first (the user below, the day's
-        # scope, the dispute's stop): the transaction takes the write lock before those
-        # reads, or on SQLite it starts deferred and a concurrent writer makes it fail.
+        # Every console form writes, and its view reads first (the day's scope, the
+        # dispute's stop): the transaction takes the write lock before those reads, or
+        # on SQLite it starts deferred and a concurrent writer makes it fail.
         begin_write(db_session())
-    _load_user()
     _check_csrf()
 
 
