@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.config import Settings
 from backend.db.models import EvidenceFile
+from backend.evidence.images import IMAGE_TOO_LARGE, MAX_PIXELS, ImageRefused, check_image
 from backend.evidence.storage import (
     EvidenceStore,
     LocalStore,
@@ -63,12 +64,34 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
         session.execute(insert(EvidenceFile), missing)
 
 
+def _mark_verified(store: EvidenceStore, file: EvidenceFile) -> None:
+    """The bytes match their hash: decode them once and record whether they are an image.
+
+    Whatever the outcome the bytes are kept (evidence is never discarded); an invalid
+    file is verified but carries ``invalid_reason`` and is never decoded again.
+    Raises StoreUnavailable when the bytes cannot be read back: the file stays pending.
+    """
+    try:
+        data = b"".join(store.open(file.org_id, file.sha256))
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        raise StoreUnavailable("store_unavailable", "the stored file vanished") from exc
+    try:
+        check_image(data, file.content_type)
+    except ImageRefused as exc:
+        file.invalid_reason = exc.reason
+    else:
+        file.invalid_reason = None
+    file.verified_at = clock.now()
+
+
 def receive_upload(
     session: Session, store: LocalStore, file: EvidenceFile, stream: IO[bytes]
 ) -> None:
     """Store an upload for a referenced file; mark it verified only if it matches."""
     store.receive(file.org_id, file.sha256, stream, file.size)
-    file.verified_at = clock.now()
+    _mark_verified(store, file)
 
 
 def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -> bool:
@@ -80,8 +103,25 @@ def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -
         return True
     if not store.verify(file.org_id, file.sha256, file.size):
         return False
-    file.verified_at = clock.now()
+    _mark_verified(store, file)
     return True
+
+
+def refusal(file: EvidenceFile) -> tuple[str, str] | None:
+    """The (code, message) an upload of this verified file is answered 422 with, if any."""
+    if file.invalid_reason is None:
+        return None
+    if file.invalid_reason == IMAGE_TOO_LARGE:
+        message = (
+            f"the image has more than {MAX_PIXELS} pixels; its bytes are kept as evidence "
+            "but were not decoded and do not count as proof"
+        )
+    else:
+        message = (
+            f"the bytes do not decode as {file.content_type}; they are kept as evidence "
+            "but do not count as proof"
+        )
+    return file.invalid_reason, message
 
 
 class FileFacts(Protocol):
