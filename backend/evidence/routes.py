@@ -144,7 +144,9 @@ def serve_file(sha256: str) -> Response:
         yield first
         yield from chunks
 
-    response = Response(stream_with_context(body()), mimetype=file.content_type)
+    # Bytes that are not the image they claim (HTML, SVG, text) go out as opaque bytes.
+    mimetype = file.content_type if file.invalid_reason is None else "application/octet-stream"
+    response = Response(stream_with_context(body()), mimetype=mimetype)
     response.headers["Content-Length"] = str(file.size)
     response.headers["ETag"] = f'"{sha256}"'
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"

@@ -88,9 +88,7 @@ class Device:
             self.cursor = response.get_json()["cursor"]
         return response
 
-    def upload_owed(
-        self, body: dict[str, Any], files: dict[str, bytes], status: int = 200
-    ) -> None:
+    def upload_owed(self, body: dict[str, Any], files: dict[str, bytes], status: int = 200) -> None:
         """PUT every file a sync response says the server still needs; each answers
         ``status`` (422 for bytes that are not the image they claim to be)."""
         for upload in body["uploads"]:
