@@ -13,9 +13,10 @@ from driver_client.capture import CaptureRefused, Evidence, FixedLocation
 from driver_client.device import Device
 from driver_client.transport import Offline
 from tests.client.conftest import LiveServer
+from tests.sync.helpers import jpeg, png
 
-SIGNATURE = Evidence(b"\x89PNG\r\n\x1a\n" + b"strokes" * 50, "signature", "image/png")
-PHOTO = Evidence(b"\xff\xd8\xff\xe0" + b"door" * 500, "photo", "image/jpeg")
+SIGNATURE = Evidence(png("strokes"), "signature", "image/png")
+PHOTO = Evidence(jpeg("door"), "photo", "image/jpeg")
 
 
 def _device(tmp_path: Path, server: LiveServer) -> Device:

@@ -28,6 +28,14 @@ def png(label: str) -> bytes:
     return out.getvalue()
 
 
+def jpeg(label: str) -> bytes:
+    """A distinct small real JPEG per label."""
+    shade = hashlib.sha256(label.encode()).digest()[:3]
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), tuple(shade)).save(out, format="JPEG", comment=label.encode())
+    return out.getvalue()
+
+
 def ref(data: bytes, kind: str = "signature", content_type: str = "image/png") -> dict[str, Any]:
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
