@@ -127,7 +127,7 @@ def sign_pdf(pdf_bytes: bytes, key: PdfSigningKey, now: datetime) -> bytes:
                 serialization.NoEncryption(),
             )
         ),
-        cert_registry=SimpleCertificateStore.from_certs([cert]),
+        cert_registry=SimpleCertificateStore.from_certs([cert]),  # type: ignore[no-untyped-call]
     )
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,

@@ -198,14 +198,12 @@ def _invalid_files(session: Session, hashes: set[str]) -> dict[str, str]:
     """sha256 -> why the file is not the image it claims to be, for the invalid ones."""
     if not hashes:
         return {}
-    return {
-        sha: reason
-        for sha, reason in session.execute(
-            select(EvidenceFile.sha256, EvidenceFile.invalid_reason).where(
-                EvidenceFile.sha256.in_(hashes), EvidenceFile.invalid_reason.is_not(None)
-            )
+    rows = session.execute(
+        select(EvidenceFile.sha256, EvidenceFile.invalid_reason).where(
+            EvidenceFile.sha256.in_(hashes), EvidenceFile.invalid_reason.is_not(None)
         )
-    }
+    )
+    return {sha: reason for sha, reason in rows if reason is not None}
 
 
 def decision_dict(decision: ExceptionDecision) -> dict[str, Any]:
