@@ -72,7 +72,10 @@ def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
     held: dict[str, bytes] = {}
     unreadable: list[str] = []
     for item in bundle["files"]:
-        if not item["verified"] or item["purged"]:
+        # An invalid file's bytes are held too: its hash is checked like any other, and
+        # verify_bundle names it as no proof.
+        held_bytes = item["verified"] or item.get("invalid_reason")
+        if not held_bytes or item["purged"]:
             continue
         try:
             data = _read_held(store, org_id, item["sha256"])

@@ -224,6 +224,8 @@ def test_the_evidence_view_bundle_and_pdf_never_say_an_invalid_file_verifies(
     assert "The proof verifies" not in page
     assert "The proof does not verify" in page
     assert "not a valid image/jpeg" in page
+    assert f"file {delivery.photo_sha} (photo) is not a valid image/jpeg" in page
+    assert f"file {delivery.photo_sha} is missing" not in page  # held, and its hash checked
     assert f'/console/evidence/{delivery.photo_sha}"><img' not in page
 
     pdf = client.get(f"/api/v1/stops/{delivery.stop_id}/proof.pdf", headers=auth("support"))
