@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageFile
 from pypdf import PdfReader
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from backend.cli import main as doorstep
 from backend.db.models import EvidenceFile, Stop
 from backend.evidence.images import MAX_PIXELS
+from backend.evidence.storage import S3Store
 from backend.proofs.document import printable_image
 from tests.client.test_media import _camera_jpeg
 from tests.conftest import World
@@ -318,3 +321,36 @@ def test_the_pdf_renderer_never_decodes_a_bomb_even_one_not_marked_invalid(
     assert printable_image(bomb, "signature", "image/png") is None
     assert printable_image(bomb, "photo", "image/png") is None
     assert decoded_sizes == []
+
+
+def test_a_direct_s3_upload_of_html_declared_as_jpeg_is_kept_invalid_and_refused_at_complete(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    session: Session,
+    token_for: Callable[[str], str],
+    s3_store: S3Store,
+) -> None:
+    app.extensions["doorstep.store"] = s3_store
+    manifest = make_manifest(session, world.org_id, world.users["driver_a"], stops=1)
+    session.commit()
+    stop_id = session.scalars(select(Stop.id).where(Stop.manifest_id == manifest.id)).one()
+    device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
+    body = device.sync(
+        [device.event(stop_id, evidence=[ref(HTML, "photo", "image/jpeg")])]
+    ).get_json()
+    [target] = body["uploads"]
+    uploaded = requests.post(
+        target["url"], data=target["fields"], files={"file": ("p", HTML, "image/jpeg")}, timeout=10
+    )
+    assert uploaded.status_code in (200, 204)
+    complete = target["complete_url"].removeprefix("http://localhost")
+
+    for _attempt in range(2):
+        done = client.post(complete, headers=device.headers)
+        assert (done.status_code, done.get_json()["code"]) == (422, "not_an_image")
+
+    file = _file(session, ref(HTML)["sha256"])
+    assert (file.verified_at is not None, file.invalid_reason) == (True, "not_an_image")
+    assert s3_store.exists(world.org_id, ref(HTML)["sha256"])  # kept
+    assert device.sync().get_json()["uploads"] == []  # no longer owed
