@@ -110,8 +110,23 @@ def _load_public_keys(path: str | None, bundle: dict[str, Any]) -> tuple[dict[st
     return {kid: base64.b64decode(key) for kid, key in embedded.items()}, False
 
 
-def _read_verifiable(path: str) -> tuple[dict[str, Any], list[str]]:
-    """The bundle (or a PDF's embedded proof) to verify, and problems found on the way.
+def _load_pdf_certificates(path: str | None) -> list[str] | None:
+    """The published PDF signing certificates from ``--keys``; None when not pinned."""
+    if not path:
+        return None
+    raw = json.loads(Path(path).read_text())
+    certificates = raw.get("pdf_certificates") if isinstance(raw, dict) else None
+    if not isinstance(certificates, dict):
+        # An old keys file: better to say so than to trust whatever signed the PDF.
+        return []
+    return [str(pem) for pem in certificates.values()]
+
+
+def _read_verifiable(
+    path: str, pdf_certificates: list[str] | None = None
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The bundle (or a PDF's embedded proof) to verify, problems found on the way, and
+    what was found out about the PDF's own signature (lines to print).
 
     Raises ValueError with the reason when there is nothing to verify.
     """
@@ -121,6 +136,7 @@ def _read_verifiable(path: str) -> tuple[dict[str, Any], list[str]]:
         read_embedded_proof,
         read_printed_digest,
     )
+    from backend.proofs.pdfsign import PdfSignatureError, verify_pdf_signature
 
     try:
         data = Path(path).read_bytes()
@@ -134,27 +150,47 @@ def _read_verifiable(path: str) -> tuple[dict[str, Any], list[str]]:
             raise ValueError(f"{path} is neither a PDF nor a JSON bundle: {exc}") from exc
         if not isinstance(bundle, dict):
             raise ValueError(f"{path} is neither a PDF nor a JSON bundle")
-        return bundle, []
+        return bundle, [], []
     record = read_embedded_proof(data)  # ProofDocumentError is a ValueError
     if record is None:
         raise ValueError(f"the PDF carries no {EMBEDDED_PROOF_NAME} attachment")
+    problems: list[str] = []
+    notes: list[str] = []
+    # The embedded proof covers the delivery, not the page around it: the page is what
+    # a person reads, so the whole file must be exactly what the server signed.
+    try:
+        signature = verify_pdf_signature(data, pdf_certificates)
+    except PdfSignatureError as exc:
+        problems.append(str(exc))
+    else:
+        when = f" at {signature.signed_at:%Y-%m-%d %H:%M:%S %Z}" if signature.signed_at else ""
+        notes.append(f"PDF signed (PAdES) by {signature.signer}{when}; covers the whole file")
+        if not signature.pinned:
+            notes.append(
+                "note: the PDF's certificate came from the PDF itself; pass --keys to pin it"
+            )
     # The attachment is what gets verified, but the page is what a person reads: a page
     # doctored to show another proof must not pass on the strength of its attachment.
     printed = read_printed_digest(data)
     proof = record.get("proof")
     embedded = proof.get("digest") if isinstance(proof, dict) else None
     if printed is None:
-        return record, ["the page shows no digest to compare with the embedded proof"]
-    if printed != embedded:
-        return record, ["the digest printed on the page differs from the embedded proof"]
-    return record, []
+        problems.append("the page shows no digest to compare with the embedded proof")
+    elif printed != embedded:
+        problems.append("the digest printed on the page differs from the embedded proof")
+    return record, problems, notes
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from backend.domain.digest import sha256_hex, verify_bundle
 
     try:
-        bundle, document_problems = _read_verifiable(args.bundle)
+        pdf_certificates = _load_pdf_certificates(args.keys)
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        print(f"FAIL: cannot read the public keys: {exc}")
+        return 1
+    try:
+        bundle, document_problems, document_notes = _read_verifiable(args.bundle, pdf_certificates)
     except ValueError as exc:
         print(f"FAIL: {exc}")
         return 1
@@ -180,6 +216,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     print(f"    receipt signed by {bundle['receipt']['kid']} at {bundle['receipt']['issued_at']}")
     if file_bytes is not None:
         print(f"    {len(proof['files'])} file(s) match their hashes")
+    for note in document_notes:
+        print(f"    {note}")
     if not pinned:
         print("    note: the key came from the bundle itself; pass --keys to pin the server's keys")
     return 0
@@ -283,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the JSON from GET /api/v1/stops/<id>/proof, or the PDF from .../proof.pdf",
     )
     verify.add_argument("--files", help="a folder with the evidence files (any names)")
-    verify.add_argument("--keys", help="JSON from GET /api/v1/receipt-keys, to pin the keys")
+    verify.add_argument(
+        "--keys",
+        help="JSON from GET /api/v1/receipt-keys, to pin the receipt keys and PDF certificates",
+    )
     verify.set_defaults(run=_cmd_verify)
     hooks = commands.add_parser("webhooks", help="deliver queued webhooks (retries persist)")
     hooks.add_argument("--once", action="store_true", help="one pass, then exit")

@@ -30,6 +30,7 @@ QUEUE_ROWS_SHOWN = 1000
 EXCEPTION_LABELS = {
     ExceptionKind.NO_OUTCOME: "No outcome",
     ExceptionKind.EVIDENCE_PENDING: "Evidence pending",
+    ExceptionKind.EVIDENCE_INVALID: "Evidence not an image",
     ExceptionKind.POLICY_UNMET: "Proof misses policy",
     ExceptionKind.OUTSIDE_GEOFENCE: "Outside geofence",
     ExceptionKind.GEO_UNCERTAIN: "Location uncertain",

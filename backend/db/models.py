@@ -388,6 +388,10 @@ class EvidenceFile(TenantScoped, Base):
     # Set when the retention job deleted the bytes; the hash (and so the proof's
     # digest and receipt) stays verifiable, the file itself is gone.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why the verified bytes are not the image they were declared as (a stable reason
+    # such as "not_an_image" or "image_too_large"); null when they decoded. Decided once
+    # when the hash verifies: the bytes are kept, but never count as proof.
+    invalid_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -160,7 +160,8 @@ def verify_bundle(
 
     Checks, in order: the digest recomputed from ``proof.fields`` and the proof's file
     hashes equals ``proof.digest``; the receipt is for that digest and its signature
-    holds; and, when ``file_bytes`` is given, each file hashes to its name.
+    holds; no file of the proof is marked invalid (bytes that are not the image they
+    were declared as); and, when ``file_bytes`` is given, each file hashes to its name.
     """
     problems: list[str] = []
     proof = bundle.get("proof")
@@ -184,6 +185,13 @@ def verify_bundle(
         verify_receipt(receipt, public_keys)
     except ReceiptInvalid as exc:
         problems.append(str(exc))
+    for item in proof.get("files", []):
+        if isinstance(item, Mapping) and item.get("invalid_reason"):
+            problems.append(
+                f"file {item.get('sha256')} ({item.get('kind')}) is not a valid "
+                f"{item.get('content_type')} ({item.get('invalid_reason')}): it is kept as "
+                "evidence but is no proof"
+            )
     for sha in hashes:
         if file_bytes is None:
             break

@@ -18,6 +18,7 @@ from backend.domain.stops import ProofPolicy, StopStatus
 class ExceptionKind(enum.StrEnum):
     NO_OUTCOME = "no_outcome"
     EVIDENCE_PENDING = "evidence_pending"
+    EVIDENCE_INVALID = "evidence_invalid"
     POLICY_UNMET = "policy_unmet"
     OUTSIDE_GEOFENCE = "outside_geofence"
     GEO_UNCERTAIN = "geo_uncertain"
@@ -41,14 +42,25 @@ CONFLICTS_WITH_OWN_KIND = {
 
 
 @dataclass(frozen=True)
+class InvalidFile:
+    """A file the delivery cites whose bytes are not the image they were declared as."""
+
+    kind: str
+    sha256: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DeliveryFacts:
     recorded_at: datetime
+    # Only files that decoded as their declared type (or are still uploading) count.
     signatures: int
     photos: int
     age_verified: bool | None
     scanned_barcodes: frozenset[str]
     geo_outcome: str  # a GeoOutcome value
     distance_to_zone_m: float | None
+    invalid_files: Sequence[InvalidFile] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,16 @@ def stop_exceptions(facts: StopFacts) -> list[StopException]:
         )
     delivery = facts.delivery
     if delivery is not None:
+        if delivery.invalid_files:
+            found.append(
+                StopException(
+                    ExceptionKind.EVIDENCE_INVALID,
+                    "; ".join(
+                        f"{f.kind} {f.sha256[:12]} is not a valid image ({f.reason})"
+                        for f in delivery.invalid_files
+                    ),
+                )
+            )
         gaps = policy_gaps(facts.policy, delivery, facts.parcels)
         if gaps:
             found.append(

@@ -33,6 +33,27 @@ class FileStateSchema(Schema):
     verified = fields.Boolean(required=True)
 
 
+def _answer(session: Any, file: Any) -> dict[str, Any]:
+    """200 for a file that verified and is an image; 422 (committed) for one that is not.
+
+    The bytes of a refused file are kept and the refusal is committed before answering,
+    so asking again gives the same 422 without decoding anything again.
+    """
+    refused = service.refusal(file)
+    if refused is not None:
+        session.commit()
+        raise ApiError(422, *refused)
+    session.commit()
+    return {"sha256": file.sha256, "verified": True}
+
+
+REFUSED_IMAGE = (
+    "image_too_large: more than 40 megapixels (not decoded); not_an_image: the bytes do "
+    "not decode as the declared type. Either way the bytes are kept as evidence, marked "
+    "invalid and never counted as proof"
+)
+
+
 def _referenced_file(sha256: str) -> Any:
     if not is_sha256_hex(sha256):
         raise ApiError(404, "not_found", "files are named by their lowercase hex SHA-256")
@@ -50,18 +71,22 @@ class EvidenceFileResource(MethodView):
     @blp.alt_response(404, description="file_not_referenced: no event references this hash")
     @blp.alt_response(409, description="upload_direct_to_store: use the presigned target")
     @blp.alt_response(411, description="length_required: send Content-Length")
-    @blp.alt_response(422, description="hash_mismatch, size_mismatch, content_type_mismatch")
+    @blp.alt_response(
+        422,
+        description="hash_mismatch, size_mismatch, content_type_mismatch; " + REFUSED_IMAGE,
+    )
     def put(self, sha256: str) -> dict[str, Any]:
         """Upload the bytes of a file an event referenced (local store only).
 
         The body is streamed to a temporary file, checked against the size and SHA-256
         the event declared, and only then published; a cut connection or wrong bytes
-        leave the file pending. Uploading a file the server already holds is a no-op.
+        leave the file pending. The published bytes are then decoded once as their
+        declared image type. Uploading a file the server already holds is a no-op.
         """
         session = db_session()
         file = _referenced_file(sha256)
         if file.verified_at is not None:
-            return {"sha256": sha256, "verified": True}
+            return _answer(session, file)
         store = service.get_store()
         if not isinstance(store, LocalStore):
             raise ApiError(
@@ -81,7 +106,7 @@ class EvidenceFileResource(MethodView):
                 "size_mismatch",
                 f"the event declared {file.size} bytes, Content-Length is {request.content_length}",
             )
-        org_id, size = file.org_id, file.size
+        org_id, size, content_type = file.org_id, file.size, file.content_type
         # The body can take minutes over a phone network: it is received with no
         # transaction open, so no writer waits for it (on SQLite, a write transaction
         # held meanwhile would stall every sync). Two uploads of the same file at once
@@ -89,13 +114,16 @@ class EvidenceFileResource(MethodView):
         session.rollback()
         try:
             service.receive_upload(store, org_id, sha256, size, request.stream)
+            invalid_reason = service.inspect_image(store, org_id, sha256, content_type)
+        except StoreUnavailable as exc:
+            raise ApiError(503, exc.code, exc.message) from exc
         except StoreError as exc:
             raise ApiError(422, exc.code, exc.message) from exc
         begin_write(session)
-        if service.mark_verified(_referenced_file(sha256)):
+        file = _referenced_file(sha256)
+        if service.mark_verified(file, invalid_reason):
             settle_stops_citing(session, sha256)
-        session.commit()
-        return {"sha256": sha256, "verified": True}
+        return _answer(session, file)
 
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @blp.response(200, description="The file's bytes, with its content type")
@@ -125,7 +153,9 @@ def serve_file(sha256: str) -> Response:
         yield first
         yield from chunks
 
-    response = Response(stream_with_context(body()), mimetype=file.content_type)
+    # Bytes that are not the image they claim (HTML, SVG, text) go out as opaque bytes.
+    mimetype = file.content_type if file.invalid_reason is None else "application/octet-stream"
+    response = Response(stream_with_context(body()), mimetype=mimetype)
     response.headers["Content-Length"] = str(file.size)
     response.headers["ETag"] = f'"{sha256}"'
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
@@ -138,23 +168,24 @@ class CompleteUpload(MethodView):
     @require_roles(Role.DRIVER)
     @blp.response(200, FileStateSchema)
     @blp.alt_response(409, description="file_not_uploaded: the store does not hold matching bytes")
+    @blp.alt_response(422, description=REFUSED_IMAGE)
     @blp.alt_response(503, description="store_unavailable: try again later")
     def post(self, sha256: str) -> dict[str, Any]:
         """Tell the server a direct upload finished; it re-reads and checks the bytes."""
         session = db_session()
         begin_write(session)
         file = _referenced_file(sha256)
+        if file.verified_at is not None:
+            return _answer(session, file)
         try:
             verified = service.confirm_upload(session, service.get_store(), file)
         except StoreUnavailable as exc:
             raise ApiError(503, exc.code, exc.message) from exc
-        if verified:
-            settle_stops_citing(session, sha256)
-        else:
+        if not verified:
             raise ApiError(
                 409,
                 "file_not_uploaded",
                 "the store does not hold bytes with this size and hash; upload again",
             )
-        session.commit()
-        return {"sha256": sha256, "verified": True}
+        settle_stops_citing(session, sha256)
+        return _answer(session, file)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.config import Settings
 from backend.db.models import EvidenceFile
+from backend.evidence.images import IMAGE_TOO_LARGE, MAX_PIXELS, ImageRefused, check_image
 from backend.evidence.storage import (
     EvidenceStore,
     LocalStore,
@@ -63,6 +64,26 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
         session.execute(insert(EvidenceFile), missing)
 
 
+def inspect_image(store: EvidenceStore, org_id: int, sha256: str, content_type: str) -> str | None:
+    """Decode stored bytes once as their declared type: why they are not a valid image,
+    or None. Touches no database row, so it runs outside any transaction (a decode can
+    take a while; no writer should wait for it).
+
+    Raises StoreUnavailable when the bytes cannot be read back: the file stays pending.
+    """
+    try:
+        data = b"".join(store.open(org_id, sha256))
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        raise StoreUnavailable("store_unavailable", "the stored file vanished") from exc
+    try:
+        check_image(data, content_type)
+    except ImageRefused as exc:
+        return exc.reason
+    return None
+
+
 def receive_upload(
     store: LocalStore, org_id: int, sha256: str, size: int, stream: IO[bytes]
 ) -> None:
@@ -75,10 +96,16 @@ def receive_upload(
     store.receive(org_id, sha256, stream, size)
 
 
-def mark_verified(file: EvidenceFile) -> bool:
-    """Record that the store holds ``file``'s bytes; False if that was already recorded."""
+def mark_verified(file: EvidenceFile, invalid_reason: str | None) -> bool:
+    """Record that the store holds ``file``'s bytes, and whether they are a valid image
+    (see :func:`inspect_image`); False if that was already recorded.
+
+    Whatever the outcome the bytes are kept (evidence is never discarded); an invalid
+    file is verified but carries ``invalid_reason`` and is never decoded again.
+    """
     if file.verified_at is not None:
         return False
+    file.invalid_reason = invalid_reason
     file.verified_at = clock.now()
     return True
 
@@ -92,8 +119,25 @@ def confirm_upload(session: Session, store: EvidenceStore, file: EvidenceFile) -
         return True
     if not store.verify(file.org_id, file.sha256, file.size):
         return False
-    file.verified_at = clock.now()
+    mark_verified(file, inspect_image(store, file.org_id, file.sha256, file.content_type))
     return True
+
+
+def refusal(file: EvidenceFile) -> tuple[str, str] | None:
+    """The (code, message) an upload of this verified file is answered 422 with, if any."""
+    if file.invalid_reason is None:
+        return None
+    if file.invalid_reason == IMAGE_TOO_LARGE:
+        message = (
+            f"the image has more than {MAX_PIXELS} pixels; its bytes are kept as evidence "
+            "but were not decoded and do not count as proof"
+        )
+    else:
+        message = (
+            f"the bytes do not decode as {file.content_type}; they are kept as evidence "
+            "but do not count as proof"
+        )
+    return file.invalid_reason, message
 
 
 class FileFacts(Protocol):

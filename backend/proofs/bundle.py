@@ -13,10 +13,16 @@ Shape (``bundle_version`` 1)::
                   "event_ids", "signature"},
       "other_proofs": [{"proof": {...}, "receipt": {...}}, ...],
       "events": [...every report the server holds for the stop, as received...],
-      "files": [{"sha256", "kind", "content_type", "size", "verified", "url"}],
+      "files": [{"sha256", "kind", "content_type", "size", "verified", "invalid_reason",
+                 "purged", "url"}],
       "conflicts": [...],
       "public_keys": {"<kid>": "<Ed25519 public key, base64>"}
     }
+
+A file is ``verified`` once its bytes match its hash and decode as the image type it
+was declared as. Bytes that match but are no such image are kept and named by
+``invalid_reason`` (``not_an_image``, ``image_too_large``), in ``files`` and in the
+proof's own file list; they never count as proof and never verify.
 
 ``proof`` is the delivery the stop's status rests on; ``other_proofs`` are any other
 delivery reports (conflicting ones included: evidence is never dropped). The public
@@ -114,13 +120,19 @@ def build_bundle(
             .where(Manifest.id == stop.manifest_id)
         )
     winner = winning_event_id(session, stop)
-    main = proofs.get(winner) if winner else None
-    others = [
-        _proof_section(p, refs) for event_id, p in sorted(proofs.items()) if event_id != winner
-    ]
     conflicts = session.scalars(
         select(Conflict).where(Conflict.stop_id == stop.id).order_by(Conflict.id)
     ).all()
+    invalid = {sha: f.invalid_reason for sha, f in files.items() if f.invalid_reason}
+    # A proof names its invalid files itself, so a PDF's proof.json carries it too.
+    cited = {
+        sha: {**ref, "invalid_reason": invalid[sha]} if sha in invalid else ref
+        for sha, ref in refs.items()
+    }
+    main = proofs.get(winner) if winner else None
+    others = [
+        _proof_section(p, cited) for event_id, p in sorted(proofs.items()) if event_id != winner
+    ]
     pending = [sha for sha in refs if sha not in files or files[sha].verified_at is None]
     bundle: dict[str, Any] = {
         "bundle_version": BUNDLE_VERSION,
@@ -131,7 +143,11 @@ def build_bundle(
         "files": [
             {
                 **ref,
-                "verified": sha in files and files[sha].verified_at is not None,
+                # Verified means the bytes match the hash AND are the image declared.
+                "verified": sha in files
+                and files[sha].verified_at is not None
+                and sha not in invalid,
+                "invalid_reason": invalid.get(sha),
                 "purged": sha in files and files[sha].purged_at is not None,
                 "url": f"{api_base}/api/v1/evidence/{sha}",
             }
@@ -142,5 +158,5 @@ def build_bundle(
         "public_keys": public_keys,
     }
     if main is not None:
-        bundle.update(_proof_section(main, refs))
+        bundle.update(_proof_section(main, cited))
     return bundle

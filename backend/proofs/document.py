@@ -27,7 +27,10 @@ from PIL import Image, ImageOps
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from backend.evidence.images import ImageRefused, open_bounded
+
 PHOTO_MAX_SIDE = 900
+SIGNATURE_MAX_SIDE = 1200
 PDF_MAGIC = b"%PDF-"
 EMBEDDED_PROOF_NAME = "proof.json"
 EMBEDDED_PROOF_VERSION = 1
@@ -49,38 +52,50 @@ def _latin(text: Any) -> str:
     return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
 
 
-def clean_photo(data: bytes) -> bytes:
-    """Upright JPEG without any metadata block (EXIF, GPS, XMP, ICC)."""
-    with Image.open(io.BytesIO(data)) as original:
-        image = ImageOps.exif_transpose(original).convert("RGB")
-    image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+def clean_photo(data: bytes, content_type: str = "image/jpeg") -> bytes:
+    """Upright JPEG without any metadata block (EXIF, GPS, XMP, ICC).
+
+    Raises ImageRefused for anything but a ``content_type`` image within the pixel cap.
+    """
+    with open_bounded(data, content_type) as original:
+        # A JPEG decodes straight to near the size shown, at a fraction of the memory.
+        original.draft("RGB", (PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+        image = ImageOps.exif_transpose(original)
+        image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+        image = image.convert("RGB")
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=82)
     return out.getvalue()
 
 
-def _clean_signature(data: bytes) -> bytes:
+def _clean_signature(data: bytes, content_type: str = "image/png") -> bytes:
     """The signature redrawn as a plain PNG on white, whatever chunks the file carried."""
-    with Image.open(io.BytesIO(data)) as original:
+    with open_bounded(data, content_type) as original:
         original.load()
-        canvas = Image.new("RGB", original.size, "white")
+        original.thumbnail((SIGNATURE_MAX_SIDE, SIGNATURE_MAX_SIDE))
         rgba = original.convert("RGBA")
+    canvas = Image.new("RGB", rgba.size, "white")
     canvas.paste(rgba, mask=rgba.getchannel("A"))
     out = io.BytesIO()
     canvas.save(out, format="PNG")
     return out.getvalue()
 
 
-def printable_image(data: bytes, kind: str) -> bytes | None:
+def printable_image(data: bytes, kind: str, content_type: str | None = None) -> bytes | None:
     """The image re-encoded for the page, or None if it cannot be decoded.
 
     Every image is decoded and re-encoded here, never embedded as sent: the hash proves
     the bytes are the device's, not that they are a well-formed image, and a file that
-    is not one must cost the customer a line of text, not the whole document.
+    is not one must cost the customer a line of text, not the whole document. Only the
+    declared type is tried, and the pixel cap is checked from the header first, so a
+    file verified before uploads were checked cannot exhaust the worker either.
     """
+    declared = content_type or ("image/png" if kind == "signature" else "image/jpeg")
     try:
-        return _clean_signature(data) if kind == "signature" else clean_photo(data)
-    except (OSError, ValueError, Image.DecompressionBombError):
+        if kind == "signature":
+            return _clean_signature(data, declared)
+        return clean_photo(data, declared)
+    except (ImageRefused, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         # OSError covers PIL's UnidentifiedImageError and truncated files.
         return None
 
@@ -97,7 +112,11 @@ def verification_record(bundle: dict[str, Any]) -> dict[str, Any] | None:
         "proof": {
             "fields": proof.get("fields"),
             "files": [
-                {key: item.get(key) for key in ("sha256", "kind", "content_type", "size")}
+                {
+                    key: item.get(key)
+                    for key in ("sha256", "kind", "content_type", "size", "invalid_reason")
+                    if key != "invalid_reason" or item.get(key)
+                }
                 for item in proof.get("files") or []
             ],
             "digest": proof.get("digest"),
@@ -141,8 +160,18 @@ def render_proof_pdf(bundle: dict[str, Any], file_bytes: Callable[[str], bytes |
     purged = {f["sha256"] for f in bundle.get("files") or [] if f.get("purged")}
     for kind, title in (("signature", "Signature"), ("photo", "Photo")):
         for item in (f for f in files if f.get("kind") == kind):
+            if item.get("invalid_reason"):
+                # Never decoded again: it failed once, or was too large to try.
+                why = (
+                    f"cannot be shown, it is not a valid {item.get('content_type')} "
+                    f"({item['invalid_reason']}; file {item['sha256'][:12]})"
+                )
+                pdf.cell(0, 8, _latin(f"{title}: {why}"), new_x="LMARGIN", new_y="NEXT")
+                continue
             data = file_bytes(item["sha256"])
-            image = printable_image(data, kind) if data is not None else None
+            image = (
+                printable_image(data, kind, item.get("content_type")) if data is not None else None
+            )
             if image is None:
                 if item["sha256"] in purged:
                     why = "deleted by the retention policy (its hash still verifies)"

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import Proof, Stop
 from backend.domain.digest import verify_bundle
 from backend.errors import ApiError, not_found
@@ -18,6 +19,7 @@ from backend.evidence.storage import EvidenceStore, StoreError, StoreUnavailable
 from backend.proofs.bundle import build_bundle
 from backend.proofs.document import render_proof_pdf
 from backend.proofs.map import render_map
+from backend.proofs.pdfsign import sign_pdf
 from backend.sync.derive import winning_event_id
 from backend.sync.proofs import get_sealer
 
@@ -70,7 +72,10 @@ def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
     held: dict[str, bytes] = {}
     unreadable: list[str] = []
     for item in bundle["files"]:
-        if not item["verified"] or item["purged"]:
+        # An invalid file's bytes are held too: its hash is checked like any other, and
+        # verify_bundle names it as no proof.
+        held_bytes = item["verified"] or item.get("invalid_reason")
+        if not held_bytes or item["purged"]:
             continue
         try:
             data = _read_held(store, org_id, item["sha256"])
@@ -87,9 +92,11 @@ def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
 
 
 def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
-    """The customer's proof-of-delivery document.
+    """The customer's proof-of-delivery document, PAdES-signed with the server's key.
 
     An unreachable store is a 503 to retry, never a document quietly missing its photos.
+    Only files that verified as the image they claim are read; anything else is a line
+    of text, never decoded.
     """
     bundle = stop_bundle(session, stop, host_url)
     verified = {f["sha256"] for f in bundle["files"] if f["verified"] and not f["purged"]}
@@ -103,7 +110,8 @@ def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
         except StoreUnavailable as exc:
             raise ApiError(503, exc.code, exc.message, headers={"Retry-After": "5"}) from exc
 
-    return render_proof_pdf(bundle, file_bytes)
+    # Signed over the whole file, so an edited page fails in any PDF reader too.
+    return sign_pdf(render_proof_pdf(bundle, file_bytes), get_sealer().pdf_key, clock.now())
 
 
 def proof_map_svg(session: Session, stop: Stop) -> str:

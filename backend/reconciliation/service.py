@@ -20,6 +20,7 @@ from backend.db.models import (
     Conflict,
     Depot,
     DoorEventRow,
+    EvidenceFile,
     ExceptionDecision,
     Manifest,
     Parcel,
@@ -34,6 +35,7 @@ from backend.domain.reconcile import (
     DeliveryFacts,
     ExceptionKind,
     FailureFacts,
+    InvalidFile,
     StopException,
     StopFacts,
     stop_exceptions,
@@ -128,13 +130,23 @@ def review_day(
         .order_by(ExceptionDecision.id)
     ):
         decisions[decision.stop_id].append(decision)
+    invalid = _invalid_files(
+        session,
+        {
+            ref["sha256"]
+            for stop in stops
+            if (winner := derivations[stop.id].winning_event_id) in proofs
+            for ref in events[winner].evidence
+        },
+    )
     reviews = []
     for stop, username in rows:
         winner = derivations[stop.id].winning_event_id
         delivery = None
         if winner is not None and winner in proofs:
             proof, event = proofs[winner], events[winner]
-            kinds = Counter(ref["kind"] for ref in event.evidence)
+            refs = {ref["sha256"]: ref["kind"] for ref in event.evidence}
+            kinds = Counter(ref["kind"] for ref in event.evidence if ref["sha256"] not in invalid)
             delivery = DeliveryFacts(
                 recorded_at=event.recorded_at,
                 signatures=kinds["signature"],
@@ -143,6 +155,11 @@ def review_day(
                 scanned_barcodes=frozenset(event.payload.get("scanned_barcodes") or ()),
                 geo_outcome=proof.geo_check["outcome"],
                 distance_to_zone_m=proof.geo_check.get("distance_to_zone_m"),
+                invalid_files=[
+                    InvalidFile(kind, sha, invalid[sha])
+                    for sha, kind in sorted(refs.items())
+                    if sha in invalid
+                ],
             )
         failures = [
             FailureFacts(e.payload.get("reason", ""), _geo_outcome(e, stop, threshold_m))
@@ -176,6 +193,18 @@ def review_day(
             )
         )
     return reviews
+
+
+def _invalid_files(session: Session, hashes: set[str]) -> dict[str, str]:
+    """sha256 -> why the file is not the image it claims to be, for the invalid ones."""
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(EvidenceFile.sha256, EvidenceFile.invalid_reason).where(
+            EvidenceFile.sha256.in_(hashes), EvidenceFile.invalid_reason.is_not(None)
+        )
+    )
+    return {sha: reason for sha, reason in rows if reason is not None}
 
 
 def decision_dict(decision: ExceptionDecision) -> dict[str, Any]:

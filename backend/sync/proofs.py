@@ -17,14 +17,17 @@ from backend.db.models import Organization, Stop
 from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
 from backend.domain.events import DoorEvent
 from backend.domain.geo import GeoFix, check_geofence
+from backend.proofs.pdfsign import PdfSigningKey
 
 
 @dataclass(frozen=True)
 class ProofSealer:
-    """Signs receipts with the active key; publishes every key for verification."""
+    """Signs receipts and proof PDFs with the active key; publishes every key."""
 
     signer: ReceiptSigner
     public_keys: dict[str, bytes]
+    # One PDF signing key per receipt key, derived from its seed (backend.proofs.pdfsign).
+    pdf_keys: dict[str, PdfSigningKey]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProofSealer:
@@ -33,10 +36,19 @@ class ProofSealer:
         return cls(
             signer=ReceiptSigner(seeds[active_kid], active_kid),
             public_keys={kid: public_key_from_seed(seed) for kid, seed in seeds.items()},
+            pdf_keys={kid: PdfSigningKey.from_seed(kid, seed) for kid, seed in seeds.items()},
         )
 
     def public_keys_b64(self) -> dict[str, str]:
         return {kid: base64.b64encode(key).decode() for kid, key in self.public_keys.items()}
+
+    @property
+    def pdf_key(self) -> PdfSigningKey:
+        """The key that signs proof PDFs now (the active receipt key's)."""
+        return self.pdf_keys[self.signer.key_id]
+
+    def pdf_certificates_pem(self) -> dict[str, str]:
+        return {kid: key.certificate_pem() for kid, key in self.pdf_keys.items()}
 
 
 def get_sealer() -> ProofSealer:

@@ -51,7 +51,17 @@ class Sync(MethodView):
 
 @blp.route("/receipt-keys")
 class ReceiptKeys(MethodView):
-    @blp.response(200, description='{"keys": {"<kid>": "<Ed25519 public key, base64>"}}')
+    @blp.response(
+        200,
+        description='{"alg": "Ed25519", "keys": {"<kid>": "<Ed25519 public key, base64>"}, '
+        '"pdf_certificates": {"<kid>": "<PEM X.509 certificate that signs proof PDFs>"}}',
+    )
     def get(self) -> dict[str, Any]:
-        """Public keys that verify proof receipts (for `doorstep verify`)."""
-        return {"alg": "Ed25519", "keys": get_sealer().public_keys_b64()}
+        """Public keys that verify proof receipts, and the certificates that sign proof
+        PDFs (PAdES); save the body and pass it to `doorstep verify --keys`."""
+        sealer = get_sealer()
+        return {
+            "alg": "Ed25519",
+            "keys": sealer.public_keys_b64(),
+            "pdf_certificates": sealer.pdf_certificates_pem(),
+        }

@@ -230,7 +230,7 @@ def test_an_evidence_file_that_is_no_image_costs_a_line_not_the_document(
     body = device.sync(
         [device.event(stop_id, evidence=[ref(not_a_png), ref(not_a_jpeg, "photo", "image/jpeg")])]
     ).get_json()
-    device.upload_owed(body, files)
+    device.upload_owed(body, files, status=422)
 
     response = client.get(f"/api/v1/stops/{stop_id}/proof.pdf", headers=auth("support"))
     assert response.status_code == 200

@@ -23,6 +23,7 @@ from driver_client import capture as capture_module
 from driver_client import sync as sync_module
 from driver_client.capture import Evidence, FixedLocation
 from driver_client.device import Device
+from driver_client.media import render_signature
 
 STEPS = ("file_written", "before_commit", "captured", "response_received", "applying")
 
@@ -67,7 +68,10 @@ def main() -> None:
     n = 0
     while True:
         stop_id = stops[n % len(stops)]
-        signature = Evidence(b"\x89PNG\r\n\x1a\n" + os.urandom(64), "signature", "image/png")
+        # Random ink: every delivery's signature is a distinct real image.
+        ink = [(i * 10.0, float(b)) for i, b in enumerate(os.urandom(8))]
+        drawn = render_signature([ink], canvas_size=(80, 256))
+        signature = Evidence(drawn, "signature", "image/png")
         event = device.capture.deliver(stop_id, f"Recipient {n}", evidence=[signature])
         print(f"CONFIRMED {event['id']}", flush=True)
         die_at("captured", kill_at)

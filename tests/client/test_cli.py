@@ -12,6 +12,7 @@ from driver_client.__main__ import main
 from driver_client.capture import FixedLocation
 from driver_client.device import Device
 from tests.client.conftest import LiveServer
+from tests.sync.helpers import png
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,7 @@ def test_login_sync_list_deliver_and_status(
         "-122.33",
     ]
     signature = tmp_path / "sig.png"
-    signature.write_bytes(b"\x89PNG\r\n\x1a\n" + b"ink" * 40)
+    signature.write_bytes(png("ink"))
     assert main([*base, "login", "driver_a", "--password", "pw"]) == 0
     assert main([*base, "sync"]) == 0
     assert main([*base, "stops"]) == 0
@@ -95,7 +96,7 @@ def test_a_photo_is_sent_upright_small_and_without_location(
 
     base = ["--data", str(tmp_path / "cli"), "--server", server.url]
     signature = tmp_path / "sig.png"
-    signature.write_bytes(b"\x89PNG\r\n\x1a\n" + b"ink" * 40)
+    signature.write_bytes(png("ink"))
     photo = tmp_path / "door.jpg"
     photo.write_bytes(_camera_jpeg())
     main([*base, "login", "driver_a", "--password", "pw"])

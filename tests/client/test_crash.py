@@ -19,6 +19,7 @@ from backend.db.models import DoorEventRow
 from driver_client.device import Device
 from tests.client.conftest import LiveServer
 from tests.client.crash_worker import STEPS
+from tests.sync.helpers import png
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 RANDOM_KILLS = 70  # with 6 rounds of the 5 named steps: 100 kills
@@ -107,7 +108,7 @@ def test_a_full_disk_says_not_saved_and_keeps_earlier_captures(
     device = Device(tmp_path / "phone", server.url, now=server.clock.now)
     device.login("driver_a", "pw")
     device.engine.sync()
-    sig = Evidence(b"\x89PNG\r\n\x1a\n" + b"a" * 100, "signature", "image/png")
+    sig = Evidence(png("a"), "signature", "image/png")
     first = device.capture.deliver(stop_ids[0], "Dana", evidence=[sig])
 
     def no_space(*_args: object, **_kwargs: object) -> None:
@@ -124,7 +125,7 @@ def test_a_full_disk_says_not_saved_and_keeps_earlier_captures(
             real(key, value, db)  # type: ignore[arg-type]
 
         monkeypatch.setattr(device.store, "put", full_at_commit)
-    other = Evidence(b"\x89PNG\r\n\x1a\n" + b"b" * 100, "signature", "image/png")
+    other = Evidence(png("b"), "signature", "image/png")
     with pytest.raises(StorageFull) as refused:
         device.capture.deliver(stop_ids[1], "Bo", evidence=[other])
     assert "not saved" in refused.value.reasons[0]

@@ -16,11 +16,12 @@ from driver_client.transport import Offline
 from tests.client.conftest import LiveServer
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
+from tests.sync.helpers import jpeg, png
 
 ONE_DAY = timedelta(days=1)
 
-SIGNATURE = Evidence(b"\x89PNG\r\n\x1a\n" + b"strokes" * 50, "signature", "image/png")
-PHOTO = Evidence(b"\xff\xd8\xff\xe0" + b"door" * 500, "photo", "image/jpeg")
+SIGNATURE = Evidence(png("strokes"), "signature", "image/png")
+PHOTO = Evidence(jpeg("door"), "photo", "image/jpeg")
 
 
 def _device(tmp_path: Path, server: LiveServer) -> Device:

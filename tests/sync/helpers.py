@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from backend.domain.hlc import HybridLogicalClock
 
@@ -16,8 +19,21 @@ T0 = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
 
 def png(label: str) -> bytes:
-    """Distinct small 'image' bytes; the server checks hashes and sizes, not pixels."""
-    return b"\x89PNG\r\n\x1a\n" + label.encode() * 40
+    """A distinct small real PNG per label: the server decodes every image it receives."""
+    shade = hashlib.sha256(label.encode()).digest()[:3]
+    info = PngInfo()
+    info.add_text("label", label)
+    out = io.BytesIO()
+    Image.new("RGB", (16, 8), tuple(shade)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def jpeg(label: str) -> bytes:
+    """A distinct small real JPEG per label."""
+    shade = hashlib.sha256(label.encode()).digest()[:3]
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), tuple(shade)).save(out, format="JPEG", comment=label.encode())
+    return out.getvalue()
 
 
 def ref(data: bytes, kind: str = "signature", content_type: str = "image/png") -> dict[str, Any]:
@@ -80,15 +96,16 @@ class Device:
             self.cursor = response.get_json()["cursor"]
         return response
 
-    def upload_owed(self, body: dict[str, Any], files: dict[str, bytes]) -> None:
-        """PUT every file a sync response says the server still needs."""
+    def upload_owed(self, body: dict[str, Any], files: dict[str, bytes], status: int = 200) -> None:
+        """PUT every file a sync response says the server still needs; each answers
+        ``status`` (422 for bytes that are not the image they claim to be)."""
         for upload in body["uploads"]:
             response = self.client.put(
                 upload["url"].removeprefix("http://localhost"),
                 data=files[upload["sha256"]],
                 headers={**self.headers, "Content-Type": upload["content_type"]},
             )
-            assert response.status_code == 200, response.get_json()
+            assert response.status_code == status, response.get_json()
 
 
 def files_by_hash(*blobs: bytes) -> dict[str, bytes]:
