@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -35,6 +37,8 @@ _NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
 _NOT_AFTER = datetime(2070, 1, 1, tzinfo=UTC)
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 SIGNATURE_FIELD = "DoorstepProof"
+
+T = TypeVar("T")
 
 
 class PdfSignatureError(ValueError):
@@ -111,7 +115,23 @@ def load_certificate_pem(pem: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem.encode())
 
 
+def _outside_any_event_loop(work: Callable[[], T]) -> T:
+    """Run ``work`` in a thread of its own.
+
+    pyHanko drives its own event loop (``asyncio.run``), which fails in a thread whose
+    loop is already running (an async server worker; Playwright's sync API in tests).
+    A fresh thread has none, whoever calls.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def sign_pdf(pdf_bytes: bytes, key: PdfSigningKey, now: datetime) -> bytes:
+    """``pdf_bytes`` with a PAdES signature by ``key``, dated ``now``."""
+    return _outside_any_event_loop(lambda: _sign_pdf(pdf_bytes, key, now))
+
+
+def _sign_pdf(pdf_bytes: bytes, key: PdfSigningKey, now: datetime) -> bytes:
     """The PDF with a PAdES signature over the whole file, signed at ``now``."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
@@ -157,6 +177,13 @@ class PdfSignatureReport:
 
 
 def verify_pdf_signature(
+    pdf_bytes: bytes, trusted_pems: list[str] | None = None
+) -> PdfSignatureReport:
+    """See :func:`_verify_pdf_signature`."""
+    return _outside_any_event_loop(lambda: _verify_pdf_signature(pdf_bytes, trusted_pems))
+
+
+def _verify_pdf_signature(
     pdf_bytes: bytes, trusted_pems: list[str] | None = None
 ) -> PdfSignatureReport:
     """Check the PDF's one signature covers the whole file, intact, by a trusted key.

@@ -139,7 +139,8 @@ def test_the_signature_is_pades_and_validates_with_pyhankos_validator(
     reader = PdfFileReader(io.BytesIO(signed.pdf))
     [signature] = reader.embedded_signatures
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES baseline
-    certificate = load_certificate_pem(signed.keys["pdf_certificates"]["receipt-demo-1"])
+    [published] = signed.keys["pdf_certificates"].values()
+    certificate = load_certificate_pem(published)
     root = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
     status = validate_pdf_signature(

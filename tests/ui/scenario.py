@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ Config.set("graphics", "height", "800")
 from kivy.clock import Clock  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
+from backend.domain.clock import SetClock  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
 from driver_client.ui.app import DriverApp  # noqa: E402
@@ -217,9 +219,10 @@ class Scenario:
 
 def main() -> None:
     server, data, shots, photo = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-    mode = sys.argv[5] if len(sys.argv) > 5 else "full"
+    mode = sys.argv[5]
+    now = SetClock(datetime.fromisoformat(sys.argv[6])).now
     shots.mkdir(parents=True, exist_ok=True)
-    device = Device(data, server, FixedLocation(47.611, -122.331, 6))
+    device = Device(data, server, FixedLocation(47.611, -122.331, 6, now), now)
     app = DriverApp(device, lambda: Path(photo).read_bytes(), sync_interval_s=3600)
     # A short timer so the restarted app syncs (and probes) promptly in the test.
     app.sync_interval_s = 3600 if mode != "resume" else 1

@@ -47,6 +47,9 @@ def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, i
         str(SCREENSHOTS),
         str(photo),
         mode,
+        # The phone's clock starts at the test server's reading, as a real phone's
+        # agrees with a real server's.
+        server.clock.now().isoformat(),
     ]
     process = subprocess.Popen(  # noqa: S603 - fixed argv: Xvfb wrapper and our own script
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
