@@ -161,9 +161,9 @@ class SyncEngine:
             rows = self.store.query("SELECT * FROM files WHERE sha256 = ?", (target["sha256"],))
             if not rows:
                 continue  # owed by another device of this driver
-            data = Path(rows[0]["path"]).read_bytes()
+            path = Path(rows[0]["path"])
             try:
-                ok = self._send_file(target, data)
+                ok = self._send_file(target, path)
             except Offline:
                 report.upload_failures += 1
                 break
@@ -177,17 +177,33 @@ class SyncEngine:
                 report.upload_failures += 1
         self._owed = []
 
-    def _send_file(self, target: dict[str, Any], data: bytes) -> bool:
+    def _send_file(self, target: dict[str, Any], path: Path) -> bool:
         if target["method"] == "PUT":
-            reply = self.transport.call(
-                "PUT", target["url"], data, {"Content-Type": target["content_type"]}
-            )
-            return reply.status == 200
-        body, content_type = _multipart(target["fields"], data, target["content_type"])
+            return self._put_rest(target, path)
+        # S3's presigned POST is all or nothing: a broken one is sent again whole.
+        body, content_type = _multipart(target["fields"], path.read_bytes(), target["content_type"])
         reply = self.transport.send("POST", target["url"], body, {"Content-Type": content_type})
         if reply.status not in (200, 201, 204):
             return False
         return self.transport.call("POST", target["complete_url"]).status == 200
+
+    def _put_rest(self, target: dict[str, Any], path: Path) -> bool:
+        """PUT the bytes of ``path`` the server does not hold yet: all of them, or the
+        rest of an upload a dropped connection broke off (docs/sync-protocol.md)."""
+        size: int = target["size"]
+        state = self.transport.call("GET", f"{target['url']}/upload")
+        if state.status != 200:
+            return False
+        if state.body["verified"]:
+            return True  # an earlier upload arrived; only its answer was lost
+        offset: int = state.body["offset"]
+        headers = {"Content-Type": target["content_type"], "Content-Length": str(size - offset)}
+        if offset > 0:
+            headers["Content-Range"] = f"bytes {offset}-{size - 1}/{size}"
+        with path.open("rb") as body:
+            body.seek(offset)
+            reply = self.transport.call("PUT", target["url"], body, headers)
+        return reply.status == 200
 
 
 def _multipart(fields: dict[str, str], data: bytes, content_type: str) -> tuple[bytes, str]:
