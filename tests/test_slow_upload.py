@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,15 @@ def _throttled_put(base: str, path: str, headers: dict[str, str], body: bytes) -
     return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
 
 
+def _sync(base: str, device_id: str, token: str, events: list[Any]) -> requests.Response:
+    return requests.post(
+        f"{base}/api/v1/sync",
+        json={"device_id": device_id, "cursor": None, "events": events},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
 def _timed(call: Callable[[], requests.Response]) -> float:
     started = time.monotonic()
     response = call()
@@ -120,12 +130,7 @@ def test_a_2_mb_photo_over_a_20_kb_per_s_link_arrives_while_others_are_served(
 
     with background_server(settings) as base:
         token = _log_in(base, "driver_a", "dev-driver_a")
-        synced = requests.post(
-            f"{base}/api/v1/sync",
-            json={"device_id": "dev-driver_a", "cursor": None, "events": delivery},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
+        synced = _sync(base, "dev-driver_a", token, delivery)
         assert synced.status_code == 200, synced.text
         (upload,) = synced.json()["uploads"]
         assert _status(database, stops["driver_a"][0]) == "evidence_pending"
@@ -145,23 +150,13 @@ def test_a_2_mb_photo_over_a_20_kb_per_s_link_arrives_while_others_are_served(
         uploader.start()
 
         latencies: dict[str, list[float]] = {"healthz": [], "login": [], "sync": []}
-        token_b = ""
         while uploader.is_alive():
             latencies["healthz"].append(_timed(lambda: requests.get(f"{base}/healthz", timeout=30)))
             login_started = time.monotonic()
             token_b = _log_in(base, "driver_b", "dev-driver_b")
             latencies["login"].append(time.monotonic() - login_started)
             # A sync that writes: driver_b's deliveries (sent again: answered duplicate).
-            latencies["sync"].append(
-                _timed(
-                    lambda: requests.post(
-                        f"{base}/api/v1/sync",
-                        json={"device_id": "dev-driver_b", "cursor": None, "events": others},
-                        headers={"Authorization": f"Bearer {token_b}"},
-                        timeout=30,
-                    )
-                )
-            )
+            latencies["sync"].append(_timed(partial(_sync, base, "dev-driver_b", token_b, others)))
             uploader.join(timeout=EVERY_S)
         elapsed = time.monotonic() - started
 
