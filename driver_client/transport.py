@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from driver_client.store import Store
 
@@ -45,11 +45,7 @@ class Transport:
 
     # -- raw ---------------------------------------------------------------------
 
-    def send(
-        self, method: str, url: str, data: bytes | IO[bytes] | None, headers: dict[str, str]
-    ) -> Response:
-        """One request. ``data`` may be an open file, streamed from where it stands
-        (then ``headers`` must give its Content-Length)."""
+    def send(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Response:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:  # noqa: S310
@@ -106,17 +102,13 @@ class Transport:
         self,
         method: str,
         url: str,
-        data: bytes | IO[bytes] | None = None,
+        data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
         """An authenticated request; refreshes an expired token once and retries."""
         if not url.startswith("http"):
             url = f"{self.base_url}{url}"
-        # A file body is sent again from the same place when the token is refreshed.
-        start = data.tell() if data is not None and not isinstance(data, bytes) else 0
         for attempt in range(2):
-            if data is not None and not isinstance(data, bytes):
-                data.seek(start)
             all_headers = {
                 **(headers or {}),
                 "Authorization": f"Bearer {self.store.get('access_token', '')}",
