@@ -217,7 +217,10 @@ class LocalStore:
         """Delete partial uploads last written before ``untouched_since`` (a device that
         never came back); one still being received is skipped."""
         removed: list[Path] = []
-        for path in sorted(self.root.glob("org/*/partial/*")):
+        # Also the temporary files of the earlier, non-resumable uploads (".upload-*"
+        # beside the evidence) that a killed worker left behind.
+        leftovers = [*self.root.glob("org/*/partial/*"), *self.root.glob("org/*/sha256/.upload-*")]
+        for path in sorted(leftovers):
             try:
                 handle = path.open("rb")
             except FileNotFoundError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,3 +200,13 @@ def test_unreachable_s3_is_reported_as_unavailable(monkeypatch: pytest.MonkeyPat
     store = S3Store("nowhere", f"http://127.0.0.1:{port}", "us-east-1")
     with pytest.raises(StoreUnavailable):
         store.exists(1, SHA)
+
+
+def test_temporary_files_of_earlier_uploads_are_removed_too(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.receive(1, SHA, io.BytesIO(DATA), len(DATA))
+    leftover = tmp_path / "org/1/sha256/.upload-k1ll3d"
+    leftover.write_bytes(b"half a photo")
+    os.utime(leftover, (NOW.timestamp(), NOW.timestamp()))
+    assert store.remove_stale_partials(untouched_since=NOW + timedelta(days=1)) == [leftover]
+    assert store.verify(1, SHA, len(DATA))
