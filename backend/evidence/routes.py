@@ -120,7 +120,6 @@ class EvidenceFileResource(MethodView):
     @accepts(*ALLOWED_CONTENT_TYPES)
     @blp.response(200, FileStateSchema)
     @blp.alt_response(404, description="file_not_referenced: no event references this hash")
-    @blp.alt_response(409, description="upload_direct_to_store: use the presigned target")
     @blp.alt_response(
         202,
         schema=FileStateSchema,
@@ -129,8 +128,9 @@ class EvidenceFileResource(MethodView):
     @blp.alt_response(400, description="invalid_content_range")
     @blp.alt_response(
         409,
-        description="upload_offset_mismatch: the range starts past the bytes held (errors.offset)"
-        "; upload_in_progress: another request is uploading this file",
+        description="upload_direct_to_store: use the presigned target; upload_offset_mismatch:"
+        " the range starts past the bytes held (errors.offset); upload_in_progress: another"
+        " request is uploading this file",
     )
     @blp.alt_response(411, description="length_required: send Content-Length")
     @blp.alt_response(
