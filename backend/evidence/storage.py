@@ -146,6 +146,8 @@ class LocalStore:
             return 0
         with handle:
             _lock(handle)
+            if not _still_at(handle, path):
+                return 0  # published or removed while we waited: nothing partial is held
             return os.fstat(handle.fileno()).st_size
 
     def receive_range(
