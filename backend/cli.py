@@ -249,17 +249,17 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     """Delete evidence bytes of stops before a date, except under legal hold."""
     from datetime import date
 
-    from backend.evidence.retention import purge_before
+    from backend import clock
+    from backend.evidence.retention import purge_before, remove_abandoned_uploads
     from backend.evidence.service import build_store
 
     settings = load_settings()
     settings.check_safe_for_production()
+    store = build_store(settings)
     database = Database(settings.database_url)
     try:
         with database.session() as session:
-            report = purge_before(
-                session, build_store(settings), date.fromisoformat(args.before), args.dry_run
-            )
+            report = purge_before(session, store, date.fromisoformat(args.before), args.dry_run)
     finally:
         database.dispose()
     verb = "would purge" if args.dry_run else "purged"
@@ -267,6 +267,9 @@ def _cmd_retention(args: argparse.Namespace) -> int:
         f"{verb} {len(report.purged)} file(s); kept {len(report.kept_on_legal_hold)} on "
         f"legal hold and {len(report.kept_recent)} cited by newer stops"
     )
+    if not args.dry_run:
+        abandoned = remove_abandoned_uploads(store, clock.now())
+        print(f"removed {len(abandoned)} abandoned partial upload(s)")
     return 0
 
 

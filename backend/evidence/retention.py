@@ -4,12 +4,16 @@ A file is purged when every stop citing it is older than the cut-off and none of
 those stops has an open dispute (legal hold). The row stays, marked ``purged_at``:
 the file's hash is still in the proof, so the digest and the receipt still verify;
 only the bytes are gone. Run with ``doorstep retention --before YYYY-MM-DD``.
+
+The same job removes uploads a device broke off and never resumed
+(:func:`remove_abandoned_uploads`): those bytes were never evidence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +22,11 @@ from backend import clock
 from backend.db.models import DoorEventRow, EventEvidence, EvidenceFile, Stop
 from backend.db.session import begin_write
 from backend.disputes.service import on_legal_hold
-from backend.evidence.storage import EvidenceStore
+from backend.evidence.storage import EvidenceStore, LocalStore
+
+# A device resumes a broken upload at its next sync, minutes or hours later; bytes
+# nobody added to for a day are from a device that will start over, if ever.
+ABANDONED_UPLOAD_AFTER = timedelta(hours=24)
 
 
 @dataclass
@@ -69,3 +77,11 @@ def purge_before(
         file.purged_at = now
     session.commit()
     return report
+
+
+def remove_abandoned_uploads(store: EvidenceStore, now: datetime) -> list[Path]:
+    """Delete partial uploads (local store) nothing was added to for a day before
+    ``now``; S3 keeps no partial uploads (a presigned POST is all or nothing)."""
+    if not isinstance(store, LocalStore):
+        return []
+    return store.remove_stale_partials(untouched_since=now - ABANDONED_UPLOAD_AFTER)

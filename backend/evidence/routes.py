@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, request, stream_with_context
@@ -19,6 +20,8 @@ from backend.evidence.storage import (
     LocalStore,
     StoreError,
     StoreUnavailable,
+    UploadInProgress,
+    UploadOffsetMismatch,
 )
 from backend.http import ApiBlueprint, accepts
 from backend.sync.settle import settle_stops_citing
@@ -31,6 +34,54 @@ blp = ApiBlueprint(
 class FileStateSchema(Schema):
     sha256 = fields.String(required=True)
     verified = fields.Boolean(required=True)
+    # Bytes the server holds of an unfinished upload (202 answers only).
+    offset = fields.Integer()
+
+
+class UploadStateSchema(Schema):
+    sha256 = fields.String(required=True)
+    size = fields.Integer(required=True)
+    verified = fields.Boolean(required=True)
+    offset = fields.Integer(required=True, metadata={"description": "resume the PUT from here"})
+
+
+CONTENT_RANGE = re.compile(r"bytes (\d{1,12})-(\d{1,12})/(\d{1,12})")
+# Also sent as a header, as the tus protocol names it, for clients that read only headers.
+UPLOAD_OFFSET = "Upload-Offset"
+
+
+def _body_start(header: str | None, size: int, length: int) -> int:
+    """Where in the file a PUT body starts: 0 for the whole file, else the start of its
+    ``Content-Range: bytes <start>-<end>/<size>``. Raises unless the body is exactly
+    the bytes it claims to be."""
+    if header is None:
+        if length != size:
+            raise ApiError(
+                422,
+                "size_mismatch",
+                f"the event declared {size} bytes, Content-Length is {length}",
+            )
+        return 0
+    match = CONTENT_RANGE.fullmatch(header.strip())
+    if match is None:
+        raise ApiError(400, "invalid_content_range", "send Content-Range: bytes start-end/size")
+    start, end, total = (int(group) for group in match.groups())
+    if total != size:
+        raise ApiError(422, "size_mismatch", f"the event declared {size} bytes, not {total}")
+    if not start <= end < total:
+        raise ApiError(400, "invalid_content_range", f"bytes {start}-{end} are not in the file")
+    if length != end - start + 1:
+        raise ApiError(
+            422, "size_mismatch", f"bytes {start}-{end} are {end - start + 1} bytes, not {length}"
+        )
+    return start
+
+
+def _local_store() -> LocalStore:
+    store = service.get_store()
+    if not isinstance(store, LocalStore):
+        raise ApiError(409, "upload_direct_to_store", "upload to the target the sync response gave")
+    return store
 
 
 def _answer(session: Any, file: Any) -> dict[str, Any]:
@@ -69,52 +120,69 @@ class EvidenceFileResource(MethodView):
     @accepts(*ALLOWED_CONTENT_TYPES)
     @blp.response(200, FileStateSchema)
     @blp.alt_response(404, description="file_not_referenced: no event references this hash")
-    @blp.alt_response(409, description="upload_direct_to_store: use the presigned target")
+    @blp.alt_response(
+        202,
+        schema=FileStateSchema,
+        description="a Content-Range that does not end the file was kept",
+    )
+    @blp.alt_response(400, description="invalid_content_range")
+    @blp.alt_response(
+        409,
+        description="upload_direct_to_store: use the presigned target; upload_offset_mismatch:"
+        " the range starts past the bytes held (errors.offset); upload_in_progress: another"
+        " request is uploading this file",
+    )
     @blp.alt_response(411, description="length_required: send Content-Length")
     @blp.alt_response(
         422,
         description="hash_mismatch, size_mismatch, content_type_mismatch; " + REFUSED_IMAGE,
     )
-    def put(self, sha256: str) -> dict[str, Any]:
-        """Upload the bytes of a file an event referenced (local store only).
+    def put(self, sha256: str) -> Any:
+        """Upload the bytes of a file an event referenced (local store only), whole or
+        from where a broken upload stopped (``Content-Range``, see ``GET .../upload``).
 
-        The body is streamed to a temporary file, checked against the size and SHA-256
-        the event declared, and only then published; a cut connection or wrong bytes
-        leave the file pending. The published bytes are then decoded once as their
-        declared image type. Uploading a file the server already holds is a no-op.
+        The body is streamed to a partial file, and only once the file is complete and
+        matches the size and SHA-256 the event declared is it published; a cut
+        connection keeps the bytes received for a resume and leaves the file pending.
+        The published bytes are then decoded once as their declared image type.
+        Uploading a file the server already holds is a no-op.
         """
         session = db_session()
         file = _referenced_file(sha256)
         if file.verified_at is not None:
             return _answer(session, file)
-        store = service.get_store()
-        if not isinstance(store, LocalStore):
-            raise ApiError(
-                409, "upload_direct_to_store", "upload to the target the sync response gave"
-            )
+        store = _local_store()
         if request.mimetype != file.content_type:
             raise ApiError(
                 422,
                 "content_type_mismatch",
                 f"the event declared {file.content_type}, the body is {request.mimetype}",
             )
-        if request.content_length is None:
+        length = request.content_length
+        if length is None:
             raise ApiError(411, "length_required", "send the body with a Content-Length")
-        if request.content_length != file.size:
-            raise ApiError(
-                422,
-                "size_mismatch",
-                f"the event declared {file.size} bytes, Content-Length is {request.content_length}",
-            )
+        start = _body_start(request.headers.get("Content-Range"), file.size, length)
         org_id, size, content_type = file.org_id, file.size, file.content_type
         # The body can take minutes over a phone network: it is received with no
         # transaction open, so no writer waits for it (on SQLite, a write transaction
         # held meanwhile would stall every sync). Two uploads of the same file at once
-        # are harmless: the store publishes only bytes that match the hash.
+        # take turns on its partial file, and only bytes that match the hash are published.
         session.rollback()
         try:
-            service.receive_upload(store, org_id, sha256, size, request.stream)
+            complete = service.receive_upload(
+                store, org_id, sha256, size, start, length, request.stream
+            )
+            if not complete:
+                held = start + length
+                kept = {"sha256": sha256, "verified": False, "offset": held}
+                return kept, 202, {UPLOAD_OFFSET: str(held)}
             invalid_reason = service.inspect_image(store, org_id, sha256, content_type)
+        except UploadOffsetMismatch as exc:
+            raise ApiError(
+                409, exc.code, exc.message, {"offset": exc.offset}, {UPLOAD_OFFSET: str(exc.offset)}
+            ) from exc
+        except UploadInProgress as exc:
+            raise ApiError(409, exc.code, exc.message) from exc
         except StoreUnavailable as exc:
             raise ApiError(503, exc.code, exc.message) from exc
         except StoreError as exc:
@@ -161,6 +229,31 @@ def serve_file(sha256: str) -> Response:
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     response.direct_passthrough = True
     return response
+
+
+@blp.route("/<string:sha256>/upload")
+class UploadState(MethodView):
+    @require_roles(Role.DRIVER)
+    @blp.response(200, UploadStateSchema)
+    @blp.alt_response(404, description="file_not_referenced: no event references this hash")
+    @blp.alt_response(409, description="upload_direct_to_store; upload_in_progress")
+    def get(self, sha256: str) -> Any:
+        """How many bytes of this file the server holds: resume the PUT from ``offset``
+        (the file's size once it has verified; local store only)."""
+        session = db_session()
+        file = _referenced_file(sha256)
+        state = {"sha256": sha256, "size": file.size, "verified": file.verified_at is not None}
+        if file.verified_at is not None:
+            offset = file.size
+        else:
+            store = _local_store()
+            org_id = file.org_id
+            session.rollback()  # the count may wait for a request that is still writing
+            try:
+                offset = store.partial_offset(org_id, sha256)
+            except UploadInProgress as exc:
+                raise ApiError(409, exc.code, exc.message) from exc
+        return {**state, "offset": offset}, 200, {UPLOAD_OFFSET: str(offset)}
 
 
 @blp.route("/<string:sha256>/complete")

@@ -85,15 +85,22 @@ def inspect_image(store: EvidenceStore, org_id: int, sha256: str, content_type: 
 
 
 def receive_upload(
-    store: LocalStore, org_id: int, sha256: str, size: int, stream: IO[bytes]
-) -> None:
-    """Store the bytes of an upload if they are ``size`` bytes hashing to ``sha256``;
-    raise StoreError (and keep nothing) if not.
+    store: LocalStore,
+    org_id: int,
+    sha256: str,
+    size: int,
+    start: int,
+    length: int,
+    stream: IO[bytes],
+) -> bool:
+    """Store bytes ``start`` to ``start + length`` of an upload; True once the file is
+    complete, ``size`` bytes hashing to ``sha256``, and published (see
+    :meth:`LocalStore.receive_range`: bytes before a cut are kept for a resume).
 
     Touches no database row, so callers can (and the upload route does) run it outside
     any transaction; :func:`mark_verified` records the result afterwards.
     """
-    store.receive(org_id, sha256, stream, size)
+    return store.receive_range(org_id, sha256, size, start, length, stream, clock.now())
 
 
 def mark_verified(file: EvidenceFile, invalid_reason: str | None) -> bool:

@@ -7,9 +7,10 @@ is never uploaded twice.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,39 +120,120 @@ class LocalStore:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
-    def receive(self, org_id: int, sha256: str, stream: IO[bytes], size: int) -> None:
-        """Stream an upload to disk, check its size and hash, and publish it atomically.
+    def _partial_path(self, org_id: int, sha256: str) -> Path:
+        # Beside the published files, never under their names: a partial file is not
+        # evidence until its hash matches.
+        return self.root / f"org/{int(org_id)}/partial" / Path(object_key(org_id, sha256)).name
 
-        The bytes go to a temporary file in the same folder, are fsynced, and are
-        renamed into place only when they match: a cut connection or a wrong hash
-        leaves nothing behind under the real name.
+    def receive(
+        self, org_id: int, sha256: str, stream: IO[bytes], size: int, now: datetime | None = None
+    ) -> None:
+        """Receive a whole file in one body; see :meth:`receive_range`."""
+        complete = self.receive_range(org_id, sha256, size, 0, size, stream, now or system_now())
+        if not complete:  # pragma: no cover - a whole body either completes or raises
+            raise StoreError("size_mismatch", f"received fewer than {size} bytes")
+
+    def partial_offset(self, org_id: int, sha256: str) -> int:
+        """How many bytes of an unfinished upload the store holds (0 if none).
+
+        Waits for an upload of this file that is still being received, so the answer
+        counts every byte it wrote.
+        """
+        path = self._partial_path(org_id, sha256)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            return 0
+        with handle:
+            _lock(handle)
+            if not _still_at(handle, path):
+                return 0  # published or removed while we waited: nothing partial is held
+            return os.fstat(handle.fileno()).st_size
+
+    def receive_range(
+        self,
+        org_id: int,
+        sha256: str,
+        size: int,
+        start: int,
+        length: int,
+        stream: IO[bytes],
+        now: datetime,
+    ) -> bool:
+        """Write bytes ``start`` to ``start + length`` of a ``size``-byte file; True once
+        the file is complete, matches ``sha256`` and is published.
+
+        Bytes go to a per-tenant, per-hash partial file and stay there when the
+        connection breaks, so the device can resume from :meth:`partial_offset`. A
+        ``start`` before the held offset overwrites from there (the bytes are the same
+        ones, or the final hash check refuses them); a ``start`` after it would leave a
+        hole: StoreError ``upload_offset_mismatch``. The complete file is fsynced, hashed
+        and only then renamed into place; bytes that do not match are deleted, so the
+        next attempt starts over. The partial's mtime is set to ``now`` (the server's
+        clock) after each write: :meth:`remove_stale_partials` tells age by it.
         """
         final = self._path(org_id, sha256)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        received = 0
-        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
+        partial = self._partial_path(org_id, sha256)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("a+b") as handle:
+            _lock(handle)
+            if not _still_at(handle, partial):
+                # Another upload published (or the cleanup removed) it while we waited.
+                if final.is_file():
+                    return True
+                raise UploadInProgress()
+            held = os.fstat(handle.fileno()).st_size
+            if start > held:
+                raise UploadOffsetMismatch(held)
+            handle.truncate(start)
+            received = 0
+            try:
                 while chunk := stream.read(CHUNK):
                     received += len(chunk)
-                    if received > size:
-                        raise StoreError("size_mismatch", f"the body is longer than {size} bytes")
-                    digest.update(chunk)
-                    tmp.write(chunk)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            if received != size:
+                    if received > length:
+                        raise StoreError("size_mismatch", f"the body is longer than {length} bytes")
+                    # Append mode: every write lands at the end, which is ``start + received``.
+                    handle.write(chunk)
+            finally:
+                # Bytes that arrived before a cut are kept for the next attempt.
+                handle.flush()
+                os.fsync(handle.fileno())
+                os.utime(handle.fileno(), (now.timestamp(), now.timestamp()))
+            if received != length:
                 raise StoreError(
-                    "size_mismatch", f"received {received} bytes, the event declared {size}"
+                    "size_mismatch", f"received {received} bytes, Content-Length was {length}"
                 )
-            if digest.hexdigest() != sha256:
+            if start + received < size:
+                return False
+            handle.seek(0)
+            actual, actual_size = hash_stream(iter(lambda: handle.read(CHUNK), b""))
+            if (actual, actual_size) != (sha256, size):
+                partial.unlink(missing_ok=True)
                 raise StoreError("hash_mismatch", "the bytes do not hash to the declared SHA-256")
-            os.replace(tmp_name, final)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, final)
             _fsync_dir(final.parent)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+            return True
+
+    def remove_stale_partials(self, untouched_since: datetime) -> list[Path]:
+        """Delete partial uploads last written before ``untouched_since`` (a device that
+        never came back); one still being received is skipped."""
+        removed: list[Path] = []
+        # Also the temporary files of the earlier, non-resumable uploads (".upload-*"
+        # beside the evidence) that a killed worker left behind.
+        leftovers = [*self.root.glob("org/*/partial/*"), *self.root.glob("org/*/sha256/.upload-*")]
+        for path in sorted(leftovers):
+            try:
+                handle = path.open("rb")
+            except FileNotFoundError:
+                continue
+            with handle:
+                if not _try_lock(handle) or not _still_at(handle, path):
+                    continue
+                if os.fstat(handle.fileno()).st_mtime < untouched_since.timestamp():
+                    path.unlink()
+                    removed.append(path)
+        return removed
 
     def delete(self, org_id: int, sha256: str) -> None:
         self._path(org_id, sha256).unlink(missing_ok=True)
@@ -164,6 +246,55 @@ class LocalStore:
             url=f"{api_base}/api/v1/evidence/{sha256}",
             headers={"Content-Type": content_type, "Authorization": "Bearer <access token>"},
         )
+
+
+class UploadOffsetMismatch(StoreError):
+    """A ranged upload started past the bytes the store holds; ``offset`` is that count."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(
+            "upload_offset_mismatch", f"the server holds {offset} bytes; continue from there"
+        )
+        self.offset = offset
+
+
+class UploadInProgress(StoreError):
+    """Another request is writing this file's partial upload; try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("upload_in_progress", "this file is being uploaded by another request")
+
+
+# How long a request waits for another upload of the same file to let go of it. The
+# other one is usually a connection that just broke and is being wound up.
+LOCK_WAIT_S = 5.0
+
+
+def _try_lock(handle: IO[bytes]) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock(handle: IO[bytes]) -> None:
+    """Lock a partial file against every other upload of it (threads and processes);
+    released when ``handle`` closes."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while not _try_lock(handle):
+        if time.monotonic() > deadline:
+            raise UploadInProgress()
+        time.sleep(0.05)
+
+
+def _still_at(handle: IO[bytes], path: Path) -> bool:
+    """Whether ``path`` still names the file ``handle`` has open (it may have been
+    published or removed by whoever held the lock before)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(path: Path) -> None:

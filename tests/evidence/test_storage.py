@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from backend.evidence.storage import LocalStore, S3Store, StoreError, StoreUnavailable, object_key
+from backend.evidence.storage import (
+    LocalStore,
+    S3Store,
+    StoreError,
+    StoreUnavailable,
+    UploadOffsetMismatch,
+    object_key,
+)
 
 DATA = b"\x89PNG\r\n\x1a\n" + b"signature-bytes" * 100
 SHA = hashlib.sha256(DATA).hexdigest()
+# When a partial upload was last written, as the server's clock told it.
+NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
 
 class _CutStream(io.RawIOBase):
@@ -54,7 +65,8 @@ def test_local_store_refuses_bytes_with_another_hash(tmp_path: Path) -> None:
         store.receive(1, SHA, io.BytesIO(tampered), len(tampered))
     assert caught.value.code == "hash_mismatch"
     assert not store.exists(1, SHA)
-    assert list((tmp_path / "org/1/sha256").iterdir()) == []
+    # Nothing is kept: the next attempt starts over.
+    assert [p for p in (tmp_path / "org/1").rglob("*") if p.is_file()] == []
 
 
 def test_local_store_refuses_a_body_longer_than_declared(tmp_path: Path) -> None:
@@ -64,12 +76,70 @@ def test_local_store_refuses_a_body_longer_than_declared(tmp_path: Path) -> None
     assert caught.value.code == "size_mismatch"
 
 
-def test_a_cut_connection_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_a_cut_connection_publishes_nothing_and_keeps_the_bytes_for_a_resume(
+    tmp_path: Path,
+) -> None:
     store = LocalStore(tmp_path)
+    half = len(DATA) // 2
     with pytest.raises(ConnectionResetError):
-        store.receive(1, SHA, _CutStream(DATA, len(DATA) // 2), len(DATA))  # type: ignore[arg-type]
+        store.receive(1, SHA, _CutStream(DATA, half), len(DATA))  # type: ignore[arg-type]
     assert not store.exists(1, SHA)
-    assert list((tmp_path / "org/1/sha256").iterdir()) == []
+    assert not (tmp_path / "org/1/sha256").exists()
+    assert store.partial_offset(1, SHA) == half
+    assert not store.verify(1, SHA, len(DATA))
+
+
+def test_an_upload_resumes_from_the_bytes_held(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    cut = len(DATA) * 8 // 10
+    with pytest.raises(ConnectionResetError):
+        store.receive(1, SHA, _CutStream(DATA, cut), len(DATA))  # type: ignore[arg-type]
+    held = store.partial_offset(1, SHA)
+    rest = DATA[held:]
+    assert store.receive_range(1, SHA, len(DATA), held, len(rest), io.BytesIO(rest), NOW)
+    assert store.verify(1, SHA, len(DATA))
+    assert store.partial_offset(1, SHA) == 0
+    assert list((tmp_path / "org/1/partial").iterdir()) == []
+
+
+def test_a_range_in_the_middle_is_kept_and_answered_incomplete(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    first = DATA[:100]
+    assert not store.receive_range(1, SHA, len(DATA), 0, 100, io.BytesIO(first), NOW)
+    assert store.partial_offset(1, SHA) == 100
+    # Re-sending bytes the server already has overwrites them with the same bytes.
+    again = DATA[50:]
+    assert store.receive_range(1, SHA, len(DATA), 50, len(again), io.BytesIO(again), NOW)
+    assert store.verify(1, SHA, len(DATA))
+
+
+def test_a_range_starting_past_the_bytes_held_is_refused(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.receive_range(1, SHA, len(DATA), 0, 100, io.BytesIO(DATA[:100]), NOW)
+    with pytest.raises(UploadOffsetMismatch) as caught:
+        store.receive_range(1, SHA, len(DATA), 200, 10, io.BytesIO(DATA[200:210]), NOW)
+    assert (caught.value.code, caught.value.offset) == ("upload_offset_mismatch", 100)
+    assert store.partial_offset(1, SHA) == 100
+
+
+def test_a_resumed_upload_that_does_not_hash_starts_over(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.receive_range(1, SHA, len(DATA), 0, 100, io.BytesIO(b"x" * 100), NOW)
+    rest = DATA[100:]
+    with pytest.raises(StoreError) as caught:
+        store.receive_range(1, SHA, len(DATA), 100, len(rest), io.BytesIO(rest), NOW)
+    assert caught.value.code == "hash_mismatch"
+    assert (store.partial_offset(1, SHA), store.exists(1, SHA)) == (0, False)
+
+
+def test_partials_untouched_for_a_day_are_removed(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    other = hashlib.sha256(b"other").hexdigest()
+    store.receive_range(1, SHA, len(DATA), 0, 10, io.BytesIO(DATA[:10]), NOW)
+    store.receive_range(2, other, 5, 0, 2, io.BytesIO(b"ot"), NOW + timedelta(hours=2))
+    removed = store.remove_stale_partials(untouched_since=NOW + timedelta(hours=1))
+    assert removed == [tmp_path / "org/1/partial" / SHA]
+    assert (store.partial_offset(1, SHA), store.partial_offset(2, other)) == (0, 2)
 
 
 def test_tenants_do_not_share_files(tmp_path: Path) -> None:
@@ -130,3 +200,13 @@ def test_unreachable_s3_is_reported_as_unavailable(monkeypatch: pytest.MonkeyPat
     store = S3Store("nowhere", f"http://127.0.0.1:{port}", "us-east-1")
     with pytest.raises(StoreUnavailable):
         store.exists(1, SHA)
+
+
+def test_temporary_files_of_earlier_uploads_are_removed_too(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.receive(1, SHA, io.BytesIO(DATA), len(DATA))
+    leftover = tmp_path / "org/1/sha256/.upload-k1ll3d"
+    leftover.write_bytes(b"half a photo")
+    os.utime(leftover, (NOW.timestamp(), NOW.timestamp()))
+    assert store.remove_stale_partials(untouched_since=NOW + timedelta(days=1)) == [leftover]
+    assert store.verify(1, SHA, len(DATA))

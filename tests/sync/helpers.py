@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,15 @@ def jpeg(label: str) -> bytes:
     shade = hashlib.sha256(label.encode()).digest()[:3]
     out = io.BytesIO()
     Image.new("RGB", (32, 24), tuple(shade)).save(out, format="JPEG", comment=label.encode())
+    return out.getvalue()
+
+
+def noise_jpeg(width: int, height: int, seed: str = "noise") -> bytes:
+    """A real JPEG of random pixels, which barely compress: about 1.2 bytes a pixel at
+    quality 95, so a big upload is easy to make (1600 x 1100 is about 2 MB)."""
+    pixels = random.Random(seed).randbytes(width * height * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), pixels).save(out, format="JPEG", quality=95)
     return out.getvalue()
 
 
