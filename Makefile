@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
+# gunicorn's own refusals (414, 431, 400) in the API's JSON error shape (backend/serving.py).
+WORKER_CLASS := backend.serving.JsonErrorThreadWorker
 export PYTHONDONTWRITEBYTECODE := 1
 
 CORE_STAMP := $(VENV)/.core-installed
@@ -26,7 +28,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 ## run: set up everything, seed the demo if the database is empty, serve on $(HOST):$(PORT)
 run: $(CORE_STAMP)
 	$(BIN)/python -m backend.cli setup --host $(HOST) --port $(PORT)
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
+	$(BIN)/gunicorn --workers $(WORKERS) --worker-class $(WORKER_CLASS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
 
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
@@ -64,7 +66,7 @@ demo: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.demo --folder var/demo --serve-at $(HOST):$(PORT)
 	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
 	  DOORSTEP_SECRETS_DIR=$(CURDIR)/var/demo \
-	  exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
+	  exec $(BIN)/gunicorn --workers $(WORKERS) --worker-class $(WORKER_CLASS) --bind $(HOST):$(PORT) --access-logfile - 'backend:create_app()'
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)
@@ -89,7 +91,7 @@ seed: migrate
 ## serve-prod: gunicorn against PostgreSQL; needs DOORSTEP_ENV=production and real secrets
 serve-prod: $(CORE_STAMP)
 	DOORSTEP_ENV=production $(BIN)/python -m backend.cli migrate
-	DOORSTEP_ENV=production $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) \
+	DOORSTEP_ENV=production $(BIN)/gunicorn --workers $(WORKERS) --worker-class $(WORKER_CLASS) --bind $(HOST):$(PORT) \
 	  --access-logfile - 'backend:create_app()'
 
 ## bench: throughput ratios against a floor measured in the same run

@@ -16,6 +16,7 @@ from pathlib import Path
 from backend.config import PROJECT_ROOT, Settings
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+WORKER_CLASS = "backend.serving.JsonErrorThreadWorker"
 
 
 def free_port() -> int:
@@ -45,6 +46,9 @@ def background_server(settings: Settings, workers: int = 2) -> Iterator[str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            # gunicorn's own refusals (414, 431, 400) in the API's JSON error shape.
+            "--worker-class",
+            WORKER_CLASS,
             "backend:create_app()",
         ],
         env=env,
