@@ -21,6 +21,7 @@ from backend.evidence.storage import (
     StoreUnavailable,
 )
 from backend.http import ApiBlueprint, accepts
+from backend.schemas import BINARY, ErrorSchema
 from backend.sync.settle import settle_stops_citing
 
 blp = ApiBlueprint(
@@ -47,10 +48,16 @@ class EvidenceFileResource(MethodView):
     @require_roles(Role.DRIVER)
     @accepts(*ALLOWED_CONTENT_TYPES)
     @blp.response(200, FileStateSchema)
-    @blp.alt_response(404, description="file_not_referenced: no event references this hash")
-    @blp.alt_response(409, description="upload_direct_to_store: use the presigned target")
-    @blp.alt_response(411, description="length_required: send Content-Length")
-    @blp.alt_response(422, description="hash_mismatch, size_mismatch, content_type_mismatch")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="file_not_referenced: no event references this hash"
+    )
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="upload_direct_to_store: use the presigned target"
+    )
+    @blp.alt_response(411, schema=ErrorSchema, description="length_required: send Content-Length")
+    @blp.alt_response(
+        422, schema=ErrorSchema, description="hash_mismatch, size_mismatch, content_type_mismatch"
+    )
     def put(self, sha256: str) -> dict[str, Any]:
         """Upload the bytes of a file an event referenced (local store only).
 
@@ -92,8 +99,16 @@ class EvidenceFileResource(MethodView):
 
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @blp.response(200, description="The file's bytes, with its content type")
-    @blp.alt_response(404, description="not_found, file_not_referenced, file_missing")
-    @blp.alt_response(410, description="file_purged: deleted by retention")
+    @blp.doc(
+        responses={
+            200: {"content": {kind: {"schema": BINARY} for kind in sorted(ALLOWED_CONTENT_TYPES)}}
+        }
+    )
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="not_found, file_not_referenced, file_missing"
+    )
+    @blp.alt_response(410, schema=ErrorSchema, description="file_purged: deleted by retention")
+    @blp.alt_response(503, schema=ErrorSchema, description="store_unavailable: try again later")
     def get(self, sha256: str) -> Response:
         """Download an evidence file (back office and support)."""
         return serve_file(sha256)
@@ -130,8 +145,12 @@ def serve_file(sha256: str) -> Response:
 class CompleteUpload(MethodView):
     @require_roles(Role.DRIVER)
     @blp.response(200, FileStateSchema)
-    @blp.alt_response(409, description="file_not_uploaded: the store does not hold matching bytes")
-    @blp.alt_response(503, description="store_unavailable: try again later")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="file_not_uploaded: the store does not hold matching bytes",
+    )
+    @blp.alt_response(503, schema=ErrorSchema, description="store_unavailable: try again later")
     def post(self, sha256: str) -> dict[str, Any]:
         """Tell the server a direct upload finished; it re-reads and checks the bytes."""
         session = db_session()

@@ -15,6 +15,14 @@ from backend.domain.reconcile import ExceptionKind
 from backend.domain.stops import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation import service
+from backend.reconciliation.schemas import (
+    DayReviewSchema,
+    DecisionRecordSchema,
+    DecisionRecordsSchema,
+    ProgressSchema,
+    SummarySchema,
+)
+from backend.schemas import ErrorSchema
 
 # One bulk action covers a whole day's queue for a large depot, and no more.
 MAX_BULK = 5000
@@ -91,7 +99,9 @@ def _review_dict(review: service.StopReview) -> dict[str, Any]:
 class Day(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(DayQuerySchema, location="query")
-    @blp.response(200, description="Every stop of the day with its outcome and exceptions")
+    @blp.response(
+        200, DayReviewSchema, description="Every stop of the day with its outcome and exceptions"
+    )
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The day's stops: outcome, whether the proof meets its policy, exceptions.
 
@@ -113,8 +123,10 @@ class Day(MethodView):
 class Decision(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(DecisionSchema)
-    @blp.response(201, description="The decision, as recorded in the audit trail")
-    @blp.alt_response(409, description="exception_not_open")
+    @blp.response(
+        201, DecisionRecordSchema, description="The decision, as recorded in the audit trail"
+    )
+    @blp.alt_response(409, schema=ErrorSchema, description="exception_not_open")
     def post(self, body: dict[str, Any], stop_id: int, kind: str) -> tuple[dict[str, Any], int]:
         """Accept, reject (re-plans the stop for another attempt) or annotate an exception.
 
@@ -136,8 +148,12 @@ class Decision(MethodView):
 class BulkDecision(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(BulkDecisionSchema)
-    @blp.response(201, description="The decisions, as recorded in the audit trail")
-    @blp.alt_response(409, description="exception_not_open: nothing was recorded")
+    @blp.response(
+        201, DecisionRecordsSchema, description="The decisions, as recorded in the audit trail"
+    )
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="exception_not_open: nothing was recorded"
+    )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """One decision with one note on many exceptions at once: all or none.
 
@@ -158,7 +174,9 @@ class BulkDecision(MethodView):
 class Progress(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(DayScopeSchema, location="query")
-    @blp.response(200, description="Per driver: stops by status, last report, next stop")
+    @blp.response(
+        200, ProgressSchema, description="Per driver: stops by status, last report, next stop"
+    )
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The day's live progress per driver (what the console's Today page shows)."""
         rows = service.progress(db_session(), query["date"], query.get("depot"))
@@ -185,7 +203,11 @@ class Progress(MethodView):
 class Summary(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(SummaryQuerySchema, location="query")
-    @blp.response(200, description="Per driver and for the depot (driver '*'); JSON or CSV")
+    @blp.response(
+        200, SummarySchema, description="Per driver and for the depot (driver '*'); JSON or CSV"
+    )
+    # format=csv answers the same rows as text/csv.
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     def get(self, query: dict[str, Any]) -> Any:
         """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
         session = db_session()
