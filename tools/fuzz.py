@@ -64,6 +64,7 @@ CHECKS = (
 # - object_level_authorization needs users of two tenants and a map of who owns what;
 #   tenant isolation is tested in tests/api (another tenant's ids are not_found).
 
+
 @dataclass
 class RoleResult:
     role: str
@@ -78,7 +79,7 @@ def _post(base: str, path: str, body: object, token: str | None = None) -> dict[
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - our own server on loopback
         f"{base}{path}", data=json.dumps(body).encode(), method="POST", headers=headers
     )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback

@@ -228,7 +228,13 @@ class ManifestList(MethodView):
         return {"items": service.manifests_overview(db_session(), query["date"])}
 
 
-@manifests_blp.route("/<string:driver>/<string:service_date>")
+@manifests_blp.route(
+    "/<string:driver>/<string:service_date>",
+    # The view parses the date itself (422 dates_are_yyyy_mm_dd); documented as a date.
+    parameters=[
+        {"in": "path", "name": "service_date", "schema": {"type": "string", "format": "date"}}
+    ],
+)
 class DriverManifest(MethodView):
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @manifests_blp.response(200, ManifestSchema)
