@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -102,7 +102,7 @@ class Day(MethodView):
     @blp.response(
         200, DayReviewSchema, description="Every stop of the day with its outcome and exceptions"
     )
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> Response:
         """The day's stops: outcome, whether the proof meets its policy, exceptions.
 
         ``open_only=true`` keeps only stops with an exception still open: the queue.
@@ -112,11 +112,16 @@ class Day(MethodView):
         )
         if query["open_only"]:
             reviews = [r for r in reviews if r.open_exceptions]
-        return {
-            "date": query["date"].isoformat(),
-            "open_exceptions": sum(len(r.open_exceptions) for r in reviews),
-            "stops": [_review_dict(r) for r in reviews],
-        }
+        # Encoded directly: DayReviewSchema documents the body (tests check it declares
+        # every key), but dumping a depot's thousands of stops through marshmallow would
+        # cost several times the JSON encoding.
+        return jsonify(
+            {
+                "date": query["date"].isoformat(),
+                "open_exceptions": sum(len(r.open_exceptions) for r in reviews),
+                "stops": [_review_dict(r) for r in reviews],
+            }
+        )
 
 
 @blp.route("/stops/<int:stop_id>/exceptions/<string:kind>")
