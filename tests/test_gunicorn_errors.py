@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from backend.cli import migrate
 from backend.config import load_settings
 from backend.devserver import background_server
 from backend.serving import error_document
@@ -22,11 +23,16 @@ LIMIT = 16 * 1024 * 1024  # Settings.max_content_length's default
 
 
 @pytest.fixture(scope="module")
-def server_port(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    # A database of its own: the failed logins below must not reach other tests.
     folder = tmp_path_factory.mktemp("gunicorn")
     settings = load_settings(
-        environ={}, database_url=sqlite_url, storage_dir=folder / "evidence", secrets_dir=folder
+        environ={},
+        database_url=f"sqlite:///{folder / 'gunicorn.db'}",
+        storage_dir=folder / "evidence",
+        secrets_dir=folder,
     )
+    migrate(settings)
     assert settings.max_content_length == LIMIT
     with background_server(settings, workers=1) as base:
         yield int(base.rsplit(":", 1)[1])
