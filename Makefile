@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps proxy-deps driver demo
+.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps proxy-deps driver demo fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,11 @@ serve-prod: $(CORE_STAMP)
 	DOORSTEP_ENV=production $(BIN)/python -m backend.cli migrate
 	DOORSTEP_ENV=production $(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) \
 	  --access-logfile -
+
+## fuzz: schemathesis against the OpenAPI document as driver, dispatcher, support and admin
+## (a seeded throwaway server; about 4 minutes); fails on any 5xx or undocumented answer
+fuzz: $(DEV_STAMP)
+	$(BIN)/python -m tools.fuzz $(FUZZ_ARGS)
 
 ## bench: throughput ratios against a floor measured in the same run
 bench: $(DEV_STAMP)

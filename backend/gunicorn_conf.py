@@ -28,7 +28,9 @@ wsgi_app = "backend:create_app()"
 bind = ["127.0.0.1:8000"]
 workers = 2
 # gunicorn's gthread worker, closing connections off its event loop (see the module).
-worker_class = "backend.gunicorn_worker.ThreadWorker"
+# Threads that close clients off the main loop, answering gunicorn's own refusals (414,
+# 431, 400) in the API's JSON error shape.
+worker_class = "backend.serving.JsonErrorThreadWorker"
 # More than the stalled clients one worker should outlast, and no more than the
 # PostgreSQL pool per process (5 + 10 overflow, backend/db/session.py), so a busy
 # worker never waits for a database connection. A thread reading a slow body holds

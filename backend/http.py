@@ -230,24 +230,32 @@ class GzipRequestMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() != "gzip":
             return self.wsgi_app(environ, start_response)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > self.max_bytes:
-            return _wsgi_error(environ, start_response, 413, "payload_too_large", "body too large")
-        compressed = environ["wsgi.input"].read(length)
+        if _is_streamed(environ):
+            # Already bounded by ChunkedBodyLimitMiddleware: read it all.
+            compressed = environ["wsgi.input"].read(self.max_bytes + 1)
+        else:
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > self.max_bytes:
+                return _json_error(
+                    environ, start_response, 413, "payload_too_large", "body too large"
+                )
+            compressed = environ["wsgi.input"].read(length)
+        if len(compressed) > self.max_bytes:
+            return _json_error(environ, start_response, 413, "payload_too_large", "body too large")
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             body = inflater.decompress(compressed, self.max_bytes + 1)
             if len(body) > self.max_bytes or inflater.unconsumed_tail:
-                return _wsgi_error(
+                return _json_error(
                     environ, start_response, 413, "payload_too_large", "inflated body too large"
                 )
             if not inflater.eof:
                 raise zlib.error("truncated gzip stream")
         except zlib.error:
-            return _wsgi_error(
+            return _json_error(
                 environ, start_response, 400, "malformed_body", "the gzip body is corrupt"
             )
         environ["wsgi.input"] = io.BytesIO(body)
@@ -256,13 +264,69 @@ class GzipRequestMiddleware:
         return self.wsgi_app(environ, start_response)
 
 
-def _wsgi_error(
+def _json_error(
     environ: dict[str, Any], start_response: Any, status: int, code: str, message: str
 ) -> Any:
-    """An API error answered by a middleware, outside Flask: the same JSON as errors.py."""
     body = json.dumps({"status": status, "code": code, "message": message}).encode()
     response = Response(body, status=status, mimetype="application/json")
+    # These answers never reach _security_headers (the app is not called).
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
     return response(environ, start_response)
+
+
+def _is_streamed(environ: dict[str, Any]) -> bool:
+    """A chunked body: no Content-Length, and the server ends the stream where it ends."""
+    return (
+        not environ.get("CONTENT_LENGTH")
+        and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        and bool(environ.get("wsgi.input_terminated"))
+    )
+
+
+class ChunkedBodyLimitMiddleware:
+    """Hold a chunked request body to MAX_CONTENT_LENGTH: over it, 413.
+
+    A body sent with ``Transfer-Encoding: chunked`` has no Content-Length to check up
+    front. Werkzeug then reads at most MAX_CONTENT_LENGTH bytes and silently stops
+    there, so an oversized JSON body became a truncated one (400 malformed_body) and
+    an oversized form a partial one. Reading the body here, up to one byte past the
+    limit, tells the two apart. Bodies within the limit are buffered in memory, as
+    the JSON parser would hold them anyway; Content-Length stays absent, so an upload
+    that needs one is still told so (411).
+    """
+
+    def __init__(self, wsgi_app: Any, max_bytes: int) -> None:
+        self.wsgi_app = wsgi_app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not _is_streamed(environ):
+            return self.wsgi_app(environ, start_response)
+        body = _read_at_most(environ["wsgi.input"], self.max_bytes + 1)
+        if len(body) > self.max_bytes:
+            return _json_error(
+                environ,
+                start_response,
+                413,
+                "payload_too_large",
+                f"the body is larger than {self.max_bytes} bytes",
+            )
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self.wsgi_app(environ, start_response)
+
+
+def _read_at_most(stream: Any, limit: int) -> bytes:
+    # A server's input stream may return fewer bytes than asked before the end.
+    parts: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        part = stream.read(min(remaining, 64 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
 
 
 class BodyReadTimeout(RequestTimeout):
@@ -325,13 +389,17 @@ class BodyReadTimeoutMiddleware:
         try:
             return self.wsgi_app(environ, start_response)
         except BodyReadTimeout as exc:
-            return _wsgi_error(
+            return _json_error(
                 environ, start_response, 408, "request_timeout", str(exc.description)
             )
 
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = GzipRequestMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
+    )
+    # Around gzip: it then sees a chunked body already held to the limit.
+    app.wsgi_app = ChunkedBodyLimitMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]
     )
     # Outermost, so a body that stops arriving is a 408 wherever it is being read.

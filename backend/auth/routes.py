@@ -11,6 +11,7 @@ from backend.auth import service
 from backend.auth.schemas import LoginSchema, RefreshSchema, TokenPairSchema
 from backend.db.session import db_session
 from backend.http import ApiBlueprint
+from backend.schemas import ErrorSchema
 
 blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and refresh")
 
@@ -28,9 +29,11 @@ def _pair_body(pair: service.TokenPair) -> dict[str, Any]:
 class Token(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
-    @blp.alt_response(401, description="invalid_credentials")
+    @blp.alt_response(401, schema=ErrorSchema, description="invalid_credentials")
     @blp.alt_response(
-        429, description="rate_limited: too many failed logins from this source; see Retry-After"
+        429,
+        schema=ErrorSchema,
+        description="rate_limited: too many failed logins from this source; see Retry-After",
     )
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in with a username, password and device id."""
@@ -49,7 +52,9 @@ class Token(MethodView):
 class Refresh(MethodView):
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
-    @blp.alt_response(401, description="token_reused, token_revoked, token_expired, ...")
+    @blp.alt_response(
+        401, schema=ErrorSchema, description="token_reused, token_revoked, token_expired, ..."
+    )
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Exchange a refresh token for a new pair; the old refresh token is spent.
 

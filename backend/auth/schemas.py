@@ -1,6 +1,19 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+# For the OpenAPI document: an ECMA-262 pattern, where "$" ends the input (no trailing
+# newline), as the JSON Schema validators that read the document understand it.
+DEVICE_ID_PATTERN = "^[A-Za-z0-9_.:-]+$"
+
+
+def _valid_device_id(device_id: str) -> None:
+    # fullmatch, not a Regexp validator: Python's "$" lets a trailing newline through,
+    # and "\Z", which does not, is no ECMA-262 syntax, so the document could not carry it.
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]+", device_id):
+        raise ValidationError("use letters, digits and _ . : - only")
 
 
 class LoginSchema(Schema):
@@ -12,9 +25,12 @@ class LoginSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=128),
-            validate.Regexp(r"[A-Za-z0-9_.:-]+\Z", error="use letters, digits and _ . : - only"),
+            _valid_device_id,
         ],
-        metadata={"description": "Stable id the device chose at install time"},
+        metadata={
+            "description": "Stable id the device chose at install time",
+            "pattern": DEVICE_ID_PATTERN,
+        },
     )
 
 

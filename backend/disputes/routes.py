@@ -11,7 +11,10 @@ from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.disputes import service
 from backend.disputes.schemas import (
+    DeliveryMatchesSchema,
     DisputeListQuerySchema,
+    DisputeListSchema,
+    DisputeSchema,
     NoteSchema,
     OpenDisputeSchema,
     ResolveSchema,
@@ -20,6 +23,7 @@ from backend.disputes.schemas import (
 from backend.domain.stops import Grant, Role
 from backend.http import ApiBlueprint
 from backend.proofs.service import find_stop, proof_map_svg
+from backend.schemas import BINARY, ErrorSchema
 
 blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Customer service")
 
@@ -28,7 +32,9 @@ blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Cust
 class Search(MethodView):
     @require_roles(Role.SUPPORT, Role.DISPATCHER)
     @blp.arguments(SearchQuerySchema, location="query")
-    @blp.response(200, description="Matching deliveries, newest first (at most 50)")
+    @blp.response(
+        200, DeliveryMatchesSchema, description="Matching deliveries, newest first (at most 50)"
+    )
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Find a delivery by order number or parcel barcode (exact), recipient or address
         (contains; matched literally, so % and _ are plain characters)."""
@@ -38,7 +44,12 @@ class Search(MethodView):
 @blp.route("/stops/<int:stop_id>/map.svg")
 class ProofMap(MethodView):
     @require_roles(Role.SUPPORT, Role.DISPATCHER)
-    @blp.response(200, description="image/svg+xml")
+    @blp.response(
+        200,
+        BINARY,
+        content_type="image/svg+xml",
+        description="The stop, its geofence and where the proof was captured",
+    )
     def get(self, stop_id: int) -> Response:
         """Where the proof was captured against the stop and its geofence, as SVG."""
         session = db_session()
@@ -50,7 +61,7 @@ class ProofMap(MethodView):
 class Disputes(MethodView):
     @require_roles(Role.SUPPORT, Role.DISPATCHER)
     @blp.arguments(DisputeListQuerySchema, location="query")
-    @blp.response(200, description="Disputes, newest first")
+    @blp.response(200, DisputeListSchema, description="Disputes, newest first")
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Disputes, optionally by status."""
         items = service.list_disputes(db_session(), query.get("status"))
@@ -58,7 +69,9 @@ class Disputes(MethodView):
 
     @require_roles(Role.SUPPORT)
     @blp.arguments(OpenDisputeSchema)
-    @blp.response(201, description="The dispute; the stop's proof is now on legal hold")
+    @blp.response(
+        201, DisputeSchema, description="The dispute; the stop's proof is now on legal hold"
+    )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Open a dispute on a delivery."""
         session = db_session()
@@ -76,7 +89,7 @@ class Disputes(MethodView):
 @blp.route("/disputes/<int:dispute_id>")
 class DisputeResource(MethodView):
     @require_roles(Role.SUPPORT, Role.DISPATCHER)
-    @blp.response(200, description="The dispute with its notes")
+    @blp.response(200, DisputeSchema, description="The dispute with its notes")
     def get(self, dispute_id: int) -> dict[str, Any]:
         """One dispute and its notes."""
         session = db_session()
@@ -87,7 +100,7 @@ class DisputeResource(MethodView):
 class DisputeNotes(MethodView):
     @require_roles(Role.SUPPORT)
     @blp.arguments(NoteSchema)
-    @blp.response(201, description="The dispute with the new note")
+    @blp.response(201, DisputeSchema, description="The dispute with the new note")
     def post(self, body: dict[str, Any], dispute_id: int) -> tuple[dict[str, Any], int]:
         """Add a note to a dispute."""
         session = db_session()
@@ -99,8 +112,8 @@ class DisputeNotes(MethodView):
 class ResolveDispute(MethodView):
     @require_roles(Role.SUPPORT, grant=Grant.RESOLVE_DISPUTES)
     @blp.arguments(ResolveSchema)
-    @blp.response(200, description="The settled dispute; the legal hold is lifted")
-    @blp.alt_response(409, description="dispute_closed")
+    @blp.response(200, DisputeSchema, description="The settled dispute; the legal hold is lifted")
+    @blp.alt_response(409, schema=ErrorSchema, description="dispute_closed")
     def post(self, body: dict[str, Any], dispute_id: int) -> dict[str, Any]:
         """Uphold (refund or redeliver) or reject (citing the evidence) a dispute."""
         session = db_session()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.disputes import service
+from backend.schemas import DATE, DATE_TIME, ResponseSchema
 
 
 class SearchQuerySchema(Schema):
@@ -64,3 +65,73 @@ class ResolveSchema(Schema):
 
 class DisputeListQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(["open", "upheld", "rejected"]))
+
+
+# What customer service gets back. The views build these bodies as dicts
+# (service.search, service.dispute_dicts); these schemas declare every key.
+
+
+class DeliveryMatchSchema(ResponseSchema):
+    stop_id = fields.Integer(required=True)
+    order_number = fields.String(required=True)
+    service_date = fields.String(required=True, metadata=DATE)
+    address = fields.String(required=True)
+    recipient = fields.String(required=True)
+    status = fields.String(required=True)
+    driver = fields.String(
+        required=True, allow_none=True, metadata={"description": "null: on no manifest"}
+    )
+    legal_hold = fields.Boolean(required=True, metadata={"description": "an open dispute"})
+
+
+class DeliveryMatchesSchema(ResponseSchema):
+    items = fields.List(fields.Nested(DeliveryMatchSchema), required=True)
+
+
+class RefundSchema(ResponseSchema):
+    amount = fields.String(required=True, metadata={"example": "24.90"})
+    currency = fields.String(required=True, metadata={"example": "USD"})
+
+
+class RedeliverySchema(ResponseSchema):
+    """The new attempt an upheld dispute planned for dispatch."""
+
+    stop_id = fields.Integer(required=True)
+    order_number = fields.String(required=True)
+    service_date = fields.String(required=True, metadata=DATE)
+    status = fields.String(required=True)
+
+
+class DisputeNoteEntrySchema(ResponseSchema):
+    user_id = fields.Integer(required=True)
+    text = fields.String(required=True)
+    at = fields.String(required=True, metadata=DATE_TIME)
+
+
+class DisputeSchema(ResponseSchema):
+    id = fields.Integer(required=True)
+    stop_id = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["open", "upheld", "rejected"]})
+    remedy = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "an upheld dispute's: " + ", ".join(r.value for r in service.Remedy)
+        },
+    )
+    refund = fields.Nested(RefundSchema, required=True, allow_none=True)
+    redelivery = fields.Nested(RedeliverySchema, required=True, allow_none=True)
+    resolution = fields.String(required=True)
+    evidence_cited = fields.List(fields.String(), required=True)
+    customer_reference = fields.String(required=True)
+    opened_by = fields.Integer(required=True, metadata={"description": "user id"})
+    opened_at = fields.String(required=True, metadata=DATE_TIME)
+    resolved_by = fields.Integer(required=True, allow_none=True)
+    resolved_at = fields.String(required=True, allow_none=True, metadata=DATE_TIME)
+    legal_hold = fields.Boolean(required=True)
+    notes = fields.List(fields.Nested(DisputeNoteEntrySchema), required=True)
+
+
+class DisputeListSchema(ResponseSchema):
+    items = fields.List(fields.Nested(DisputeSchema), required=True)

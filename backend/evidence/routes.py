@@ -24,6 +24,7 @@ from backend.evidence.storage import (
     UploadOffsetMismatch,
 )
 from backend.http import ApiBlueprint, accepts
+from backend.schemas import BINARY, ErrorSchema
 from backend.sync.settle import settle_stops_citing
 
 blp = ApiBlueprint(
@@ -119,22 +120,26 @@ class EvidenceFileResource(MethodView):
     @require_roles(Role.DRIVER)
     @accepts(*ALLOWED_CONTENT_TYPES)
     @blp.response(200, FileStateSchema)
-    @blp.alt_response(404, description="file_not_referenced: no event references this hash")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="file_not_referenced: no event references this hash"
+    )
     @blp.alt_response(
         202,
         schema=FileStateSchema,
         description="a Content-Range that does not end the file was kept",
     )
-    @blp.alt_response(400, description="invalid_content_range")
+    @blp.alt_response(400, schema=ErrorSchema, description="invalid_content_range")
     @blp.alt_response(
         409,
+        schema=ErrorSchema,
         description="upload_direct_to_store: use the presigned target; upload_offset_mismatch:"
         " the range starts past the bytes held (errors.offset); upload_in_progress: another"
         " request is uploading this file",
     )
-    @blp.alt_response(411, description="length_required: send Content-Length")
+    @blp.alt_response(411, schema=ErrorSchema, description="length_required: send Content-Length")
     @blp.alt_response(
         422,
+        schema=ErrorSchema,
         description="hash_mismatch, size_mismatch, content_type_mismatch; " + REFUSED_IMAGE,
     )
     def put(self, sha256: str) -> Any:
@@ -195,8 +200,16 @@ class EvidenceFileResource(MethodView):
 
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @blp.response(200, description="The file's bytes, with its content type")
-    @blp.alt_response(404, description="not_found, file_not_referenced, file_missing")
-    @blp.alt_response(410, description="file_purged: deleted by retention")
+    @blp.doc(
+        responses={
+            200: {"content": {kind: {"schema": BINARY} for kind in sorted(ALLOWED_CONTENT_TYPES)}}
+        }
+    )
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="not_found, file_not_referenced, file_missing"
+    )
+    @blp.alt_response(410, schema=ErrorSchema, description="file_purged: deleted by retention")
+    @blp.alt_response(503, schema=ErrorSchema, description="store_unavailable: try again later")
     def get(self, sha256: str) -> Response:
         """Download an evidence file (back office and support)."""
         return serve_file(sha256)
@@ -235,8 +248,12 @@ def serve_file(sha256: str) -> Response:
 class UploadState(MethodView):
     @require_roles(Role.DRIVER)
     @blp.response(200, UploadStateSchema)
-    @blp.alt_response(404, description="file_not_referenced: no event references this hash")
-    @blp.alt_response(409, description="upload_direct_to_store; upload_in_progress")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="file_not_referenced: no event references this hash"
+    )
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="upload_direct_to_store; upload_in_progress"
+    )
     def get(self, sha256: str) -> Any:
         """How many bytes of this file the server holds: resume the PUT from ``offset``
         (the file's size once it has verified; local store only)."""
@@ -260,9 +277,13 @@ class UploadState(MethodView):
 class CompleteUpload(MethodView):
     @require_roles(Role.DRIVER)
     @blp.response(200, FileStateSchema)
-    @blp.alt_response(409, description="file_not_uploaded: the store does not hold matching bytes")
-    @blp.alt_response(422, description=REFUSED_IMAGE)
-    @blp.alt_response(503, description="store_unavailable: try again later")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="file_not_uploaded: the store does not hold matching bytes",
+    )
+    @blp.alt_response(422, schema=ErrorSchema, description=REFUSED_IMAGE)
+    @blp.alt_response(503, schema=ErrorSchema, description="store_unavailable: try again later")
     def post(self, sha256: str) -> dict[str, Any]:
         """Tell the server a direct upload finished; it re-reads and checks the bytes."""
         session = db_session()

@@ -16,6 +16,7 @@ from backend.http import ApiBlueprint, client_accepts_gzip, gzip_body
 from backend.manifests import service
 from backend.manifests.schemas import ManifestQuerySchema, ManifestSchema
 from backend.manifests.serialize import manifest_to_dict
+from backend.schemas import ErrorSchema
 
 blp = ApiBlueprint(
     "manifests", __name__, url_prefix="/api/v1/manifests", description="Drivers' manifests"
@@ -36,7 +37,9 @@ class MyManifest(MethodView):
     @blp.arguments(ManifestQuerySchema, location="query")
     @blp.response(200, ManifestSchema)
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")
-    @blp.alt_response(404, description="no manifest for this driver on that date")
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="no manifest for this driver on that date"
+    )
     def get(self, args: dict[str, Any]) -> Response:
         """The calling driver's manifest for a date (default: today), stops in order.
 

@@ -26,6 +26,7 @@ from backend.planning.importer import (
     parse_csv,
     parse_json_rows,
 )
+from backend.schemas import ErrorSchema
 
 stops_blp = ApiBlueprint(
     "planning_stops", __name__, url_prefix="/api/v1/stops", description="The day's stops"
@@ -69,7 +70,9 @@ class ImportStops(MethodView):
     @accepts(CSV, JSON)
     @stops_blp.arguments(schemas.ImportQuerySchema, location="query")
     @stops_blp.response(201, schemas.ImportResultSchema)
-    @stops_blp.alt_response(422, description="import_invalid: every bad row is named")
+    @stops_blp.alt_response(
+        422, schema=ErrorSchema, description="import_invalid: every bad row is named"
+    )
     @stops_blp.doc(
         requestBody={
             "content": {
@@ -172,8 +175,12 @@ class StopResource(MethodView):
     @require_roles(Role.DISPATCHER)
     @stops_blp.arguments(schemas.StopChangeSchema)
     @stops_blp.response(200, schemas.PlannedStopSchema)
-    @stops_blp.alt_response(409, description="stop_not_editable: the stop has an outcome")
-    @stops_blp.alt_response(412, description="version_mismatch: If-Match names an old version")
+    @stops_blp.alt_response(
+        409, schema=ErrorSchema, description="stop_not_editable: the stop has an outcome"
+    )
+    @stops_blp.alt_response(
+        412, schema=ErrorSchema, description="version_mismatch: If-Match names an old version"
+    )
     def patch(self, changes: dict[str, Any], stop_id: int) -> dict[str, Any]:
         """Change a pending or arrived stop; bumps its version and tells its driver.
 
@@ -202,7 +209,9 @@ class CancelStop(MethodView):
     @require_roles(Role.DISPATCHER)
     @stops_blp.arguments(schemas.CancelSchema)
     @stops_blp.response(200, schemas.PlannedStopSchema)
-    @stops_blp.alt_response(409, description="stop_already_cancelled, stop_already_attempted")
+    @stops_blp.alt_response(
+        409, schema=ErrorSchema, description="stop_already_cancelled, stop_already_attempted"
+    )
     def post(self, body: dict[str, Any], stop_id: int) -> dict[str, Any]:
         """Cancel a stop; its driver learns at next sync. Reports already made are kept."""
         stop = service.cancel_stop(db_session(), current_principal(), stop_id, body["reason"])
@@ -219,7 +228,13 @@ class ManifestList(MethodView):
         return {"items": service.manifests_overview(db_session(), query["date"])}
 
 
-@manifests_blp.route("/<string:driver>/<string:service_date>")
+@manifests_blp.route(
+    "/<string:driver>/<string:service_date>",
+    # The view parses the date itself (422 dates_are_yyyy_mm_dd); documented as a date.
+    parameters=[
+        {"in": "path", "name": "service_date", "schema": {"type": "string", "format": "date"}}
+    ],
+)
 class DriverManifest(MethodView):
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @manifests_blp.response(200, ManifestSchema)

@@ -72,7 +72,26 @@ class StopChangeSchema(Schema):
     address = fields.String(validate=validate.Length(min=1, max=500))
     lat = fields.Float(validate=[validate.Range(min=-90, max=90), _finite], allow_nan=False)
     lon = fields.Float(validate=[validate.Range(min=-180, max=180), _finite], allow_nan=False)
-    geofence = fields.Raw(allow_none=True)
+    # The shape is documented; that the ring closes and the polygon is valid, parse_geofence checks.
+    geofence = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "GeoJSON Polygon coordinates [[[lon, lat], ...], ...holes], or null",
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "array",
+                "minItems": 4,
+                "maxItems": 1000,
+                "items": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "items": {"type": "number"},
+                },
+            },
+        },
+    )
     window_start = UtcDateTime(allow_none=True)
     window_end = UtcDateTime(allow_none=True)
     recipient_name = fields.String(validate=validate.Length(max=200))

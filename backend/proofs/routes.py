@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from backend.auth.guard import require_roles
@@ -12,6 +10,8 @@ from backend.db.session import db_session
 from backend.domain.stops import Role
 from backend.http import ApiBlueprint
 from backend.proofs import service
+from backend.proofs.schemas import ProofBundleSchema
+from backend.schemas import BINARY, ErrorSchema
 
 blp = ApiBlueprint("proofs", __name__, url_prefix="/api/v1/stops", description="Evidence bundles")
 
@@ -19,9 +19,11 @@ blp = ApiBlueprint("proofs", __name__, url_prefix="/api/v1/stops", description="
 @blp.route("/<int:stop_id>/proof")
 class StopProof(MethodView):
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
-    @blp.response(200, description="The evidence bundle (see docs/api.md#evidence-bundles)")
-    @blp.alt_response(404, description="not_found")
-    def get(self, stop_id: int) -> dict[str, Any]:
+    @blp.response(
+        200, ProofBundleSchema, description="The evidence bundle (see docs/api.md#evidence-bundles)"
+    )
+    @blp.alt_response(404, schema=ErrorSchema, description="not_found")
+    def get(self, stop_id: int) -> Response:
         """Everything the server holds about a stop's proof, verifiable offline.
 
         Save the body to a file and check it with ``doorstep verify FILE``: the digest is
@@ -29,14 +31,23 @@ class StopProof(MethodView):
         is checked; with ``--files`` the files' bytes are checked too.
         """
         session = db_session()
-        return service.stop_bundle(session, service.find_stop(session, stop_id), request.host_url)
+        # Encoded as built: the schema documents the bundle, dumping it could alter what
+        # the digest covers.
+        return jsonify(
+            service.stop_bundle(session, service.find_stop(session, stop_id), request.host_url)
+        )
 
 
 @blp.route("/<int:stop_id>/proof.pdf")
 class StopProofDocument(MethodView):
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
-    @blp.response(200, description="application/pdf")
-    @blp.alt_response(404, description="not_found")
+    @blp.response(
+        200,
+        BINARY,
+        content_type="application/pdf",
+        description="The proof-of-delivery document, with proof.json attached",
+    )
+    @blp.alt_response(404, schema=ErrorSchema, description="not_found")
     def get(self, stop_id: int) -> Response:
         """The proof-of-delivery document for the customer (PDF).
 

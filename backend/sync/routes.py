@@ -13,9 +13,10 @@ from backend.db.session import db_session
 from backend.domain.stops import Role
 from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
+from backend.schemas import ErrorSchema
 from backend.sync import service
 from backend.sync.proofs import get_sealer
-from backend.sync.schemas import SyncRequestSchema, SyncResponseSchema
+from backend.sync.schemas import ReceiptKeysSchema, SyncRequestSchema, SyncResponseSchema
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
 
@@ -25,8 +26,12 @@ class Sync(MethodView):
     @require_roles(Role.DRIVER)
     @blp.arguments(SyncRequestSchema)
     @blp.response(200, SyncResponseSchema)
-    @blp.alt_response(403, description="device_mismatch: device_id is not the logged-in device")
-    @blp.alt_response(413, description="batch_too_large, payload_too_large")
+    @blp.alt_response(
+        403,
+        schema=ErrorSchema,
+        description="device_mismatch: device_id is not the logged-in device",
+    )
+    @blp.alt_response(413, schema=ErrorSchema, description="batch_too_large, payload_too_large")
     def post(self, body: dict[str, Any]) -> Response:
         """Push door events and pull plan changes in one round trip.
 
@@ -51,11 +56,7 @@ class Sync(MethodView):
 
 @blp.route("/receipt-keys")
 class ReceiptKeys(MethodView):
-    @blp.response(
-        200,
-        description='{"alg": "Ed25519", "keys": {"<kid>": "<Ed25519 public key, base64>"}, '
-        '"pdf_certificates": {"<kid>": "<PEM X.509 certificate that signs proof PDFs>"}}',
-    )
+    @blp.response(200, ReceiptKeysSchema)
     def get(self) -> dict[str, Any]:
         """Public keys that verify proof receipts, and the certificates that sign proof
         PDFs (PAdES); save the body and pass it to `doorstep verify --keys`."""

@@ -12,7 +12,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.domain.untrusted import INT64_MAX
-from backend.schemas import UtcDateTime
+from backend.schemas import ResponseSchema, UtcDateTime
 
 MAX_EVENTS_PER_BATCH = 500
 
@@ -116,4 +116,22 @@ class SyncResponseSchema(Schema):
             "description": "true when changes is the whole day (the request's cursor was "
             "null): the device replaces its stops with them"
         },
+    )
+
+
+class ReceiptKeysSchema(ResponseSchema):
+    """The public keys that verify proof receipts."""
+
+    alg = fields.String(required=True, metadata={"enum": ["Ed25519"]})
+    keys = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "key id to Ed25519 public key (base64)"},
+    )
+    pdf_certificates = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "key id to the PEM X.509 certificate that signs proof PDFs"},
     )

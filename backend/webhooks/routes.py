@@ -14,6 +14,7 @@ from backend.db.models import WebhookEndpoint
 from backend.db.session import begin_write, db_session
 from backend.errors import ApiError, not_found
 from backend.http import ApiBlueprint
+from backend.schemas import ErrorSchema, ResponseSchema
 from backend.webhooks.safety import UnsafeWebhookUrl, check_webhook_url
 from backend.webhooks.service import EVENT_TYPES, new_secret
 
@@ -34,6 +35,23 @@ class EndpointSchema(Schema):
     )
 
 
+class WebhookEndpointSchema(ResponseSchema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(metadata={"enum": list(EVENT_TYPES)}), required=True)
+    active = fields.Boolean(required=True, metadata={"description": "false once deleted"})
+
+
+class WebhookEndpointsSchema(ResponseSchema):
+    items = fields.List(fields.Nested(WebhookEndpointSchema), required=True)
+
+
+class NewWebhookEndpointSchema(WebhookEndpointSchema):
+    secret = fields.String(
+        required=True, metadata={"description": "signs every delivery; shown only here"}
+    )
+
+
 def _endpoint_dict(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": endpoint.id,
@@ -49,7 +67,11 @@ def _endpoint_dict(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict
 @blp.route("")
 class Endpoints(MethodView):
     @require_roles()
-    @blp.response(200, description="The tenant's endpoints (secrets are never shown again)")
+    @blp.response(
+        200,
+        WebhookEndpointsSchema,
+        description="The tenant's endpoints (secrets are never shown again)",
+    )
     def get(self) -> dict[str, Any]:
         """Registered webhook endpoints."""
         rows = db_session().scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
@@ -57,8 +79,16 @@ class Endpoints(MethodView):
 
     @require_roles()
     @blp.arguments(EndpointSchema)
-    @blp.response(201, description="The endpoint, with its signing secret (shown once)")
-    @blp.alt_response(422, description="unsafe_webhook_url: the host has a non-public address")
+    @blp.response(
+        201,
+        NewWebhookEndpointSchema,
+        description="The endpoint, with its signing secret (shown once)",
+    )
+    @blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="unsafe_webhook_url: the host has a non-public address",
+    )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Register a URL for delivery events (delivered, failed, exception, dispute)."""
         settings = current_app.config["DOORSTEP"]

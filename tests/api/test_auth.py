@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,6 +53,26 @@ def test_login_requires_a_device_id(client: FlaskClient, world: World) -> None:
     response = client.post("/api/v1/auth/token", json={"username": "driver_a", "password": "pw"})
     assert response.status_code == 422
     assert "device_id" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("device_id", ["handheld-7\n", "hand held", "ü"])
+def test_a_device_id_outside_its_pattern_is_refused(
+    client: FlaskClient, world: World, device_id: str
+) -> None:
+    # The pattern is checked with fullmatch: no trailing newline slips past "$".
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": "driver_a", "password": "pw", "device_id": device_id},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["device_id"] == ["use letters, digits and _ . : - only"]
+
+
+def test_the_documented_device_id_pattern_is_ecma_262(client: FlaskClient) -> None:
+    # "\Z" is Python-only; JSON Schema validators (schemathesis's among them) reject it.
+    spec = client.get("/api/v1/openapi.json").get_json()
+    pattern = spec["components"]["schemas"]["Login"]["properties"]["device_id"]["pattern"]
+    assert pattern == "^[A-Za-z0-9_.:-]+$"
 
 
 def test_repeated_failures_are_rate_limited_even_with_the_right_password(

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Stop
+from backend.reconciliation.schemas import DayReviewSchema
 from backend.reconciliation.service import SUMMARY_COLUMNS
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
@@ -64,6 +66,17 @@ def test_each_stop_shows_its_outcome_and_exceptions(
     assert _open(stops[day[1]]) == {"policy_unmet", "outside_geofence"}
     assert stops[day[1]]["proof_meets_policy"] is False
     assert _open(stops[day[2]]) == {"no_outcome"}
+
+
+def test_the_day_schema_declares_every_key_of_the_body(
+    app: Flask, client: FlaskClient, auth: Auth, day: list[int]
+) -> None:
+    # The view encodes the day directly; under test a ResponseSchema raises on any key
+    # it does not declare, so the document cannot fall behind the body.
+    body = client.get(DAY, headers=auth("dispatcher")).get_json()
+    assert any(stop["exceptions"] for stop in body["stops"])
+    with app.app_context():
+        assert DayReviewSchema().dump(body) == body
 
 
 def test_the_queue_lists_only_stops_with_open_exceptions(
