@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import runpy
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,8 +145,9 @@ def test_every_status_gunicorn_answers_itself_has_a_stable_code() -> None:
 
 
 def test_the_project_serves_with_the_json_error_worker() -> None:
-    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
-    assert "WORKER_CLASS := backend.serving.JsonErrorThreadWorker" in makefile
-    gunicorn_lines = [line for line in makefile.splitlines() if "$(BIN)/gunicorn" in line]
-    assert gunicorn_lines
-    assert all("--worker-class $(WORKER_CLASS)" in line for line in gunicorn_lines)
+    root = Path(__file__).parent.parent
+    config = runpy.run_path(str(root / "backend" / "gunicorn_conf.py"))
+    assert config["worker_class"] == "backend.serving.JsonErrorThreadWorker"
+    makefile = (root / "Makefile").read_text()
+    assert "GUNICORN := $(BIN)/gunicorn --config backend/gunicorn_conf.py" in makefile
+    assert "$(BIN)/gunicorn " not in makefile.replace("GUNICORN := $(BIN)/gunicorn ", "")
