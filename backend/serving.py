@@ -104,7 +104,7 @@ class JsonErrors:
             self.log.debug("Failed to send error message.")  # type: ignore[attr-defined]
 
 
-class JsonErrorThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
+class JsonErrorThreadWorker(JsonErrors, ThreadWorker):
     """gunicorn's gthread worker with JSON error answers."""
 
 
