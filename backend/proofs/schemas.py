@@ -22,15 +22,33 @@ class BundleStopSchema(StopSchema):
     )
 
 
+INVALID_REASON = {
+    "enum": ["not_an_image", "image_too_large"],
+    "description": "the bytes match the hash but are not the image declared: kept as "
+    "evidence, never counted as proof",
+}
+
+
 class FileRefSchema(Schema):
     sha256 = fields.String(required=True, metadata=SHA256)
     kind = fields.String(required=True)
     content_type = fields.String(required=True)
     size = fields.Integer(required=True)
+    # Only on a proof's file that turned out invalid.
+    invalid_reason = fields.String(metadata=INVALID_REASON)
 
 
 class BundleFileSchema(FileRefSchema):
-    verified = fields.Boolean(required=True, metadata={"description": "the server holds it"})
+    verified = fields.Boolean(
+        required=True,
+        metadata={"description": "the server holds it, and it is the image declared"},
+    )
+    invalid_reason = fields.String(
+        required=True,
+        allow_none=True,
+        # OpenAPI 3.0: a nullable enum lists null among its values.
+        metadata={**INVALID_REASON, "enum": [*INVALID_REASON["enum"], None]},
+    )
     purged = fields.Boolean(required=True, metadata={"description": "deleted by retention"})
     url = fields.String(required=True, metadata={"description": "where to download it"})
 
