@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from backend.auth.guard import require_roles
 from backend.db.session import begin_write, db_session
 from backend.domain.digest import is_sha256_hex
+from backend.domain.events import MAX_FILE_BYTES
 from backend.domain.stops import Role
 from backend.errors import ApiError
 from backend.evidence import service
@@ -166,6 +167,9 @@ class EvidenceFileResource(MethodView):
         length = request.content_length
         if length is None:
             raise ApiError(411, "length_required", "send the body with a Content-Length")
+        # A file body may be as large as an event may declare its file, beyond the API's
+        # limit for JSON bodies; Content-Range and the declared size bound it below.
+        request.max_content_length = MAX_FILE_BYTES
         start = _body_start(request.headers.get("Content-Range"), file.size, length)
         org_id, size, content_type = file.org_id, file.size, file.content_type
         # The body can take minutes over a phone network: it is received with no

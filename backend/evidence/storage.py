@@ -22,7 +22,6 @@ from backend.domain.digest import is_sha256_hex
 
 CHUNK = 64 * 1024
 ALLOWED_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 class StoreError(Exception):

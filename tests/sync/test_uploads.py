@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,10 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
-from tests.sync.helpers import Device, png, ref
+from backend.domain.events import MAX_FILE_BYTES
+from tests.sync.helpers import Device, files_by_hash, png, ref
 
 
 def _owe_one(device: Device, stops: list[int]) -> tuple[bytes, str]:
@@ -174,4 +177,19 @@ def test_a_slow_upload_does_not_hold_up_other_writers(
         assert upload.result().status_code == 200
     assert other.status_code == 200, other.get_json()
     assert waited < STALL_AT_MOST_S / 2, f"the sync waited {waited:.1f} s for the upload"
+    assert device.sync().get_json()["uploads"] == []
+
+
+def test_any_file_an_event_may_declare_can_be_uploaded_whole(
+    device: Device, stops: list[int], client: FlaskClient
+) -> None:
+    # Bigger than the API's 16 MiB body limit, within the 20 MiB an event may declare:
+    # refused, it would have left the stop evidence_pending for ever.
+    noise = Image.frombytes("RGB", (2400, 2400), random.Random(3).randbytes(2400 * 2400 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG", compress_level=0)
+    data = out.getvalue()
+    assert 16 * 1024 * 1024 < len(data) <= MAX_FILE_BYTES
+    body = device.sync([device.event(stops[0], evidence=[ref(data, "photo")])]).get_json()
+    device.upload_owed(body, files_by_hash(data))
     assert device.sync().get_json()["uploads"] == []
