@@ -114,16 +114,16 @@ def _keep_the_demo_on_today(app: Flask) -> None:
     A demo left running past midnight in Seattle would otherwise have no manifests.
     One date comparison per request; the database is read once a day per process.
     """
-    planned_for: list[date] = []
+    checked: dict[str, date] = {}
 
     @app.before_request
     def plan_the_demo_day() -> None:
         today = local_date(app_clock.now(), METRO_TIMEZONE)
-        if planned_for and planned_for[-1] == today:
+        if checked.get("day") == today:
             return
         with get_database(app).session() as session:
             plan_demo_day_if_missing(session, today)
-        planned_for.append(today)
+        checked["day"] = today
 
 
 def _serve_swagger_assets(app: Flask) -> None:

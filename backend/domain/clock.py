@@ -46,13 +46,13 @@ class SetClock:
     ``advance`` jump it; ``freeze`` stops it where it is.
     """
 
-    def __init__(self, start: datetime, *, running: bool = True) -> None:
+    def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("a clock's instant must be timezone-aware")
         self._lock = threading.Lock()
         self._anchor = start.astimezone(UTC)
         self._anchored_at = time.monotonic()
-        self._running = running
+        self._running = True
 
     def now(self) -> datetime:
         with self._lock:

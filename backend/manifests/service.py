@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db.models import Manifest, Organization, Parcel, Stop
-from backend.domain.clock import local_date
+from backend.domain.clock import zone
 
 
 def find_driver_manifest(session: Session, driver_id: int, service_date: date) -> Manifest | None:
@@ -87,12 +88,16 @@ def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[i
     return stops, parcels_by_stop
 
 
+def org_zone(session: Session, org_id: int) -> ZoneInfo:
+    """The organization's time zone (UTC when unset or unknown to this machine)."""
+    return zone(session.scalar(select(Organization.timezone).where(Organization.id == org_id)))
+
+
 def org_today(session: Session, org_id: int) -> date:
     """Today where the organization works: the one "today" of manifests, sync,
     reconciliation and the console (the calendar date in its time zone, by the
     application's clock)."""
-    name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
-    return local_date(clock.now(), name)
+    return clock.now().astimezone(org_zone(session, org_id)).date()
 
 
 class BodyCache:

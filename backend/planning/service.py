@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.auth.tokens import Principal
-from backend.db.models import Manifest, Organization, Parcel, PlanChange, Stop, User
+from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
 from backend.domain.stops import (
     PlanError,
@@ -32,7 +31,7 @@ from backend.domain.stops import (
     check_plan_editable,
 )
 from backend.errors import ApiError, not_found
-from backend.manifests.service import bump_revision, get_or_create_manifest
+from backend.manifests.service import bump_revision, get_or_create_manifest, org_zone
 from backend.planning.importer import ImportFileError, StopDraft, validate_rows
 from backend.sync.changes import UPSERT, lock_plan, record_stop_change
 from backend.sync.derive import derive
@@ -59,11 +58,6 @@ ATTEMPT_SUFFIX = re.compile(r"-R\d+$")
 
 def _plan_error(exc: PlanError) -> ApiError:
     return ApiError(409, exc.code, exc.message)
-
-
-def org_zone(session: Session, org_id: int) -> ZoneInfo:
-    name = session.scalar(select(Organization.timezone).where(Organization.id == org_id))
-    return ZoneInfo(name or "UTC")
 
 
 def find_driver(session: Session, username: str) -> User | None:

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 
 from backend.manifests.schemas import StopSchema
 from backend.schemas import DATE_TIME
+from backend.sync.schemas import ConflictSchema
 
 SHA256 = {"pattern": "^[0-9a-f]{64}$"}
 
@@ -100,15 +101,6 @@ class BundleEventSchema(Schema):
     result_code = fields.String(required=True)
 
 
-class BundleConflictSchema(Schema):
-    id = fields.Integer(required=True)
-    stop_id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    event_ids = fields.List(fields.String(), required=True)
-    detail = fields.String(required=True)
-    status = fields.String(required=True)
-
-
 class ProofBundleSchema(Schema):
     bundle_version = fields.Integer(required=True, metadata={"enum": [1]})
     stop = fields.Nested(BundleStopSchema, required=True)
@@ -121,7 +113,8 @@ class ProofBundleSchema(Schema):
     other_proofs = fields.List(fields.Nested(ProofWithReceiptSchema), required=True)
     events = fields.List(fields.Nested(BundleEventSchema), required=True)
     files = fields.List(fields.Nested(BundleFileSchema), required=True)
-    conflicts = fields.List(fields.Nested(BundleConflictSchema), required=True)
+    # Built by the same conflict_to_dict as a sync answer's, so the same schema.
+    conflicts = fields.List(fields.Nested(ConflictSchema), required=True)
     public_keys = fields.Dict(
         keys=fields.String(),
         values=fields.String(),

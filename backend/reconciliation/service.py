@@ -364,14 +364,17 @@ def _settle_held_copies(
     if not copy_ids:
         return
     now = clock.now()
-    for copy in session.scalars(select(Stop).where(Stop.id.in_(copy_ids))):
+    copies = list(session.scalars(select(Stop).where(Stop.id.in_(copy_ids))))
+    for copy in copies:
         copy.held_at = None
         copy.version += 1
         if not keep:
             copy.cancelled_at = now
             copy.cancel_reason = f"the earlier attempt was reported on after all: {note}"[:500]
             copy.material_version = copy.version
-        copy.status = derive_many(session, [copy])[copy.id].status
+    derivations = derive_many(session, copies)
+    for copy in copies:
+        copy.status = derivations[copy.id].status
         record_stop_change(session, copy)
 
 
