@@ -13,14 +13,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from backend import clock as app_clock
-from backend import console, errors, http
+from backend import console, errors, http, wiring
 from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
 from backend.db.session import Database, get_database
 from backend.db.session import init_app as init_db
 from backend.disputes.routes import blp as disputes_blp
 from backend.domain.clock import Clock, local_date
-from backend.evidence import service as evidence_service
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
 from backend.manifests.routes import blp as manifests_blp
@@ -31,7 +30,6 @@ from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
 from backend.seed import plan_demo_day_if_missing
 from backend.seed_data import METRO_TIMEZONE
-from backend.sync.proofs import ProofSealer
 from backend.sync.routes import blp as sync_blp
 from backend.webhooks.routes import blp as webhooks_blp
 
@@ -81,8 +79,7 @@ def create_app(
     init_db(app, database or Database(settings.database_url))
     http.init_app(app)
 
-    evidence_service.init_app(app)
-    app.extensions["doorstep.sealer"] = ProofSealer.from_settings(settings)
+    wiring.init_app(app, settings)
 
     api = DoorstepApi(app)
     for blueprint in (

@@ -19,11 +19,14 @@ from flask import Flask, Response, current_app, has_request_context, jsonify, re
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from backend.domain.refusal import Refusal
+
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error the API answers with ``status`` and a stable ``code``."""
+    """An error the HTTP layer answers with ``status`` and a stable ``code``: for what
+    only HTTP knows (headers, body framing, sessions). Services raise ``Refusal``."""
 
     def __init__(
         self,
@@ -41,9 +44,69 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def not_found(what: str = "resource") -> ApiError:
-    # One answer for "does not exist" and "not yours", so ids cannot be probed.
-    return ApiError(404, "not_found", f"{what} not found")
+# The HTTP status of each refusal code the services raise (backend.domain.refusal).
+# This table is the one place a domain answer becomes a status; a code missing here is
+# a bug that tests/api/test_errors.py catches by reading every code the tree raises.
+STATUS_BY_CODE: dict[str, int] = {
+    # Who is calling.
+    "invalid_credentials": 401,
+    "account_inactive": 401,
+    "token_algorithm": 401,
+    "token_audience": 401,
+    "token_claims": 401,
+    "token_expired": 401,
+    "token_invalid": 401,
+    "token_issuer": 401,
+    "token_malformed": 401,
+    "token_reused": 401,
+    "token_revoked": 401,
+    "token_signature": 401,
+    "token_type": 401,
+    "token_unknown_key": 401,
+    "rate_limited": 429,
+    # What they may see and do.
+    "device_mismatch": 403,
+    "not_found": 404,
+    # The request as sent.
+    "invalid_content_range": 400,
+    "length_required": 411,
+    "batch_too_large": 413,
+    "validation_error": 422,
+    "import_invalid": 422,
+    "unsafe_webhook_url": 422,
+    # The state the request would change.
+    "version_mismatch": 412,
+    "stop_already_cancelled": 409,
+    "stop_already_attempted": 409,
+    "stop_not_editable": 409,
+    "exception_not_open": 409,
+    "dispute_already_open": 409,
+    "dispute_closed": 409,
+    # Evidence files and their store.
+    "file_not_referenced": 404,
+    "file_missing": 404,
+    "invalid_sha256": 404,
+    "file_purged": 410,
+    "file_not_uploaded": 409,
+    "upload_direct_to_store": 409,
+    "upload_offset_mismatch": 409,
+    "upload_in_progress": 409,
+    "size_mismatch": 422,
+    "hash_mismatch": 422,
+    "content_type_mismatch": 422,
+    "image_too_large": 422,
+    "not_an_image": 422,
+    "store_unavailable": 503,
+}
+
+
+def status_of(refusal: Refusal) -> int:
+    """The HTTP status that answers ``refusal`` (422 for a code this table misses)."""
+    status = STATUS_BY_CODE.get(refusal.code)
+    if status is None:
+        log.error("refusal code %r has no HTTP status; answering 422", refusal.code)
+        return 422
+    return status
 
 
 # Codes for errors Werkzeug raises before a view runs (routing, body size, ...).
@@ -115,6 +178,22 @@ def _handle_api_error(exc: ApiError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.errors, exc.headers)
 
 
+def refusal_errors(refusal: Refusal) -> dict[str, Any] | None:
+    """Per-field detail for a refusal: its ``errors``, or its one ``field``."""
+    if refusal.errors is not None:
+        return refusal.errors
+    if refusal.field is not None:
+        return {refusal.field: [refusal.message]}
+    return None
+
+
+def _handle_refusal(exc: Refusal) -> Response:
+    headers = {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return error_response(status_of(exc), exc.code, exc.message, refusal_errors(exc), headers)
+
+
 def _handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
@@ -178,6 +257,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(Refusal, _handle_refusal)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(OperationalError, _handle_database_error)
     app.register_error_handler(DataError, _handle_value_out_of_range)

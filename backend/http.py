@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
@@ -392,6 +392,32 @@ class BodyReadTimeoutMiddleware:
             return _json_error(
                 environ, start_response, 408, "request_timeout", str(exc.description)
             )
+
+
+def attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    """A download the browser saves as ``filename``."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def stream_file(
+    first: bytes, rest: Iterator[bytes], mimetype: str, size: int, etag: str
+) -> Response:
+    """An immutable file (named by its hash), streamed as read from the store."""
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from rest
+
+    response = Response(stream_with_context(body()), mimetype=mimetype)
+    response.headers["Content-Length"] = str(size)
+    response.headers["ETag"] = f'"{etag}"'
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    response.direct_passthrough = True
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -36,7 +36,9 @@ from backend.auth.tokens import Principal
 from backend.config import load_settings
 from backend.db.models import Base, Stop, User
 from backend.db.session import Database, scope_to_tenant
-from backend.reconciliation import service
+from backend.domain.reconcile import Decision
+from backend.reconciliation.decisions import DecisionTarget, decide_many
+from backend.reconciliation.review import review_day
 from bench.common import Row
 from driver_client import demo
 
@@ -89,9 +91,7 @@ def _logged_in(client: FlaskClient, username: str) -> None:
     )
 
 
-def _bare_writes(
-    session: Session, principal: Principal, targets: list[service.DecisionTarget]
-) -> float:
+def _bare_writes(session: Session, principal: Principal, targets: list[DecisionTarget]) -> float:
     """Seconds for Core to insert what the decision wrote: per exception, a decision,
     a copy of the stop (on another day, so order numbers stay unique) and its parcels."""
     ids = [t.stop_id for t in targets]
@@ -165,11 +165,11 @@ def _measure(database: Database, settings: object, day: date) -> list[Row]:
 
         def review() -> None:
             session.expunge_all()
-            service.review_day(session, day, None)
+            review_day(session, day, None)
 
         rows_s = _median_s(load_rows)
         review_s = _median_s(review)
-        reviews = service.review_day(session, day, None)
+        reviews = review_day(session, day, None)
         stops = len(reviews)
         open_rows = sum(len(r.open_exceptions) for r in reviews)
         session.rollback()
@@ -183,14 +183,14 @@ def _measure(database: Database, settings: object, day: date) -> list[Row]:
     with database.session() as session:
         scope_to_tenant(session, principal.org_id)
         targets = [
-            service.DecisionTarget(r.stop.id, e.kind.value)
-            for r in service.review_day(session, day, None)
+            DecisionTarget(r.stop.id, e.kind.value)
+            for r in review_day(session, day, None)
             for e in r.open_exceptions
             if e.kind.value == "no_outcome"
         ]
         session.rollback()
         started = time.perf_counter()
-        service.decide_many(session, principal, targets, "reject", "bench: roll over")
+        decide_many(session, principal, targets, Decision.REJECT, "bench: roll over")
         bulk_s = time.perf_counter() - started
         bare_s = _bare_writes(session, principal, targets)
 

@@ -32,7 +32,6 @@ from backend import clock
 from backend.auth.passwords import verify_password
 from backend.auth.tokens import (
     Principal,
-    TokenInvalid,
     TokenType,
     decode_token,
     issue_token,
@@ -41,7 +40,7 @@ from backend.auth.tokens import (
 from backend.config import Settings
 from backend.db.models import Device, LoginThrottle, RefreshToken, User
 from backend.db.session import begin_write
-from backend.errors import ApiError
+from backend.domain.refusal import Refusal
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def check_credentials(
             # Another process recorded a failure for the same key at the same moment;
             # its count stands, and this attempt is refused all the same.
             session.rollback()
-        raise ApiError(401, "invalid_credentials", "the username or password is wrong")
+        raise Refusal("invalid_credentials", "the username or password is wrong")
     # Success forgets this source's failures; the address counter keeps spraying in view.
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == throttles[0].key))
     return user
@@ -144,22 +143,19 @@ def refresh(
     """Rotate ``refresh_token``; a rotated-out token revokes its whole family, unless it
     is a retry within the grace window (then it gets the pair its rotation issued)."""
     now = now or clock.now()
-    try:
-        claims = decode_token(settings, refresh_token, TokenType.REFRESH, now)
-        principal = principal_from_claims(claims)
-    except TokenInvalid as exc:
-        raise ApiError(401, exc.code, exc.message) from exc
+    claims = decode_token(settings, refresh_token, TokenType.REFRESH, now)
+    principal = principal_from_claims(claims)
     begin_write(session)
     stored = session.scalars(
         select(RefreshToken).where(RefreshToken.jti == claims["jti"]).with_for_update()
     ).one_or_none()
     if stored is None:
-        raise ApiError(401, "token_revoked", "the refresh token is not recognised")
+        raise Refusal("token_revoked", "the refresh token is not recognised")
     if stored.revoked_at is not None:
-        raise ApiError(401, "token_revoked", "the refresh token has been revoked")
+        raise Refusal("token_revoked", "the refresh token has been revoked")
     user = session.get(User, stored.user_id)
     if user is None or not user.is_active:
-        raise ApiError(401, "token_revoked", "the account is no longer active")
+        raise Refusal("token_revoked", "the account is no longer active")
     if stored.rotated_at is not None:
         successor = _unused_successor_in_grace(session, settings, stored, now)
         if successor is not None:
@@ -172,8 +168,7 @@ def refresh(
             .values(revoked_at=now)
         )
         session.commit()
-        raise ApiError(
-            401,
+        raise Refusal(
             "token_reused",
             "the refresh token was already used; every session of this login is revoked",
         )
@@ -315,11 +310,10 @@ def _refuse_if_throttled(session: Session, throttles: list[_Throttle], now: date
     waits = [row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now]
     if waits:
         retry_after = max(1, math.ceil((max(waits) - now).total_seconds()))
-        raise ApiError(
-            429,
+        raise Refusal(
             "rate_limited",
             f"too many failed logins from here; try again in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
+            retry_after_s=retry_after,
         )
 
 

@@ -19,6 +19,7 @@ import jwt
 
 from backend import clock
 from backend.config import Settings
+from backend.domain.refusal import Refusal
 from backend.domain.stops import Grant, Role
 
 ALGORITHM = "HS256"
@@ -31,13 +32,8 @@ class TokenType(enum.StrEnum):
     REFRESH = "refresh"
 
 
-class TokenInvalid(Exception):
+class TokenInvalid(Refusal):
     """The token must not be trusted; ``code`` says why, in stable words."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
 from backend.db.models import ConsoleSession, Organization, User
 from backend.db.session import begin_write, db_session, scope_to_tenant
+from backend.domain.refusal import Refusal
 from backend.domain.stops import Grant, Role
-from backend.errors import ApiError
+from backend.errors import ApiError, status_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,8 +280,9 @@ def login_submit() -> Any:
         user = check_credentials(
             database, settings, username, password, request.remote_addr or "unknown"
         )
-    except ApiError as exc:
-        return _login_refused(exc.status, exc.code, exc.message, exc.headers)
+    except Refusal as exc:
+        wait = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+        return _login_refused(status_of(exc), exc.code, exc.message, wait)
     if user.role not in CONSOLE_ROLES:
         database.rollback()
         return _login_refused(

@@ -15,13 +15,15 @@ from backend.console.blueprint import bp
 from backend.console.forms import flatten_messages
 from backend.db.session import db_session
 from backend.disputes import service as disputes
+from backend.domain.refusal import Refusal
 from backend.domain.stops import Role
-from backend.errors import ApiError
-from backend.evidence.routes import serve_file
+from backend.errors import refusal_errors, status_of
+from backend.evidence import service as evidence
+from backend.http import attachment, stream_file
 from backend.proofs import service as proofs
-from backend.proofs.routes import pdf_response
 from backend.proofs.timeline import build_timeline
-from backend.reconciliation import service as reconciliation
+from backend.reconciliation.review import review_day
+from backend.wiring import evidence_store, proof_sealer
 
 # Only these are shown inline in the browser; anything else the device sent is
 # offered as a download, so no uploaded file can run as a page of this origin.
@@ -52,9 +54,9 @@ def render_delivery(
     """The evidence page; ``errors``/``form`` re-show a refused dispute form."""
     session = db_session()
     stop = proofs.find_stop(session, stop_id)
-    bundle = proofs.stop_bundle(session, stop, request.host_url)
+    bundle = proofs.stop_bundle(session, stop, proof_sealer(), request.host_url)
     verification = (
-        proofs.verify_stop_proof(bundle, stop.org_id)
+        proofs.verify_stop_proof(bundle, stop.org_id, evidence_store())
         if bundle.get("proof")
         else proofs.Verification([], [])
     )
@@ -62,8 +64,8 @@ def render_delivery(
     assert user is not None
     review = None
     if user.may(Role.DISPATCHER):
-        [review] = reconciliation.review_day(session, stop.service_date, None, stop_ids=[stop.id])
-    decision_users = usernames(session, (d["user_id"] for d in review.notes)) if review else {}
+        [review] = review_day(session, stop.service_date, None, stop_ids=[stop.id])
+    decision_users = usernames(session, (d["user_id"] for d in review.decisions)) if review else {}
     body = render_template(
         "console/delivery.html",
         stop=stop,
@@ -112,13 +114,15 @@ def delivery_map(stop_id: int) -> Response:
 def delivery_pdf(stop_id: int) -> Response:
     session = db_session()
     stop = proofs.find_stop(session, stop_id)
-    return pdf_response(proofs.proof_pdf(session, stop, request.host_url), stop.order_number)
+    pdf = proofs.proof_pdf(session, stop, evidence_store(), proof_sealer(), request.host_url)
+    return attachment(pdf, "application/pdf", proofs.pdf_filename(stop))
 
 
 @bp.get("/evidence/<string:sha256>")
 @console_view(Role.DISPATCHER, Role.SUPPORT)
 def evidence_file(sha256: str) -> Response:
-    response = serve_file(sha256)
+    opened = evidence.open_file(db_session(), evidence_store(), sha256)
+    response = stream_file(opened.first, opened.rest, opened.mimetype, opened.file.size, sha256)
     if response.mimetype not in INLINE_TYPES:
         response.headers["Content-Disposition"] = f'attachment; filename="{sha256}"'
     # Even an image is never allowed to act as a document of this origin.
@@ -126,8 +130,9 @@ def evidence_file(sha256: str) -> Response:
     return response
 
 
-def refuse(stop_id: int, exc: ApiError, form: Any, which: str) -> Response:
+def refuse(stop_id: int, exc: Refusal, form: Any, which: str) -> Response:
     """Show the delivery again with a refused form's message next to it (field errors)
     or above the disputes (anything else)."""
-    errors = flatten_messages(exc.errors) if exc.errors else {"_form": [exc.message]}
-    return render_delivery(stop_id, errors, form, exc.status, which)
+    detail = refusal_errors(exc)
+    errors = flatten_messages(detail) if detail else {"_form": [exc.message]}
+    return render_delivery(stop_id, errors, form, status_of(exc), which)

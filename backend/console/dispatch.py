@@ -18,10 +18,22 @@ from backend.console.days import DayScope, read_day_scope
 from backend.console.forms import FormInvalid, parse_form
 from backend.db.models import Stop
 from backend.db.session import db_session
-from backend.domain.reconcile import ExceptionKind
+from backend.domain.reconcile import Decision, ExceptionKind
+from backend.domain.refusal import Refusal
 from backend.domain.stops import Role
-from backend.errors import ApiError
-from backend.reconciliation import service
+from backend.errors import status_of
+from backend.reconciliation.decisions import DecisionTarget, decide_many
+from backend.reconciliation.progress import drivers_progress
+from backend.reconciliation.review import StopReview, review_day
+from backend.reconciliation.summary import (
+    UNASSIGNED,
+    depot_names,
+    summarise,
+    summarise_by_depot_and_driver,
+)
+from backend.reconciliation.summary import (
+    summary_csv as summary_csv_text,
+)
 
 # Past this many rows the queue page asks for a narrower filter instead of drawing
 # a table no one can read; bulk actions still cover every match.
@@ -80,8 +92,8 @@ def _scope() -> DayScope:
     return read_day_scope(db_session(), principal_for_console().org_id)
 
 
-def _reviews(scope: DayScope, driver: str | None = None) -> list[service.StopReview]:
-    return service.review_day(db_session(), scope.service_date, driver, scope.depot_id)
+def _reviews(scope: DayScope, driver: str | None = None) -> list[StopReview]:
+    return review_day(db_session(), scope.service_date, driver, scope.depot_id)
 
 
 def _queue(scope: DayScope) -> tuple[list[QueueRow], Counter[str], list[str]]:
@@ -116,8 +128,8 @@ def day() -> str:
     scope = _scope()
     reviews = _reviews(scope)
     session = db_session()
-    summary = service.summarise_by_depot_and_driver(reviews, service.depot_names(session))
-    progress = service.progress(session, scope.service_date, scope.depot_id)
+    summary = summarise_by_depot_and_driver(reviews, depot_names(session))
+    progress = drivers_progress(session, scope.service_date, scope.depot_id)
     open_total = sum(len(r.open_exceptions) for r in reviews)
     template = "console/_progress.html" if request.args.get("fragment") else "console/day.html"
     return render_template(
@@ -127,7 +139,7 @@ def day() -> str:
         summary=summary,
         open_total=open_total,
         stops_total=len(reviews),
-        unassigned=service.UNASSIGNED,
+        unassigned=UNASSIGNED,
     )
 
 
@@ -154,13 +166,13 @@ def _render_queue(
         kinds=list(ExceptionKind),
         errors=errors or {},
         form=form or MultiDict(),
-        decisions=service.DECISIONS,
+        decisions=[d.value for d in Decision],
     )
     return Response(body, status=status, mimetype="text/html")
 
 
 class DecideForm(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(service.DECISIONS))
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in Decision]))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     items = fields.List(
         fields.String(validate=validate.Regexp(r"[0-9]{1,18}:[a-z_]{1,40}\Z")),
@@ -175,7 +187,7 @@ class DecideForm(Schema):
 
 def _targets(
     form: dict[str, Any], scope: DayScope
-) -> tuple[list[service.DecisionTarget], tuple[int, str] | None]:
+) -> tuple[list[DecisionTarget], tuple[int, str] | None]:
     """The exceptions the form decides on, or the status and reason it cannot."""
     if form["scope"] == "all":
         rows, _, _ = _queue(scope)
@@ -185,11 +197,11 @@ def _targets(
                 f"The queue changed while you were looking: {len(rows)} exceptions match "
                 f"now, not {form['expected']}. Check the list and apply again.",
             )
-        return [service.DecisionTarget(r.stop_id, r.kind) for r in rows], None
+        return [DecisionTarget(r.stop_id, r.kind) for r in rows], None
     targets = []
     for item in form["items"]:
         stop_id, _, kind = item.partition(":")
-        targets.append(service.DecisionTarget(int(stop_id), kind))
+        targets.append(DecisionTarget(int(stop_id), kind))
     if not targets:
         return [], (422, "Select at least one exception.")
     return targets, None
@@ -208,24 +220,22 @@ def decide() -> Any:
     if problem is not None:
         status, reason = problem
         return _render_queue(scope, {"items": [reason]}, request.form, status)
-    if form["decision"] == service.REJECT and not form["note"].strip():
+    if form["decision"] == Decision.REJECT and not form["note"].strip():
         return _render_queue(
             scope, {"note": ["Say why: the note is required to reject."]}, request.form, 422
         )
-    if form["decision"] == service.REJECT and not form["confirmed"]:
+    if form["decision"] == Decision.REJECT and not form["confirmed"]:
         return _confirm_reject(scope, form, targets)
     try:
-        rows = service.decide_many(
+        rows = decide_many(
             db_session(),
             principal_for_console(),
             targets,
-            form["decision"],
+            Decision(form["decision"]),
             form["note"],
         )
-    except ApiError as exc:
-        if exc.status in (404, 409, 422):
-            return _render_queue(scope, {"items": [exc.message]}, request.form, exc.status)
-        raise
+    except Refusal as exc:
+        return _render_queue(scope, {"items": [exc.message]}, request.form, status_of(exc))
     replanned = len({r.replanned_stop_id for r in rows if r.replanned_stop_id})
     verb = {"accept": "Accepted", "reject": "Rejected", "annotate": "Annotated"}[form["decision"]]
     message = f"{verb} {len(rows)} exception{'s' if len(rows) != 1 else ''}."
@@ -235,9 +245,7 @@ def decide() -> Any:
     return redirect(console_path(form["back"]) or url_for("console.exceptions", **scope.params()))
 
 
-def _confirm_reject(
-    scope: DayScope, form: dict[str, Any], targets: list[service.DecisionTarget]
-) -> str:
+def _confirm_reject(scope: DayScope, form: dict[str, Any], targets: list[DecisionTarget]) -> str:
     # Only the order numbers are needed to list them, not another review of the day.
     ids = {t.stop_id for t in targets}
     rows = db_session().execute(select(Stop.id, Stop.order_number).where(Stop.id.in_(ids)))
@@ -258,7 +266,7 @@ def _confirm_reject(
 def summary() -> str:
     scope = _scope()
     session = db_session()
-    rows = service.summarise(_reviews(scope), service.depot_names(session))
+    rows = summarise(_reviews(scope), depot_names(session))
     return render_template("console/summary.html", scope=scope, rows=rows)
 
 
@@ -266,9 +274,9 @@ def summary() -> str:
 @console_view(Role.DISPATCHER)
 def summary_csv() -> Response:
     scope = _scope()
-    rows = service.summarise(_reviews(scope), service.depot_names(db_session()))
+    rows = summarise(_reviews(scope), depot_names(db_session()))
     return Response(
-        service.summary_csv(rows),
+        summary_csv_text(rows),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="summary-{scope.service_date}.csv"'},
     )

@@ -22,6 +22,7 @@ from backend.disputes.schemas import (
     ResolveSchema,
     SearchQuerySchema,
 )
+from backend.domain.refusal import Refusal
 from backend.domain.stops import Grant, Role
 from backend.errors import ApiError
 
@@ -81,8 +82,8 @@ def open_dispute(stop_id: int) -> Response:
         )
     except FormInvalid as exc:
         return render_delivery(stop_id, exc.errors, request.form, 422, "open")
-    except ApiError as exc:
-        if exc.status == 404:
+    except Refusal as exc:
+        if exc.code == "not_found":
             raise
         return refuse(stop_id, exc, request.form, "open")
     flash(
@@ -131,8 +132,8 @@ def resolve_dispute(dispute_id: int) -> Response:
         )
     except FormInvalid as exc:
         return render_delivery(stop_id, exc.errors, request.form, 422, which)
-    except ApiError as exc:
-        if exc.status == 404:
+    except Refusal as exc:
+        if exc.code == "not_found":
             raise
         return refuse(stop_id, exc, request.form, which)
     flash(f"Dispute #{dispute_id} settled: {form['outcome']}. The legal hold is lifted.", "success")

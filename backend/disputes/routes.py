@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 
 from backend.auth.guard import current_principal, require_roles
@@ -22,8 +21,7 @@ from backend.disputes.schemas import (
 )
 from backend.domain.stops import Grant, Role
 from backend.http import ApiBlueprint
-from backend.proofs.service import find_stop, proof_map_svg
-from backend.schemas import BINARY, ErrorSchema
+from backend.schemas import ErrorSchema
 
 blp = ApiBlueprint("disputes", __name__, url_prefix="/api/v1", description="Customer service")
 
@@ -39,22 +37,6 @@ class Search(MethodView):
         """Find a delivery by order number or parcel barcode (exact), recipient or address
         (contains; matched literally, so % and _ are plain characters)."""
         return {"items": service.search(db_session(), query["q"])}
-
-
-@blp.route("/stops/<int:stop_id>/map.svg")
-class ProofMap(MethodView):
-    @require_roles(Role.SUPPORT, Role.DISPATCHER)
-    @blp.response(
-        200,
-        BINARY,
-        content_type="image/svg+xml",
-        description="The stop, its geofence and where the proof was captured",
-    )
-    def get(self, stop_id: int) -> Response:
-        """Where the proof was captured against the stop and its geofence, as SVG."""
-        session = db_session()
-        svg = proof_map_svg(session, find_stop(session, stop_id))
-        return Response(svg, mimetype="image/svg+xml")
 
 
 @blp.route("/disputes")

@@ -16,7 +16,7 @@ from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
 from backend.db.session import begin_write
-from backend.errors import ApiError, not_found
+from backend.domain.refusal import Refusal, not_found
 from backend.manifests.service import org_today
 from backend.planning.service import plan_next_attempts
 from backend.sync.changes import lock_plan
@@ -105,8 +105,7 @@ def open_dispute(
     if session.get(Stop, stop_id) is None:
         raise not_found("stop")
     if on_legal_hold(session, [stop_id]):
-        raise ApiError(
-            409,
+        raise Refusal(
             "dispute_already_open",
             "this delivery already has an open dispute; add a note to it instead",
         )
@@ -204,11 +203,11 @@ def resolve(
     begin_write(session)
     dispute = get_dispute(session, dispute_id)
     if dispute.status != OPEN:
-        raise ApiError(409, "dispute_closed", f"the dispute is already {dispute.status}")
+        raise Refusal("dispute_closed", f"the dispute is already {dispute.status}")
     today = org_today(session, principal.org_id)
     errors = _settlement_errors(settlement, today)
     if errors:
-        raise ApiError(422, "validation_error", "the resolution is incomplete", errors=errors)
+        raise Refusal("validation_error", "the resolution is incomplete", errors=errors)
     lock_plan(session, principal.org_id)
     dispute.status = settlement.outcome
     dispute.remedy = settlement.remedy or ""

@@ -19,6 +19,7 @@ from typing import Any
 
 from backend.domain.digest import canonical_json, is_sha256_hex, sha256_hex
 from backend.domain.hlc import HLCTimestamp
+from backend.domain.refusal import Refusal
 from backend.domain.untrusted import find_problems
 
 MAX_EVIDENCE_PER_EVENT = 20
@@ -73,14 +74,8 @@ class EvidenceKind(enum.StrEnum):
 CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 
 
-class EventRejected(ValueError):
+class EventRejected(Refusal):
     """The event cannot be accepted; ``code`` is stable, ``field`` names the culprit."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ class DoorEvent:
 
 
 def _reject(code: str, message: str, field: str) -> EventRejected:
-    return EventRejected(code, message, field)
+    return EventRejected(code, message, field=field)
 
 
 def _is_int(value: Any) -> bool:

@@ -32,6 +32,18 @@ class ExceptionKind(enum.StrEnum):
     REPORTED_AFTER_REPLAN = "reported_after_replan"
 
 
+class Decision(enum.StrEnum):
+    """What back office says of an exception."""
+
+    ACCEPT = "accept"  # the proof stands as it is; the exception is cleared
+    REJECT = "reject"  # the proof does not stand; the stop is planned again
+    ANNOTATE = "annotate"  # a note for the record; the exception stays open
+
+    @property
+    def clears(self) -> bool:
+        return self is not Decision.ANNOTATE
+
+
 # Conflict kinds that have their own exception kind rather than "open_conflict".
 CONFLICTS_WITH_OWN_KIND = {
     "clock_skew": ExceptionKind.CLOCK_SKEW,

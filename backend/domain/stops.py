@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from backend.domain.refusal import Refusal
+
 
 class Role(enum.StrEnum):
     DRIVER = "driver"
@@ -53,13 +55,8 @@ FINAL_STATUSES = frozenset({StopStatus.DELIVERED, StopStatus.FAILED, StopStatus.
 PLAN_EDITABLE_STATUSES = frozenset({StopStatus.PENDING, StopStatus.ARRIVED})
 
 
-class PlanError(ValueError):
+class PlanError(Refusal):
     """A plan change that the stop's current state does not allow."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 from PIL import Image
 
+from backend.domain.refusal import Refusal
+
 # A 48 MP phone sensor bins to 12 MP; 40 MP leaves room for any camera a driver holds
 # while bounding one decode to ~160 MB of RGBA.
 MAX_PIXELS = 40_000_000
@@ -28,13 +30,9 @@ IMAGE_TOO_LARGE = "image_too_large"
 NOT_AN_IMAGE = "not_an_image"
 
 
-class ImageRefused(ValueError):
-    """The bytes are not an image of the declared type within the pixel cap."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+class ImageRefused(Refusal):
+    """The bytes are not an image of the declared type within the pixel cap; ``code``
+    is the stable reason stored on the file row."""
 
 
 @contextmanager

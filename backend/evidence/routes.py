@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import asdict
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from backend.auth.guard import require_roles
-from backend.db.session import begin_write, db_session
-from backend.domain.digest import is_sha256_hex
+from backend.db.session import db_session
 from backend.domain.events import MAX_FILE_BYTES
 from backend.domain.stops import Role
 from backend.errors import ApiError
 from backend.evidence import service
-from backend.evidence.storage import (
-    ALLOWED_CONTENT_TYPES,
-    LocalStore,
-    StoreError,
-    StoreUnavailable,
-    UploadInProgress,
-    UploadOffsetMismatch,
-)
-from backend.http import ApiBlueprint, accepts
+from backend.evidence.storage import ALLOWED_CONTENT_TYPES, UploadOffsetMismatch
+from backend.http import ApiBlueprint, accepts, stream_file
 from backend.schemas import BINARY, ErrorSchema
-from backend.sync.settle import settle_stops_citing
+from backend.wiring import evidence_store
 
 blp = ApiBlueprint(
     "evidence", __name__, url_prefix="/api/v1/evidence", description="Evidence files"
@@ -47,57 +39,8 @@ class UploadStateSchema(Schema):
     offset = fields.Integer(required=True, metadata={"description": "resume the PUT from here"})
 
 
-CONTENT_RANGE = re.compile(r"bytes (\d{1,12})-(\d{1,12})/(\d{1,12})")
 # Also sent as a header, as the tus protocol names it, for clients that read only headers.
 UPLOAD_OFFSET = "Upload-Offset"
-
-
-def _body_start(header: str | None, size: int, length: int) -> int:
-    """Where in the file a PUT body starts: 0 for the whole file, else the start of its
-    ``Content-Range: bytes <start>-<end>/<size>``. Raises unless the body is exactly
-    the bytes it claims to be."""
-    if header is None:
-        if length != size:
-            raise ApiError(
-                422,
-                "size_mismatch",
-                f"the event declared {size} bytes, Content-Length is {length}",
-            )
-        return 0
-    match = CONTENT_RANGE.fullmatch(header.strip())
-    if match is None:
-        raise ApiError(400, "invalid_content_range", "send Content-Range: bytes start-end/size")
-    start, end, total = (int(group) for group in match.groups())
-    if total != size:
-        raise ApiError(422, "size_mismatch", f"the event declared {size} bytes, not {total}")
-    if not start <= end < total:
-        raise ApiError(400, "invalid_content_range", f"bytes {start}-{end} are not in the file")
-    if length != end - start + 1:
-        raise ApiError(
-            422, "size_mismatch", f"bytes {start}-{end} are {end - start + 1} bytes, not {length}"
-        )
-    return start
-
-
-def _local_store() -> LocalStore:
-    store = service.get_store()
-    if not isinstance(store, LocalStore):
-        raise ApiError(409, "upload_direct_to_store", "upload to the target the sync response gave")
-    return store
-
-
-def _answer(session: Any, file: Any) -> dict[str, Any]:
-    """200 for a file that verified and is an image; 422 (committed) for one that is not.
-
-    The bytes of a refused file are kept and the refusal is committed before answering,
-    so asking again gives the same 422 without decoding anything again.
-    """
-    refused = service.refusal(file)
-    if refused is not None:
-        session.commit()
-        raise ApiError(422, *refused)
-    session.commit()
-    return {"sha256": file.sha256, "verified": True}
 
 
 REFUSED_IMAGE = (
@@ -105,15 +48,6 @@ REFUSED_IMAGE = (
     "not decode as the declared type. Either way the bytes are kept as evidence, marked "
     "invalid and never counted as proof"
 )
-
-
-def _referenced_file(sha256: str) -> Any:
-    if not is_sha256_hex(sha256):
-        raise ApiError(404, "not_found", "files are named by their lowercase hex SHA-256")
-    file = service.find_file(db_session(), sha256)
-    if file is None:
-        raise ApiError(404, "file_not_referenced", "no event references a file with this hash")
-    return file
 
 
 @blp.route("/<string:sha256>")
@@ -153,54 +87,27 @@ class EvidenceFileResource(MethodView):
         The published bytes are then decoded once as their declared image type.
         Uploading a file the server already holds is a no-op.
         """
-        session = db_session()
-        file = _referenced_file(sha256)
-        if file.verified_at is not None:
-            return _answer(session, file)
-        store = _local_store()
-        if request.mimetype != file.content_type:
-            raise ApiError(
-                422,
-                "content_type_mismatch",
-                f"the event declared {file.content_type}, the body is {request.mimetype}",
-            )
-        length = request.content_length
-        if length is None:
-            raise ApiError(411, "length_required", "send the body with a Content-Length")
         # A file body may be as large as an event may declare its file, beyond the API's
         # limit for JSON bodies; Content-Range and the declared size bound it below.
         request.max_content_length = MAX_FILE_BYTES
-        start = _body_start(request.headers.get("Content-Range"), file.size, length)
-        org_id, size, content_type = file.org_id, file.size, file.content_type
-        # The body can take minutes over a phone network: it is received with no
-        # transaction open, so no writer waits for it (on SQLite, a write transaction
-        # held meanwhile would stall every sync). Two uploads of the same file at once
-        # take turns on its partial file, and only bytes that match the hash are published.
-        session.rollback()
         try:
-            complete = service.receive_upload(
-                store, org_id, sha256, size, start, length, request.stream
+            state = service.receive(
+                db_session(),
+                evidence_store(),
+                sha256,
+                request.mimetype,
+                request.content_length,
+                request.headers.get("Content-Range"),
+                request.stream,
             )
-            if not complete:
-                held = start + length
-                kept = {"sha256": sha256, "verified": False, "offset": held}
-                return kept, 202, {UPLOAD_OFFSET: str(held)}
-            invalid_reason = service.inspect_image(store, org_id, sha256, content_type)
         except UploadOffsetMismatch as exc:
             raise ApiError(
                 409, exc.code, exc.message, {"offset": exc.offset}, {UPLOAD_OFFSET: str(exc.offset)}
             ) from exc
-        except UploadInProgress as exc:
-            raise ApiError(409, exc.code, exc.message) from exc
-        except StoreUnavailable as exc:
-            raise ApiError(503, exc.code, exc.message) from exc
-        except StoreError as exc:
-            raise ApiError(422, exc.code, exc.message) from exc
-        begin_write(session)
-        file = _referenced_file(sha256)
-        if service.mark_verified(file, invalid_reason):
-            settle_stops_citing(session, sha256)
-        return _answer(session, file)
+        if state.verified:
+            return {"sha256": sha256, "verified": True}
+        kept = {"sha256": sha256, "verified": False, "offset": state.offset}
+        return kept, 202, {UPLOAD_OFFSET: str(state.offset)}
 
     @require_roles(Role.DISPATCHER, Role.SUPPORT)
     @blp.response(200, description="The file's bytes, with its content type")
@@ -220,32 +127,9 @@ class EvidenceFileResource(MethodView):
 
 
 def serve_file(sha256: str) -> Response:
-    """Stream a verified evidence file of the caller's tenant, or raise why not."""
-    file = _referenced_file(sha256)
-    if file.verified_at is None:
-        raise ApiError(404, "file_missing", "the file has not arrived yet")
-    if file.purged_at is not None:
-        raise ApiError(410, "file_purged", "the retention job deleted this file")
-    chunks = service.get_store().open(file.org_id, sha256)
-    try:
-        first = next(chunks, b"")
-    except StoreUnavailable as exc:
-        raise ApiError(503, exc.code, exc.message) from exc
-    except StoreError as exc:
-        raise ApiError(404, exc.code, exc.message) from exc
-
-    def body() -> Any:
-        yield first
-        yield from chunks
-
-    # Bytes that are not the image they claim (HTML, SVG, text) go out as opaque bytes.
-    mimetype = file.content_type if file.invalid_reason is None else "application/octet-stream"
-    response = Response(stream_with_context(body()), mimetype=mimetype)
-    response.headers["Content-Length"] = str(file.size)
-    response.headers["ETag"] = f'"{sha256}"'
-    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-    response.direct_passthrough = True
-    return response
+    """Stream a verified evidence file of the caller's tenant, or refuse why not."""
+    opened = service.open_file(db_session(), evidence_store(), sha256)
+    return stream_file(opened.first, opened.rest, opened.mimetype, opened.file.size, etag=sha256)
 
 
 @blp.route("/<string:sha256>/upload")
@@ -261,20 +145,8 @@ class UploadState(MethodView):
     def get(self, sha256: str) -> Any:
         """How many bytes of this file the server holds: resume the PUT from ``offset``
         (the file's size once it has verified; local store only)."""
-        session = db_session()
-        file = _referenced_file(sha256)
-        state = {"sha256": sha256, "size": file.size, "verified": file.verified_at is not None}
-        if file.verified_at is not None:
-            offset = file.size
-        else:
-            store = _local_store()
-            org_id = file.org_id
-            session.rollback()  # the count may wait for a request that is still writing
-            try:
-                offset = store.partial_offset(org_id, sha256)
-            except UploadInProgress as exc:
-                raise ApiError(409, exc.code, exc.message) from exc
-        return {**state, "offset": offset}, 200, {UPLOAD_OFFSET: str(offset)}
+        state = service.upload_state(db_session(), evidence_store(), sha256)
+        return asdict(state), 200, {UPLOAD_OFFSET: str(state.offset)}
 
 
 @blp.route("/<string:sha256>/complete")
@@ -290,20 +162,5 @@ class CompleteUpload(MethodView):
     @blp.alt_response(503, schema=ErrorSchema, description="store_unavailable: try again later")
     def post(self, sha256: str) -> dict[str, Any]:
         """Tell the server a direct upload finished; it re-reads and checks the bytes."""
-        session = db_session()
-        begin_write(session)
-        file = _referenced_file(sha256)
-        if file.verified_at is not None:
-            return _answer(session, file)
-        try:
-            verified = service.confirm_upload(session, service.get_store(), file)
-        except StoreUnavailable as exc:
-            raise ApiError(503, exc.code, exc.message) from exc
-        if not verified:
-            raise ApiError(
-                409,
-                "file_not_uploaded",
-                "the store does not hold bytes with this size and hash; upload again",
-            )
-        settle_stops_citing(session, sha256)
-        return _answer(session, file)
+        service.confirm(db_session(), evidence_store(), sha256)
+        return {"sha256": sha256, "verified": True}

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Protocol
 
-from flask import Flask, current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.config import Settings
 from backend.db.models import EvidenceFile
+from backend.db.session import begin_write
+from backend.domain.digest import is_sha256_hex
+from backend.domain.refusal import Refusal
 from backend.evidence.images import IMAGE_TOO_LARGE, MAX_PIXELS, ImageRefused, check_image
 from backend.evidence.storage import (
     EvidenceStore,
@@ -22,21 +26,13 @@ from backend.evidence.storage import (
     StoreUnavailable,
     UploadTarget,
 )
+from backend.sync.settle import settle_stops_citing
 
 
 def build_store(settings: Settings) -> EvidenceStore:
     if settings.storage_backend == "s3":
         return S3Store(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region)
     return LocalStore(settings.storage_dir)
-
-
-def init_app(app: Flask, store: EvidenceStore | None = None) -> None:
-    app.extensions["doorstep.store"] = store or build_store(app.config["DOORSTEP"])
-
-
-def get_store() -> EvidenceStore:
-    store: EvidenceStore = current_app.extensions["doorstep.store"]
-    return store
 
 
 def find_file(session: Session, sha256: str) -> EvidenceFile | None:
@@ -80,7 +76,7 @@ def inspect_image(store: EvidenceStore, org_id: int, sha256: str, content_type: 
     try:
         check_image(data, content_type)
     except ImageRefused as exc:
-        return exc.reason
+        return exc.code
     return None
 
 
@@ -181,3 +177,192 @@ def upload_targets(
             }
         )
     return targets
+
+
+# The upload workflow, as the API runs it. Each step answers with an UploadState or
+# raises a Refusal; the route only reads the request and writes the response.
+
+
+@dataclass(frozen=True)
+class UploadState:
+    """Where one file's upload stands: verified, or ``offset`` bytes held so far."""
+
+    sha256: str
+    size: int
+    verified: bool
+    offset: int
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """``Content-Range: bytes start-end/total`` as sent (``end`` inclusive)."""
+
+    start: int
+    end: int
+    total: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @classmethod
+    def parse(cls, header: str | None) -> ByteRange | None:
+        """The range a body claims, or None (no header) for the whole file."""
+        if header is None:
+            return None
+        match = CONTENT_RANGE.fullmatch(header.strip())
+        if match is None:
+            raise Refusal("invalid_content_range", "send Content-Range: bytes start-end/size")
+        start, end, total = (int(group) for group in match.groups())
+        if not start <= end < total:
+            raise Refusal("invalid_content_range", f"bytes {start}-{end} are not in the file")
+        return cls(start, end, total)
+
+
+CONTENT_RANGE = re.compile(r"bytes (\d{1,12})-(\d{1,12})/(\d{1,12})")
+
+
+def referenced_file(session: Session, sha256: str) -> EvidenceFile:
+    """The file of the caller's tenant that an event referenced, or a refusal."""
+    if not is_sha256_hex(sha256):
+        raise Refusal("not_found", "files are named by their lowercase hex SHA-256")
+    file = find_file(session, sha256)
+    if file is None:
+        raise Refusal("file_not_referenced", "no event references a file with this hash")
+    return file
+
+
+def _local(store: EvidenceStore) -> LocalStore:
+    if not isinstance(store, LocalStore):
+        raise Refusal("upload_direct_to_store", "upload to the target the sync response gave")
+    return store
+
+
+def _body_start(size: int, length: int, byte_range: ByteRange | None) -> int:
+    """Where in the file a body of ``length`` bytes starts; refused unless the body is
+    exactly the bytes it claims to be."""
+    if byte_range is None:
+        if length != size:
+            raise Refusal(
+                "size_mismatch", f"the event declared {size} bytes, Content-Length is {length}"
+            )
+        return 0
+    if byte_range.total != size:
+        raise Refusal("size_mismatch", f"the event declared {size} bytes, not {byte_range.total}")
+    if length != byte_range.length:
+        raise Refusal(
+            "size_mismatch",
+            f"bytes {byte_range.start}-{byte_range.end} are {byte_range.length} bytes, "
+            f"not {length}",
+        )
+    return byte_range.start
+
+
+def _settled(session: Session, file: EvidenceFile) -> UploadState:
+    """Commit and answer for a verified file; an invalid image is refused (committed,
+    so asking again gives the same answer without decoding anything again)."""
+    refused = refusal(file)
+    session.commit()
+    if refused is not None:
+        raise Refusal(*refused)
+    return UploadState(file.sha256, file.size, verified=True, offset=file.size)
+
+
+def receive(
+    session: Session,
+    store: EvidenceStore,
+    sha256: str,
+    content_type: str,
+    length: int | None,
+    content_range: str | None,
+    body: IO[bytes],
+) -> UploadState:
+    """Receive a file's bytes, whole or from where a broken upload stopped.
+
+    The body is streamed to a partial file, and only once the file is complete and
+    matches the size and SHA-256 the event declared is it published; a cut connection
+    keeps the bytes received for a resume and leaves the file pending. The published
+    bytes are then decoded once as their declared image type. Uploading a file the
+    server already holds is a no-op.
+    """
+    file = referenced_file(session, sha256)
+    if file.verified_at is not None:
+        return _settled(session, file)
+    local = _local(store)
+    if content_type != file.content_type:
+        raise Refusal(
+            "content_type_mismatch",
+            f"the event declared {file.content_type}, the body is {content_type}",
+        )
+    if length is None:
+        raise Refusal("length_required", "send the body with a Content-Length")
+    start = _body_start(file.size, length, ByteRange.parse(content_range))
+    org_id, size = file.org_id, file.size
+    # The body can take minutes over a phone network: it is received with no
+    # transaction open, so no writer waits for it (on SQLite, a write transaction held
+    # meanwhile would stall every sync). Two uploads of the same file at once take
+    # turns on its partial file, and only bytes that match the hash are published.
+    session.rollback()
+    if not receive_upload(local, org_id, sha256, size, start, length, body):
+        return UploadState(sha256, size, verified=False, offset=start + length)
+    invalid_reason = inspect_image(local, org_id, sha256, content_type)
+    begin_write(session)
+    file = referenced_file(session, sha256)
+    if mark_verified(file, invalid_reason):
+        settle_stops_citing(session, org_id, sha256)
+    return _settled(session, file)
+
+
+def upload_state(session: Session, store: EvidenceStore, sha256: str) -> UploadState:
+    """How many bytes of this file the server holds (its size once it has verified)."""
+    file = referenced_file(session, sha256)
+    if file.verified_at is not None:
+        return UploadState(sha256, file.size, verified=True, offset=file.size)
+    local = _local(store)
+    org_id, size = file.org_id, file.size
+    session.rollback()  # the count may wait for a request that is still writing
+    return UploadState(sha256, size, verified=False, offset=local.partial_offset(org_id, sha256))
+
+
+def confirm(session: Session, store: EvidenceStore, sha256: str) -> UploadState:
+    """A direct upload (S3) finished: re-read and check the bytes, then settle."""
+    begin_write(session)
+    file = referenced_file(session, sha256)
+    if file.verified_at is not None:
+        return _settled(session, file)
+    if not confirm_upload(session, store, file):
+        raise Refusal(
+            "file_not_uploaded",
+            "the store does not hold bytes with this size and hash; upload again",
+        )
+    settle_stops_citing(session, file.org_id, sha256)
+    return _settled(session, file)
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    """A verified file's bytes, ready to stream: the first chunk is already read, so a
+    store failure is a refusal before any byte of the answer is sent."""
+
+    file: EvidenceFile
+    first: bytes
+    rest: Iterator[bytes]
+
+    @property
+    def mimetype(self) -> str:
+        # Bytes that are not the image they claim (HTML, SVG, text) go out as opaque bytes.
+        if self.file.invalid_reason is None:
+            return self.file.content_type
+        return "application/octet-stream"
+
+
+def open_file(session: Session, store: EvidenceStore, sha256: str) -> OpenedFile:
+    """A verified evidence file of the caller's tenant, or why not."""
+    file = referenced_file(session, sha256)
+    if file.verified_at is None:
+        raise Refusal("file_missing", "the file has not arrived yet")
+    if file.purged_at is not None:
+        raise Refusal("file_purged", "the retention job deleted this file")
+    chunks = store.open(file.org_id, sha256)
+    first = next(chunks, b"")
+    return OpenedFile(file, first, chunks)

@@ -19,18 +19,14 @@ from typing import IO, Any, Protocol
 
 from backend.domain.clock import system_now
 from backend.domain.digest import is_sha256_hex
+from backend.domain.refusal import Refusal
 
 CHUNK = 64 * 1024
 ALLOWED_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 
 
-class StoreError(Exception):
-    """The store refused or failed; ``code`` is the API error code to answer with."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class StoreError(Refusal):
+    """The store refused or failed."""
 
 
 class StoreUnavailable(StoreError):

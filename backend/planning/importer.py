@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from backend.domain import untrusted
 from backend.domain.geo import InvalidGeofence, parse_geofence
+from backend.domain.refusal import Refusal
 from backend.domain.stops import ProofPolicy
 
 MAX_ROWS = 5000
@@ -58,8 +59,11 @@ FALSE_WORDS = {"false", "0", "no", "n", ""}
 RowErrors = dict[str, list[str]]
 
 
-class ImportFileError(ValueError):
+class ImportFileError(Refusal):
     """The file as a whole cannot be read (not CSV, not JSON, empty, too long)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("import_invalid", message, field="_file")
 
 
 @dataclass

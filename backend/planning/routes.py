@@ -12,8 +12,9 @@ from marshmallow import ValidationError
 from backend.auth.guard import current_principal, require_roles
 from backend.db.models import Manifest, Parcel, Stop, User
 from backend.db.session import db_session
+from backend.domain.refusal import not_found
 from backend.domain.stops import Role
-from backend.errors import ApiError, not_found
+from backend.errors import ApiError
 from backend.http import JSON, ApiBlueprint, accepts
 from backend.manifests.schemas import ManifestSchema
 from backend.manifests.serialize import manifest_to_dict, stop_to_dict
@@ -22,7 +23,6 @@ from backend.planning import schemas, service
 from backend.planning.importer import (
     CSV_COLUMNS,
     JSON_FIELDS,
-    ImportFileError,
     parse_csv,
     parse_json_rows,
 )
@@ -99,35 +99,32 @@ class ImportStops(MethodView):
         """
         principal = current_principal()
         session = db_session()
-        try:
-            if request.mimetype == CSV:
-                if "date" not in query:
-                    raise ApiError(
-                        422,
-                        "validation_error",
-                        "CSV imports need ?date=YYYY-MM-DD",
-                        errors={"date": ["Missing data for required field."]},
-                    )
-                service_date = query["date"]
-                rows = parse_csv(request.get_data(as_text=True))
-                allowed = CSV_COLUMNS
-            else:
-                try:
-                    body = schemas.ImportJsonSchema().load(_json_body())
-                except ValidationError as exc:
-                    raise ApiError(
-                        422,
-                        "validation_error",
-                        "the request has invalid fields",
-                        errors=exc.messages
-                        if isinstance(exc.messages, dict)
-                        else {"_body": exc.messages},
-                    ) from exc
-                service_date = body["service_date"]
-                rows = parse_json_rows(body["stops"])
-                allowed = JSON_FIELDS
-        except ImportFileError as exc:
-            raise service.import_file_error(exc) from exc
+        if request.mimetype == CSV:
+            if "date" not in query:
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    "CSV imports need ?date=YYYY-MM-DD",
+                    errors={"date": ["Missing data for required field."]},
+                )
+            service_date = query["date"]
+            rows = parse_csv(request.get_data(as_text=True))
+            allowed = CSV_COLUMNS
+        else:
+            try:
+                body = schemas.ImportJsonSchema().load(_json_body())
+            except ValidationError as exc:
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    "the request has invalid fields",
+                    errors=exc.messages
+                    if isinstance(exc.messages, dict)
+                    else {"_body": exc.messages},
+                ) from exc
+            service_date = body["service_date"]
+            rows = parse_json_rows(body["stops"])
+            allowed = JSON_FIELDS
         created = service.import_stops(session, principal, service_date, rows, allowed)
         return {"service_date": service_date, "created": len(created), "stops": created}, 201
 

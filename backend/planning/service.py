@@ -22,17 +22,16 @@ from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
+from backend.domain.refusal import Refusal, not_found
 from backend.domain.stops import (
-    PlanError,
     ProofPolicy,
     Role,
     StopStatus,
     check_cancellable,
     check_plan_editable,
 )
-from backend.errors import ApiError, not_found
 from backend.manifests.service import bump_revision, get_or_create_manifest, org_zone
-from backend.planning.importer import ImportFileError, StopDraft, validate_rows
+from backend.planning.importer import StopDraft, validate_rows
 from backend.sync.changes import UPSERT, lock_plan, record_stop_change
 from backend.sync.derive import derive
 
@@ -54,10 +53,6 @@ MATERIAL_FIELDS = frozenset(
 
 # Another attempt of an order: <order>-R<n> (n = 1 for the second attempt).
 ATTEMPT_SUFFIX = re.compile(r"-R\d+$")
-
-
-def _plan_error(exc: PlanError) -> ApiError:
-    return ApiError(409, exc.code, exc.message)
 
 
 def find_driver(session: Session, username: str) -> User | None:
@@ -100,8 +95,7 @@ def import_stops(
         if errors:
             problems[draft.row] = errors
     if problems:
-        raise ApiError(
-            422,
+        raise Refusal(
             "import_invalid",
             f"{len(problems)} row(s) are invalid; nothing was imported",
             errors={"rows": dict(sorted(problems.items(), key=lambda kv: int(kv[0])))},
@@ -212,15 +206,11 @@ def change_stop(
 ) -> Stop:
     stop = _locked_stop(session, principal, stop_id)
     if expected_version is not None and expected_version != stop.version:
-        raise ApiError(
-            412,
+        raise Refusal(
             "version_mismatch",
             f"the stop is at version {stop.version}, not {expected_version}; reload and retry",
         )
-    try:
-        check_plan_editable(stop.status)
-    except PlanError as exc:
-        raise _plan_error(exc) from exc
+    check_plan_editable(stop.status)
     for name, value in changes.items():
         if name == "proof_policy":
             # A partial policy changes only the flags it names.
@@ -228,8 +218,7 @@ def change_stop(
         setattr(stop, name, value)
     start, end = stop.window_start, stop.window_end
     if (start is None) != (end is None) or (start and end and end <= start):
-        raise ApiError(
-            422,
+        raise Refusal(
             "validation_error",
             "the time window is incomplete or backwards",
             errors={"window_end": ["must be after window_start"]},
@@ -244,10 +233,7 @@ def change_stop(
 
 def cancel_stop(session: Session, principal: Principal, stop_id: int, reason: str) -> Stop:
     stop = _locked_stop(session, principal, stop_id)
-    try:
-        check_cancellable(stop.status)
-    except PlanError as exc:
-        raise _plan_error(exc) from exc
+    check_cancellable(stop.status)
     stop.cancelled_at = clock.now()
     stop.cancel_reason = reason
     stop.version += 1
@@ -309,8 +295,7 @@ def assign_manifest(
                 f"stop {stop.id} is {stop.status.value}; keep it on the manifest"
             )
     if errors:
-        raise ApiError(
-            422,
+        raise Refusal(
             "validation_error",
             "the stop list is invalid; nothing changed",
             errors={"stop_ids": errors},
@@ -403,16 +388,11 @@ def parse_service_date(raw: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise ApiError(
-            422,
+        raise Refusal(
             "validation_error",
             "dates are YYYY-MM-DD",
             errors={"service_date": ["not a YYYY-MM-DD date"]},
         ) from exc
-
-
-def import_file_error(exc: ImportFileError) -> ApiError:
-    return ApiError(422, "import_invalid", str(exc), errors={"_file": [str(exc)]})
 
 
 def plan_next_attempts(

@@ -1,4 +1,4 @@
-"""GET /api/v1/stops/<id>/proof: the evidence bundle of a stop."""
+"""A stop's proof: the evidence bundle, the customer's PDF and the map."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from flask.views import MethodView
 from backend.auth.guard import require_roles
 from backend.db.session import db_session
 from backend.domain.stops import Role
-from backend.http import ApiBlueprint
+from backend.http import ApiBlueprint, attachment
 from backend.proofs import service
 from backend.proofs.schemas import ProofBundleSchema
 from backend.schemas import BINARY, ErrorSchema
+from backend.wiring import evidence_store, proof_sealer
 
 blp = ApiBlueprint("proofs", __name__, url_prefix="/api/v1/stops", description="Evidence bundles")
 
@@ -34,7 +35,9 @@ class StopProof(MethodView):
         # Encoded as built: the schema documents the bundle, dumping it could alter what
         # the digest covers.
         return jsonify(
-            service.stop_bundle(session, service.find_stop(session, stop_id), request.host_url)
+            service.stop_bundle(
+                session, service.find_stop(session, stop_id), proof_sealer(), request.host_url
+            )
         )
 
 
@@ -56,12 +59,21 @@ class StopProofDocument(MethodView):
         """
         session = db_session()
         stop = service.find_stop(session, stop_id)
-        return pdf_response(service.proof_pdf(session, stop, request.host_url), stop.order_number)
+        pdf = service.proof_pdf(session, stop, evidence_store(), proof_sealer(), request.host_url)
+        return attachment(pdf, "application/pdf", service.pdf_filename(stop))
 
 
-def pdf_response(pdf: bytes, order_number: str) -> Response:
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="proof-{order_number}.pdf"'},
+@blp.route("/<int:stop_id>/map.svg")
+class ProofMap(MethodView):
+    @require_roles(Role.DISPATCHER, Role.SUPPORT)
+    @blp.response(
+        200,
+        BINARY,
+        content_type="image/svg+xml",
+        description="The stop, its geofence and where the proof was captured",
     )
+    def get(self, stop_id: int) -> Response:
+        """Where the proof was captured against the stop and its geofence, as SVG."""
+        session = db_session()
+        svg = service.proof_map_svg(session, service.find_stop(session, stop_id))
+        return Response(svg, mimetype="image/svg+xml")

@@ -13,15 +13,14 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.db.models import Proof, Stop
 from backend.domain.digest import verify_bundle
-from backend.errors import ApiError, not_found
-from backend.evidence.service import get_store
+from backend.domain.refusal import not_found
 from backend.evidence.storage import EvidenceStore, StoreError, StoreUnavailable
 from backend.proofs.bundle import build_bundle
 from backend.proofs.document import render_proof_pdf
 from backend.proofs.map import render_map
 from backend.proofs.pdfsign import sign_pdf
 from backend.sync.derive import winning_event_id
-from backend.sync.proofs import get_sealer
+from backend.sync.proofs import ProofSealer
 
 
 def find_stop(session: Session, stop_id: int) -> Stop:
@@ -31,8 +30,8 @@ def find_stop(session: Session, stop_id: int) -> Stop:
     return stop
 
 
-def stop_bundle(session: Session, stop: Stop, host_url: str) -> dict[str, Any]:
-    return build_bundle(session, stop, get_sealer().public_keys_b64(), host_url.rstrip("/"))
+def stop_bundle(session: Session, stop: Stop, sealer: ProofSealer, host_url: str) -> dict[str, Any]:
+    return build_bundle(session, stop, sealer.public_keys_b64(), host_url.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,13 @@ def _read_held(store: EvidenceStore, org_id: int, sha256: str) -> bytes | None:
         return None
 
 
-def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
+def verify_stop_proof(bundle: dict[str, Any], org_id: int, store: EvidenceStore) -> Verification:
     """What ``doorstep verify --files`` would say of this bundle, read from the store.
 
     A purged file is not a problem: retention deleted it on purpose, and its hash still
     holds the proof together.
     """
     keys = {kid: base64.b64decode(key) for kid, key in bundle["public_keys"].items()}
-    store = get_store()
     held: dict[str, bytes] = {}
     unreadable: list[str] = []
     for item in bundle["files"]:
@@ -91,16 +89,17 @@ def verify_stop_proof(bundle: dict[str, Any], org_id: int) -> Verification:
     return Verification([p for p in problems if p not in excused], unreadable)
 
 
-def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
+def proof_pdf(
+    session: Session, stop: Stop, store: EvidenceStore, sealer: ProofSealer, host_url: str
+) -> bytes:
     """The customer's proof-of-delivery document, PAdES-signed with the server's key.
 
     An unreachable store is a 503 to retry, never a document quietly missing its photos.
     Only files that verified as the image they claim are read; anything else is a line
     of text, never decoded.
     """
-    bundle = stop_bundle(session, stop, host_url)
+    bundle = stop_bundle(session, stop, sealer, host_url)
     verified = {f["sha256"] for f in bundle["files"] if f["verified"] and not f["purged"]}
-    store = get_store()
 
     def file_bytes(sha256: str) -> bytes | None:
         if sha256 not in verified:
@@ -108,10 +107,15 @@ def proof_pdf(session: Session, stop: Stop, host_url: str) -> bytes:
         try:
             return _read_held(store, stop.org_id, sha256)
         except StoreUnavailable as exc:
-            raise ApiError(503, exc.code, exc.message, headers={"Retry-After": "5"}) from exc
+            exc.retry_after_s = 5
+            raise
 
     # Signed over the whole file, so an edited page fails in any PDF reader too.
-    return sign_pdf(render_proof_pdf(bundle, file_bytes), get_sealer().pdf_key, clock.now())
+    return sign_pdf(render_proof_pdf(bundle, file_bytes), sealer.pdf_key, clock.now())
+
+
+def pdf_filename(stop: Stop) -> str:
+    return f"proof-{stop.order_number}.pdf"
 
 
 def proof_map_svg(session: Session, stop: Stop) -> str:

@@ -11,10 +11,12 @@ from marshmallow import Schema, fields, validate
 
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
-from backend.domain.reconcile import ExceptionKind
+from backend.domain.reconcile import Decision, ExceptionKind
 from backend.domain.stops import Role
 from backend.http import ApiBlueprint
-from backend.reconciliation import service
+from backend.reconciliation.decisions import DecisionTarget, decide, decide_many
+from backend.reconciliation.progress import drivers_progress
+from backend.reconciliation.review import StopReview, decision_dict, review_day
 from backend.reconciliation.schemas import (
     DayReviewSchema,
     DecisionRecordSchema,
@@ -22,6 +24,7 @@ from backend.reconciliation.schemas import (
     ProgressSchema,
     SummarySchema,
 )
+from backend.reconciliation.summary import depot_names, summarise, summary_csv
 from backend.schemas import ErrorSchema
 
 # One bulk action covers a whole day's queue for a large depot, and no more.
@@ -52,7 +55,7 @@ class SummaryQuerySchema(DayScopeSchema):
 
 
 class DecisionSchema(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(service.DECISIONS))
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in Decision]))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -69,7 +72,7 @@ class BulkDecisionSchema(DecisionSchema):
     )
 
 
-def _review_dict(review: service.StopReview) -> dict[str, Any]:
+def _review_dict(review: StopReview) -> dict[str, Any]:
     stop = review.stop
     return {
         "stop_id": stop.id,
@@ -78,11 +81,7 @@ def _review_dict(review: service.StopReview) -> dict[str, Any]:
         "driver": review.driver,
         "sequence": stop.sequence,
         "status": stop.status.value,
-        "proof_meets_policy": not any(
-            e.kind in (ExceptionKind.POLICY_UNMET, ExceptionKind.EVIDENCE_PENDING)
-            for e in review.exceptions
-        )
-        and stop.status.value in ("delivered",),
+        "proof_meets_policy": review.proof_meets_policy,
         "exceptions": [
             {
                 "kind": e.kind.value,
@@ -91,7 +90,7 @@ def _review_dict(review: service.StopReview) -> dict[str, Any]:
             }
             for e in review.exceptions
         ],
-        "decisions": review.notes,
+        "decisions": review.decisions,
     }
 
 
@@ -107,9 +106,7 @@ class Day(MethodView):
 
         ``open_only=true`` keeps only stops with an exception still open: the queue.
         """
-        reviews = service.review_day(
-            db_session(), query["date"], query.get("driver"), query.get("depot")
-        )
+        reviews = review_day(db_session(), query["date"], query.get("driver"), query.get("depot"))
         if query["open_only"]:
             reviews = [r for r in reviews if r.open_exceptions]
         # Encoded directly: DayReviewSchema documents the body (tests check it declares
@@ -125,7 +122,7 @@ class Day(MethodView):
 
 
 @blp.route("/stops/<int:stop_id>/exceptions/<string:kind>")
-class Decision(MethodView):
+class DecisionOnException(MethodView):
     @require_roles(Role.DISPATCHER)
     @blp.arguments(DecisionSchema)
     @blp.response(
@@ -138,15 +135,15 @@ class Decision(MethodView):
         Accepting or rejecting clears the exception from the queue and resolves the
         conflicts behind it; every decision is kept with who made it and the note.
         """
-        row = service.decide(
+        row = decide(
             db_session(),
             current_principal(),
             stop_id,
             kind,
-            body["decision"],
+            Decision(body["decision"]),
             body["note"],
         )
-        return service.decision_dict(row), 201
+        return decision_dict(row), 201
 
 
 @blp.route("/decisions")
@@ -165,14 +162,14 @@ class BulkDecision(MethodView):
         For the end of the day: reject every ``no_outcome`` to roll the stops over to
         tomorrow, or accept a batch of known exceptions with one explanation.
         """
-        rows = service.decide_many(
+        rows = decide_many(
             db_session(),
             current_principal(),
-            [service.DecisionTarget(i["stop_id"], i["kind"]) for i in body["items"]],
-            body["decision"],
+            [DecisionTarget(i["stop_id"], i["kind"]) for i in body["items"]],
+            Decision(body["decision"]),
             body["note"],
         )
-        return {"items": [service.decision_dict(r) for r in rows]}, 201
+        return {"items": [decision_dict(r) for r in rows]}, 201
 
 
 @blp.route("/progress")
@@ -184,7 +181,7 @@ class Progress(MethodView):
     )
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """The day's live progress per driver (what the console's Today page shows)."""
-        rows = service.progress(db_session(), query["date"], query.get("depot"))
+        rows = drivers_progress(db_session(), query["date"], query.get("depot"))
         return {
             "date": query["date"].isoformat(),
             "drivers": [
@@ -216,11 +213,11 @@ class Summary(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
         session = db_session()
-        reviews = service.review_day(session, query["date"], None, query.get("depot"))
-        rows = service.summarise(reviews, service.depot_names(session))
+        reviews = review_day(session, query["date"], None, query.get("depot"))
+        rows = summarise(reviews, depot_names(session))
         if query["format"] == "csv":
             return Response(
-                service.summary_csv(rows),
+                summary_csv(rows),
                 mimetype="text/csv",
                 headers={
                     "Content-Disposition": f'attachment; filename="summary-{query["date"]}.csv"'

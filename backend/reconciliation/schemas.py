@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from backend.domain.reconcile import ExceptionKind
-from backend.reconciliation import service
+from backend.domain.reconcile import Decision, ExceptionKind
 from backend.schemas import DATE, DATE_TIME, ResponseSchema
 
 EXCEPTION_KINDS = [kind.value for kind in ExceptionKind]
@@ -23,7 +22,7 @@ class DecisionRecordSchema(ResponseSchema):
 
     stop_id = fields.Integer(required=True)
     kind = fields.String(required=True)
-    decision = fields.String(required=True, metadata={"enum": list(service.DECISIONS)})
+    decision = fields.String(required=True, metadata={"enum": list([d.value for d in Decision])})
     note = fields.String(required=True)
     user_id = fields.Integer(required=True)
     replanned_stop_id = fields.Integer(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,12 +48,6 @@ class ProofSealer:
 
     def pdf_certificates_pem(self) -> dict[str, str]:
         return {kid: key.certificate_pem() for kid, key in self.pdf_keys.items()}
-
-
-def get_sealer() -> ProofSealer:
-    """The app's receipt signer (built once by create_app from the settings)."""
-    sealer: ProofSealer = current_app.extensions["doorstep.sealer"]
-    return sealer
 
 
 def _iso(moment: datetime | None) -> str | None:

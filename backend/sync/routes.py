@@ -11,12 +11,11 @@ from backend import clock
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.domain.stops import Role
-from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 from backend.sync import service
-from backend.sync.proofs import get_sealer
 from backend.sync.schemas import ReceiptKeysSchema, SyncRequestSchema, SyncResponseSchema
+from backend.wiring import evidence_store, proof_sealer
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
 
@@ -44,8 +43,8 @@ class Sync(MethodView):
         session = db_session()
         ctx = service.SyncContext(
             principal=principal,
-            store=get_store(),
-            sealer=get_sealer(),
+            store=evidence_store(),
+            sealer=proof_sealer(),
             api_base=request.host_url.rstrip("/"),
             now=clock.now(),
         )
@@ -60,7 +59,7 @@ class ReceiptKeys(MethodView):
     def get(self) -> dict[str, Any]:
         """Public keys that verify proof receipts, and the certificates that sign proof
         PDFs (PAdES); save the body and pass it to `doorstep verify --keys`."""
-        sealer = get_sealer()
+        sealer = proof_sealer()
         return {
             "alg": "Ed25519",
             "keys": sealer.public_keys_b64(),

@@ -28,7 +28,7 @@ from backend.db.models import (
     Stop,
 )
 from backend.db.session import begin_write
-from backend.errors import ApiError
+from backend.domain.refusal import Refusal
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
 from backend.manifests.serialize import stop_to_dict
@@ -63,14 +63,10 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
     """Apply ``body["events"]``, then pull changes after ``body["cursor"]``."""
     raw_events = body["events"]
     if len(raw_events) > MAX_EVENTS_PER_BATCH:
-        raise ApiError(
-            413, "batch_too_large", f"send at most {MAX_EVENTS_PER_BATCH} events per request"
-        )
+        raise Refusal("batch_too_large", f"send at most {MAX_EVENTS_PER_BATCH} events per request")
     device_key = body["device_id"]
     if ctx.principal.device_key is not None and device_key != ctx.principal.device_key:
-        raise ApiError(
-            403, "device_mismatch", "the device_id differs from the device that logged in"
-        )
+        raise Refusal("device_mismatch", "the device_id differs from the device that logged in")
     if body.get("sent_at") is not None:
         ctx.skew_ms = int((body["sent_at"] - ctx.now).total_seconds() * 1000)
 

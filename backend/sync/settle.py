@@ -6,16 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.auth.guard import current_principal
 from backend.db.models import DoorEventRow, EventEvidence, Stop
 from backend.sync import changes
 from backend.sync.derive import rederive_stop
 
 
-def settle_stops_citing(session: Session, sha256: str) -> None:
+def settle_stops_citing(session: Session, org_id: int, sha256: str) -> None:
     """Re-derive every stop with an event citing ``sha256`` (e.g. evidence_pending ->
     delivered), under the plan lock like any other status change."""
-    changes.lock_plan(session, current_principal().org_id)
+    changes.lock_plan(session, org_id)
     stop_ids = set(
         session.scalars(
             select(DoorEventRow.stop_id)

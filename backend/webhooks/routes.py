@@ -7,16 +7,13 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from backend.auth.guard import current_principal, require_roles
-from backend.db.models import WebhookEndpoint
-from backend.db.session import begin_write, db_session
-from backend.errors import ApiError, not_found
+from backend.db.session import db_session
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema, ResponseSchema
-from backend.webhooks.safety import UnsafeWebhookUrl, check_webhook_url
-from backend.webhooks.service import EVENT_TYPES, new_secret
+from backend.webhooks import service
+from backend.webhooks.service import EVENT_TYPES, endpoint_dict
 
 blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhooks")
 
@@ -52,18 +49,6 @@ class NewWebhookEndpointSchema(WebhookEndpointSchema):
     )
 
 
-def _endpoint_dict(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": endpoint.events,
-        "active": endpoint.active,
-    }
-    if with_secret:
-        body["secret"] = endpoint.secret
-    return body
-
-
 @blp.route("")
 class Endpoints(MethodView):
     @require_roles()
@@ -74,8 +59,7 @@ class Endpoints(MethodView):
     )
     def get(self) -> dict[str, Any]:
         """Registered webhook endpoints."""
-        rows = db_session().scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
-        return {"items": [_endpoint_dict(e) for e in rows]}
+        return {"items": [endpoint_dict(e) for e in service.endpoints(db_session())]}
 
     @require_roles()
     @blp.arguments(EndpointSchema)
@@ -91,22 +75,14 @@ class Endpoints(MethodView):
     )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Register a URL for delivery events (delivered, failed, exception, dispute)."""
-        settings = current_app.config["DOORSTEP"]
-        try:
-            check_webhook_url(body["url"], settings.webhook_allow_loopback)
-        except UnsafeWebhookUrl as exc:
-            raise ApiError(422, "unsafe_webhook_url", str(exc), errors={"url": [str(exc)]}) from exc
-        session = db_session()
-        begin_write(session)
-        endpoint = WebhookEndpoint(
-            org_id=current_principal().org_id,
-            url=body["url"],
-            secret=new_secret(),
-            events=sorted(set(body["events"])),
+        endpoint = service.register_endpoint(
+            db_session(),
+            current_principal().org_id,
+            body["url"],
+            body["events"],
+            allow_loopback=current_app.config["DOORSTEP"].webhook_allow_loopback,
         )
-        session.add(endpoint)
-        session.commit()
-        return _endpoint_dict(endpoint, with_secret=True), 201
+        return endpoint_dict(endpoint, with_secret=True), 201
 
 
 @blp.route("/<int:endpoint_id>")
@@ -115,10 +91,4 @@ class Endpoint(MethodView):
     @blp.response(204)
     def delete(self, endpoint_id: int) -> None:
         """Stop sending to this endpoint (queued deliveries to it are dropped)."""
-        session = db_session()
-        begin_write(session)
-        endpoint = session.get(WebhookEndpoint, endpoint_id)
-        if endpoint is None:
-            raise not_found("webhook endpoint")
-        endpoint.active = False
-        session.commit()
+        service.deactivate_endpoint(db_session(), endpoint_id)

@@ -14,6 +14,8 @@ import ipaddress
 import socket
 from urllib.parse import SplitResult, urlsplit
 
+from backend.domain.refusal import Refusal
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # RFC 6052's well-known NAT64 prefix: the last 32 bits are the IPv4 host reached.
@@ -22,8 +24,11 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _PROTOCOL_ASSIGNMENTS = ipaddress.IPv4Network("192.0.0.0/24")
 
 
-class UnsafeWebhookUrl(ValueError):
-    pass
+class UnsafeWebhookUrl(Refusal):
+    """The URL would send tenant data somewhere it must not go."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unsafe_webhook_url", message, field="url")
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:

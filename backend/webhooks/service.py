@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db.models import WebhookDelivery, WebhookEndpoint
-from backend.webhooks.safety import IPAddress, UnsafeWebhookUrl, resolve_safe
+from backend.db.session import begin_write
+from backend.domain.refusal import not_found
+from backend.webhooks.safety import IPAddress, UnsafeWebhookUrl, check_webhook_url, resolve_safe
 
 EVENT_TYPES = ("delivered", "failed", "exception", "dispute")
 MAX_ATTEMPTS = 12
@@ -46,6 +48,48 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def endpoints(session: Session) -> list[WebhookEndpoint]:
+    """The tenant's registered endpoints, oldest first."""
+    return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+
+
+def register_endpoint(
+    session: Session, org_id: int, url: str, events: Iterable[str], *, allow_loopback: bool
+) -> WebhookEndpoint:
+    """Register ``url`` for ``events`` with a new signing secret; refused
+    (``unsafe_webhook_url``) if the host has a non-public address."""
+    check_webhook_url(url, allow_loopback)
+    begin_write(session)
+    endpoint = WebhookEndpoint(
+        org_id=org_id, url=url, secret=new_secret(), events=sorted(set(events))
+    )
+    session.add(endpoint)
+    session.commit()
+    return endpoint
+
+
+def deactivate_endpoint(session: Session, endpoint_id: int) -> None:
+    """Stop sending to this endpoint; its row stays, for the deliveries' history."""
+    begin_write(session)
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise not_found("webhook endpoint")
+    endpoint.active = False
+    session.commit()
+
+
+def endpoint_dict(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "active": endpoint.active,
+    }
+    if with_secret:
+        body["secret"] = endpoint.secret
+    return body
 
 
 def enqueue(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Stop
 from backend.reconciliation.schemas import DayReviewSchema
-from backend.reconciliation.service import SUMMARY_COLUMNS
+from backend.reconciliation.summary import SUMMARY_COLUMNS
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
 from tests.sync.helpers import Device, files_by_hash, png, ref

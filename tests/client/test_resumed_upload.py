@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from backend.evidence.service import get_store
 from backend.evidence.storage import LocalStore
+from backend.wiring import evidence_store
 from driver_client import sync
 from driver_client.capture import Evidence
 from driver_client.transport import Response
@@ -76,7 +76,7 @@ def _held_by_server(app: Flask, org_id: int, sha: str, expected: int) -> int:
     """The bytes the server holds once it has finished with the broken request (its
     thread may still be winding it up when the device gives up)."""
     with app.app_context():
-        store = get_store()
+        store = evidence_store()
     assert isinstance(store, LocalStore)
     deadline = time.monotonic() + 5
     while (held := store.partial_offset(org_id, sha)) != expected and time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from backend.db.models import EvidenceFile, Stop
 from backend.db.session import Database
 from backend.domain.digest import verify_bundle
 from backend.evidence.retention import purge_before
-from backend.evidence.service import get_store
+from backend.wiring import evidence_store
 from tests.conftest import World
 from tests.factories import make_manifest
 from tests.sync.helpers import Device, png, ref
@@ -53,7 +53,7 @@ def test_old_evidence_is_purged_except_under_legal_hold(
     )
     held_sha, purged_sha = ref(png("s1"))["sha256"], ref(png("s0"))["sha256"]
     with app.app_context():
-        store = get_store()
+        store = evidence_store()
     with database.session() as job:
         dry = purge_before(job, store, date(2026, 11, 25), dry_run=True)
     assert dry.purged == [purged_sha]
@@ -87,7 +87,7 @@ def test_recent_evidence_is_kept(
 ) -> None:
     _two_deliveries(client, world, session, token_for)
     with app.app_context():
-        store = get_store()
+        store = evidence_store()
     with database.session() as job:
         report = purge_before(job, store, date(2026, 11, 24))
     assert report.purged == []

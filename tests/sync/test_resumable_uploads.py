@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Stop
 from backend.domain.clock import SetClock
 from backend.evidence.retention import remove_abandoned_uploads
-from backend.evidence.service import get_store
+from backend.wiring import evidence_store
 from tests.sync.helpers import Device, jpeg, ref
 
 
@@ -141,7 +141,7 @@ def test_uploads_abandoned_for_a_day_are_removed_by_the_retention_job(
     data, sha = _owe_one(device, stops)
     _put_range(device, sha, data, 0, 99)
     with app.app_context():
-        store = get_store()
+        store = evidence_store()
     assert remove_abandoned_uploads(store, clock.now() + timedelta(hours=23)) == []
     assert _offset(device, sha) == 100
     clock.advance(timedelta(hours=25))
