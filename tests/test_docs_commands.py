@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -272,15 +273,24 @@ def test_the_documented_commands_run_as_written(
         "DOORSTEP_STORAGE_DIR": str(settings.storage_dir),
         "DOORSTEP_SECRETS_DIR": str(settings.secrets_dir),
     }
-    result = subprocess.run(  # noqa: S603 - the documentation's own commands
+    shell = subprocess.Popen(  # noqa: S603 - the documentation's own commands
         ["bash", "-c", script_for(blocks, demo_server.url, workdir)],  # noqa: S607
         cwd=workdir,
         env=environment,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=DOCUMENT_TIMEOUT_S,
-        check=False,
+        start_new_session=True,  # its own process group: a timeout ends curl too
     )
+    try:
+        stdout, stderr = shell.communicate(timeout=DOCUMENT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(shell.pid, signal.SIGKILL)
+        stdout, stderr = shell.communicate()
+        pytest.fail(
+            f"{document.name}'s commands took over {DOCUMENT_TIMEOUT_S} s:\n{stdout[-3000:]}"
+        )
+    result = subprocess.CompletedProcess(shell.args, shell.returncode, stdout, stderr)
     outputs = re.split(r"^@@block (\d+)@@$\n?", result.stdout, flags=re.MULTILINE)
     printed = dict(zip(map(int, outputs[1::2]), outputs[2::2], strict=True))
     if result.returncode != 0:
