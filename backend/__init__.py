@@ -1,8 +1,15 @@
-"""Doorstep: last-mile delivery with provable proof of delivery."""
+"""Doorstep: last-mile delivery with provable proof of delivery.
+
+Importing any ``backend`` module runs this file first, so it imports nothing: the
+driver client imports ``backend.domain`` and must not load Flask with it.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app() -> Flask:
