@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -138,3 +140,76 @@ def test_text_with_a_nul_character_is_refused_by_name_on_every_backend(
         422,
         {"q": ["contains a NUL character"]},
     )
+
+
+# Constructors that raise a Refusal with the code as their first argument; the
+# subclasses that fix their code pass it to super().__init__.
+_REFUSAL_CALLS = {"Refusal", "PlanError", "StoreError", "StoreUnavailable", "TokenInvalid"}
+
+
+def _is_literal_code_call(node: ast.AST, names: set[str]) -> str | None:
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    first = node.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in names:
+        return first.value
+    is_super_init = (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "super"
+    )
+    return first.value if is_super_init and "super" in names else None
+
+
+def _refusal_codes_in_the_tree() -> dict[str, str]:
+    """Every literal refusal code the backend raises: code -> a file that raises it."""
+    codes: dict[str, str] = {}
+    for path in sorted(Path("backend").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            code = _is_literal_code_call(node, _REFUSAL_CALLS)
+            if code is not None:
+                codes.setdefault(code, str(path))
+            refusal_class = isinstance(node, ast.ClassDef) and any(
+                isinstance(base, ast.Name) and base.id in _REFUSAL_CALLS | {"Refusal"}
+                for base in node.bases
+            )
+            if refusal_class:
+                for inner in ast.walk(node):
+                    code = _is_literal_code_call(inner, {"super"})
+                    if code is not None:
+                        codes.setdefault(code, str(path))
+    return codes
+
+
+def test_every_refusal_code_the_services_raise_has_its_http_status() -> None:
+    from backend.errors import STATUS_BY_CODE
+    from backend.evidence.images import IMAGE_TOO_LARGE, NOT_AN_IMAGE
+
+    codes = _refusal_codes_in_the_tree()
+    # The scan sees the tree: a plain Refusal, and one a subclass raises.
+    assert codes["not_found"].startswith("backend/")
+    assert codes["upload_offset_mismatch"] == "backend/evidence/storage.py"
+    raised = set(codes) | {IMAGE_TOO_LARGE, NOT_AN_IMAGE}
+    missing = {code: where for code, where in codes.items() if code not in STATUS_BY_CODE}
+    assert missing == {}, "add these codes to backend.errors.STATUS_BY_CODE"
+    assert set(STATUS_BY_CODE) - raised == set(), "codes nothing raises any more"
+
+
+def test_a_refusal_is_answered_with_its_mapped_status_and_field_errors(app: Flask) -> None:
+    from backend.domain.refusal import Refusal
+    from backend.errors import STATUS_BY_CODE
+
+    @app.get("/api/v1/_test_refusal")
+    def _refuse() -> None:
+        raise Refusal("import_invalid", "the file is empty", field="_file", retry_after_s=3)
+
+    response = app.test_client().get("/api/v1/_test_refusal")
+    body = _assert_error(response, STATUS_BY_CODE["import_invalid"], "import_invalid")
+    assert body["errors"] == {"_file": ["the file is empty"]}
+    assert response.headers["Retry-After"] == "3"
