@@ -1,5 +1,5 @@
 """gunicorn's own refusals, and chunked bodies over the limit, answer in the API's
-JSON error shape: a real gunicorn (backend.devserver, the worker class of
+JSON error shape: a real gunicorn (demo.devserver, the worker class of
 backend.serving), spoken to with raw sockets so nothing tidies the bytes on the way.
 """
 
@@ -17,8 +17,8 @@ import pytest
 
 from backend.cli import migrate
 from backend.config import load_settings
-from backend.devserver import background_server
 from backend.serving import error_document
+from demo.devserver import background_server
 
 LIMIT = 16 * 1024 * 1024  # Settings.max_content_length's default
 
