@@ -22,6 +22,7 @@ from backend.domain.clock import Clock
 from backend.evidence import service as evidence_service
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
+from backend.index.routes import blp as index_blp
 from backend.manifests.routes import blp as manifests_blp
 from backend.planning.routes import manifests_blp as planning_manifests_blp
 from backend.planning.routes import stops_blp as planning_stops_blp
@@ -83,6 +84,7 @@ def create_app(
 
     api = DoorstepApi(app)
     for blueprint in (
+        index_blp,
         health_blp,
         auth_blp,
         manifests_blp,
