@@ -5,14 +5,28 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
-# How every server here is run (threaded workers, client idle timeout): docs/operations.md.
-GUNICORN := $(BIN)/gunicorn --config backend/gunicorn_conf.py
+# Every server here runs one gunicorn command line, written once in Python
+# (backend.serving.gunicorn_command; threaded workers, client idle timeout:
+# docs/operations.md). `doorstep serve` becomes that gunicorn.
+SERVE = $(BIN)/doorstep serve --bind $(HOST):$(PORT) --workers $(WORKERS) --access-log
+# What `make run` and `make demo` serve: the shipped app kept on the demo's today.
+DEMO_APP := 'demo.app:create_app()'
 export PYTHONDONTWRITEBYTECODE := 1
 
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format migrate seed serve-prod bench clean ui-deps browser-deps proxy-deps driver demo fuzz
+.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver demo fuzz
+
+# `make` alone lists the targets from their `## target: what it does` lines, in the
+# order they appear (run first); a `##` line right after one continues it.
+.DEFAULT_GOAL := help
+help:
+	@awk -v host=$(HOST) -v port=$(PORT) ' \
+	  { gsub(/\$$\(HOST\)/, host); gsub(/\$$\(PORT\)/, port) } \
+	  /^## [a-z-]+:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); sub(/^[^:]*: */, ""); \
+	    printf "  make %-11s %s\n", t, $$0; next } \
+	  /^## / { sub(/^## */, ""); printf "  %-16s %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +41,8 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 ## run: set up everything, seed the demo if the database is empty, serve on $(HOST):$(PORT)
 run: $(CORE_STAMP)
-	$(BIN)/python -m backend.cli setup --host $(HOST) --port $(PORT)
-	$(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+	$(BIN)/python -m demo setup --host $(HOST) --port $(PORT)
+	exec $(SERVE) --app $(DEMO_APP)
 
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
@@ -68,10 +82,10 @@ proxy-deps:
 # The day replaces the previous one in var/demo; `make run`'s var/doorstep.db is untouched.
 # If the day's report fails, the first line exits 1 and nothing is served.
 demo: $(DEV_STAMP)
-	$(BIN)/python -m driver_client.demo --folder var/demo --serve-at $(HOST):$(PORT)
+	$(BIN)/python -m demo day --folder var/demo --serve-at $(HOST):$(PORT)
 	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
 	  DOORSTEP_SECRETS_DIR=$(CURDIR)/var/demo \
-	  exec $(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+	  exec $(SERVE) --app $(DEMO_APP)
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)
@@ -84,21 +98,23 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
 
+## format: ruff format and autofix
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## migrate: apply Alembic migrations to DATABASE_URL
 migrate: $(CORE_STAMP)
-	$(BIN)/alembic upgrade head
+	$(BIN)/doorstep migrate
 
-seed: migrate
-	$(BIN)/python -m backend.cli seed
+## seed: seed the demo into DATABASE_URL if it holds nothing yet (migrating first)
+seed: $(CORE_STAMP)
+	$(BIN)/python -m demo seed
 
 ## serve-prod: gunicorn against PostgreSQL; needs DOORSTEP_ENV=production and real secrets
 serve-prod: $(CORE_STAMP)
-	DOORSTEP_ENV=production $(BIN)/python -m backend.cli migrate
-	DOORSTEP_ENV=production $(GUNICORN) --workers $(WORKERS) --bind $(HOST):$(PORT) \
-	  --access-logfile -
+	DOORSTEP_ENV=production $(BIN)/doorstep migrate
+	DOORSTEP_ENV=production exec $(SERVE)
 
 ## fuzz: schemathesis against the OpenAPI document as driver, dispatcher, support and admin
 ## (a seeded throwaway server; about 4 minutes); fails on any 5xx or undocumented answer
@@ -106,10 +122,13 @@ fuzz: $(DEV_STAMP)
 	$(BIN)/python -m tools.fuzz $(FUZZ_ARGS)
 
 ## bench: throughput ratios against a floor measured in the same run
-bench: $(DEV_STAMP)
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
-	  || echo "!! wrk could not be installed: bench falls back to its Python load generator"
+bench: $(DEV_STAMP) bench-deps
 	$(BIN)/python -m bench
 
+# bench loads the server with wrk when it is installed, else with its own Python client.
+bench-deps:
+	$(call apt_or_skip,command -v wrk >/dev/null,wrk,the wrk load generator (bench uses its Python one instead))
+
+## clean: delete the virtualenv, var/ and the tools' caches
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from pathlib import Path
 
 from flask import Flask, send_from_directory
@@ -16,20 +15,19 @@ from backend import clock as app_clock
 from backend import console, errors, http, wiring
 from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
-from backend.db.session import Database, get_database
+from backend.db.session import Database
 from backend.db.session import init_app as init_db
 from backend.disputes.routes import blp as disputes_blp
-from backend.domain.clock import Clock, local_date
+from backend.domain.clock import Clock
 from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
+from backend.index.routes import blp as index_blp
 from backend.manifests.routes import blp as manifests_blp
 from backend.planning.routes import manifests_blp as planning_manifests_blp
 from backend.planning.routes import stops_blp as planning_stops_blp
 from backend.proofs.routes import blp as proofs_blp
 from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
-from backend.seed import plan_demo_day_if_missing
-from backend.seed_data import METRO_TIMEZONE
 from backend.sync.routes import blp as sync_blp
 from backend.webhooks.routes import blp as webhooks_blp
 
@@ -83,6 +81,7 @@ def create_app(
 
     api = DoorstepApi(app)
     for blueprint in (
+        index_blp,
         health_blp,
         auth_blp,
         manifests_blp,
@@ -98,29 +97,9 @@ def create_app(
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)
     console.init_app(app, settings)
-    if not settings.is_production:
-        _keep_the_demo_on_today(app)
     # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.
     errors.register_error_handlers(app)
     return app
-
-
-def _keep_the_demo_on_today(app: Flask) -> None:
-    """At the first request of each new day in the demo's time zone, plan that day.
-
-    A demo left running past midnight in Seattle would otherwise have no manifests.
-    One date comparison per request; the database is read once a day per process.
-    """
-    checked: dict[str, date] = {}
-
-    @app.before_request
-    def plan_the_demo_day() -> None:
-        today = local_date(app_clock.now(), METRO_TIMEZONE)
-        if checked.get("day") == today:
-            return
-        with get_database(app).session() as session:
-            plan_demo_day_if_missing(session, today)
-        checked["day"] = today
 
 
 def _serve_swagger_assets(app: Flask) -> None:

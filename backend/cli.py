@@ -1,6 +1,7 @@
-"""The ``doorstep`` command: set up a database, seed the demo, verify evidence bundles.
+"""The ``doorstep`` command: migrate, serve, verify evidence bundles, run the back-office jobs.
 
-``python -m backend.cli setup`` is what ``make run`` calls before it starts serving.
+The demo's commands (seeding it, simulating a day) are not here: they live in the
+checkout's ``demo`` package (``python -m demo``), which is not shipped.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,66 +33,14 @@ def migrate(settings: Settings) -> None:
     command.upgrade(config, "head")
 
 
-def seed_if_empty(settings: Settings) -> bool:
-    from backend.seed import database_is_empty, seed_demo
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Become gunicorn, with the one command line every server here runs."""
+    from backend.serving import gunicorn_command
 
-    database = Database(settings.database_url)
-    try:
-        with database.session() as session:
-            if not database_is_empty(session):
-                return False
-            seed_demo(session, settings)
-            return True
-    finally:
-        database.dispose()
-
-
-def plan_demo_today(settings: Settings) -> bool:
-    """Give the demo organization a plan for its today, if it has none yet."""
-    from backend.seed import plan_demo_day_if_missing
-
-    database = Database(settings.database_url)
-    try:
-        with database.session() as session:
-            return plan_demo_day_if_missing(session)
-    finally:
-        database.dispose()
-
-
-def _cmd_setup(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    settings.check_safe_for_production()
-    migrate(settings)
-    seeded = seed_if_empty(settings)
-    planned = not seeded and plan_demo_today(settings)
-    base = f"http://{args.host}:{args.port}"
-    print(f"Doorstep is starting on {base}", flush=True)
-    print(f"  API docs:   {base}/api/v1/docs", flush=True)
-    print(f"  health:     {base}/healthz", flush=True)
-    print(f"  database:   {settings.database_url}", flush=True)
-    demo = "seeded just now" if seeded else "today planned just now" if planned else "present"
-    print(f"  demo data:  {demo}", flush=True)
-    password = settings.demo_password
-    print(
-        "  demo logins (password '" + password + "'): driver1..driver5, dispatch, support, admin",
-        flush=True,
-    )
-    print(
-        f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
-        f"""-d '{{"username":"driver1","password":"{password}","device_id":"my-laptop"}}'""",
-        flush=True,
-    )
-    return 0
-
-
-def _cmd_seed(_args: argparse.Namespace) -> int:
-    settings = load_settings()
-    migrate(settings)
-    if seed_if_empty(settings):
-        print("demo data seeded")
-    else:
-        print("the database already has data; nothing seeded")
-    return 0
+    extra = ("--access-logfile", "-") if args.access_log else ()
+    command = gunicorn_command(args.bind, args.workers, *extra, app=args.app)
+    # exec, not a child: signals (Ctrl-C, a supervisor's SIGTERM) reach gunicorn itself.
+    os.execv(command[0], command)  # noqa: S606 - our own gunicorn, arguments from the caller
 
 
 def _cmd_migrate(_args: argparse.Namespace) -> int:
@@ -308,14 +258,16 @@ def _cmd_grant(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    setup = commands.add_parser("setup", help="migrate, seed the demo if empty, print logins")
-    setup.add_argument("--host", default="127.0.0.1")
-    setup.add_argument("--port", default="8000")
-    setup.set_defaults(run=_cmd_setup)
-    commands.add_parser("seed", help="seed the demo into an empty database").set_defaults(
-        run=_cmd_seed
-    )
     commands.add_parser("migrate", help="apply migrations").set_defaults(run=_cmd_migrate)
+    serve = commands.add_parser(
+        "serve",
+        help="run gunicorn with backend/gunicorn_conf.py (the serving model of docs/operations.md)",
+    )
+    serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--app", help="gunicorn app spec (default: the shipped app)")
+    serve.add_argument("--access-log", action="store_true", help="log requests to stdout")
+    serve.set_defaults(run=_cmd_serve)
     verify = commands.add_parser(
         "verify", help="check a downloaded evidence bundle or proof PDF offline"
     )

@@ -1,4 +1,9 @@
-"""gunicorn workers whose own error answers use the API's JSON error shape.
+"""How gunicorn runs Doorstep: its one command line, and workers whose own error answers
+use the API's JSON error shape.
+
+:func:`gunicorn_command` is the command line of every server here: ``doorstep serve``
+(which ``make run``, ``make demo`` and ``make serve-prod`` call), the tests, the
+benchmarks and the fuzz run.
 
 gunicorn refuses some requests itself, before the app sees them: a request line over
 ``--limit-request-line`` (414), too many or too large headers (431), bytes that are
@@ -18,12 +23,39 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
+from backend.config import PROJECT_ROOT
 from backend.gunicorn_worker import ThreadWorker
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+GUNICORN_CONF = PROJECT_ROOT / "backend" / "gunicorn_conf.py"
+
+
+def gunicorn_command(bind: str, workers: int, *extra: str, app: str | None = None) -> list[str]:
+    """The gunicorn command line every server here runs: backend/gunicorn_conf.py's
+    serving model, with the address and number of workers of this run.
+
+    ``app`` is a gunicorn app spec (``module:callable()``); None serves the shipped
+    app named in gunicorn_conf.py.
+    """
+    return [
+        str(GUNICORN),
+        "--config",
+        str(GUNICORN_CONF),
+        "--workers",
+        str(workers),
+        "--bind",
+        bind,
+        *extra,
+        *([app] if app else []),
+    ]
+
 
 # Stable codes (docs/api.md) for the statuses gunicorn answers on its own.
 GUNICORN_ERRORS: dict[int, tuple[str, str]] = {

@@ -26,10 +26,10 @@ from backend.config import Settings
 from backend.db.models import Depot, Organization, User
 from backend.db.session import Database
 from backend.domain.stops import Role
-from backend.seed import Serials, add_driver_day, plan_driver_day, seed_demo
-from backend.seed_data import CAPITOL_HILL
 from bench.common import Row, fresh_settings, login, server
 from bench.load import CONNECTIONS, DURATION_S, Load, measure
+from demo.seed import Serials, add_driver_day, plan_driver_day, seed_demo
+from demo.seed_data import CAPITOL_HILL
 
 SERVICE_DATE = date(2026, 11, 24)
 BENCH_DRIVER = "bench-driver"

@@ -40,7 +40,7 @@ from backend.domain.reconcile import Decision
 from backend.reconciliation.decisions import DecisionTarget, decide_many
 from backend.reconciliation.review import review_day
 from bench.common import Row
-from driver_client import demo
+from demo import day as demo_day
 
 # The tables themselves, for the Core floor (the models' __table__ is typed loosely).
 STOPS = Base.metadata.tables["stop"]
@@ -63,15 +63,15 @@ def _median_s(action: Callable[[], object], repeats: int = REPEATS) -> float:
 
 
 def _simulated_day(folder: Path) -> date:
-    original = demo.ROUNDS
-    demo.ROUNDS = ROUNDS
+    original = demo_day.ROUNDS
+    demo_day.ROUNDS = ROUNDS
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            if demo.run_day(folder) != 0:
+            if demo_day.run_day(folder) != 0:
                 raise SystemExit("bench: the simulated day lost events")
     finally:
-        demo.ROUNDS = original
-    database = Database(f"sqlite:///{demo.database_path(folder)}")
+        demo_day.ROUNDS = original
+    database = Database(f"sqlite:///{demo_day.database_path(folder)}")
     try:
         with database.session() as session:
             day = session.scalar(select(Stop.service_date).limit(1))
@@ -142,8 +142,8 @@ def run() -> list[Row]:
         day = _simulated_day(folder)
         settings = load_settings(
             environ={},
-            database_url=f"sqlite:///{demo.database_path(folder)}",
-            storage_dir=demo.evidence_dir(folder),
+            database_url=f"sqlite:///{demo_day.database_path(folder)}",
+            storage_dir=demo_day.evidence_dir(folder),
             secrets_dir=folder,
         )
         database = Database(settings.database_url)

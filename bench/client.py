@@ -28,8 +28,8 @@ from typing import Any
 from PIL import Image
 
 from backend.db.session import Database
-from backend.seed import seed_demo
 from bench.common import Row, fresh_settings, server
+from demo.seed import seed_demo
 from driver_client.capture import Evidence, FixedLocation
 from driver_client.device import Device
 from driver_client.media import prepare_photo, render_signature

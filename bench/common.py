@@ -9,7 +9,7 @@ from pathlib import Path
 
 from backend.cli import migrate
 from backend.config import Settings, load_settings
-from backend.devserver import background_server as server
+from demo.devserver import background_server as server
 
 __all__ = ["Row", "fresh_settings", "login", "post_json", "server"]
 

@@ -42,7 +42,7 @@ from backend.db.session import Database
 from backend.domain.clock import SystemClock
 
 # The one import of the demo seed (it is moving to the top-level demo/ package).
-from backend.seed import seed_demo
+from demo.seed import seed_demo
 from tests.client.conftest import LiveServer
 
 DOCUMENTS = sorted([PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")])

@@ -1,5 +1,5 @@
 """gunicorn's own refusals, and chunked bodies over the limit, answer in the API's
-JSON error shape: a real gunicorn (backend.devserver, the worker class of
+JSON error shape: a real gunicorn (demo.devserver, the worker class of
 backend.serving), spoken to with raw sockets so nothing tidies the bytes on the way.
 """
 
@@ -17,8 +17,8 @@ import pytest
 
 from backend.cli import migrate
 from backend.config import load_settings
-from backend.devserver import background_server
-from backend.serving import error_document
+from backend.serving import error_document, gunicorn_command
+from demo.devserver import background_server
 
 LIMIT = 16 * 1024 * 1024  # Settings.max_content_length's default
 
@@ -148,6 +148,10 @@ def test_the_project_serves_with_the_json_error_worker() -> None:
     root = Path(__file__).parent.parent
     config = runpy.run_path(str(root / "backend" / "gunicorn_conf.py"))
     assert config["worker_class"] == "backend.serving.JsonErrorThreadWorker"
+    # One command line, with that configuration, for every server: the Makefile's go
+    # through `doorstep serve`, which runs it, and never spell out one of their own.
+    command = gunicorn_command("127.0.0.1:8000", 2)
+    assert command[1:3] == ["--config", str(root / "backend" / "gunicorn_conf.py")]
     makefile = (root / "Makefile").read_text()
-    assert "GUNICORN := $(BIN)/gunicorn --config backend/gunicorn_conf.py" in makefile
-    assert "$(BIN)/gunicorn " not in makefile.replace("GUNICORN := $(BIN)/gunicorn ", "")
+    assert "SERVE = $(BIN)/doorstep serve " in makefile
+    assert "$(BIN)/gunicorn" not in makefile

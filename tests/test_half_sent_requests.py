@@ -30,7 +30,7 @@ from alembic.config import Config
 
 from backend import gunicorn_conf
 from backend.config import PROJECT_ROOT, Settings, load_settings
-from backend.devserver import background_server, free_port
+from demo.devserver import background_server, free_port
 
 WORKERS = 2
 HALF_SENT = 8  # more than the workers, fewer than the threads of one worker

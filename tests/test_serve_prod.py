@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from backend.config import PROJECT_ROOT
-from backend.devserver import free_port, gunicorn_command
+from demo.devserver import free_port
 
 
 def _production_env(database_url: str) -> dict[str, str]:
@@ -54,8 +54,9 @@ def test_gunicorn_serves_several_workers_against_postgresql(postgresql_url: str)
     )
     assert migrate.returncode == 0, migrate.stderr
     port = free_port()
+    # What `make serve-prod` runs: `doorstep serve` becomes gunicorn (exec, same pid).
     server = subprocess.Popen(  # noqa: S603 - fixed argv, our own gunicorn
-        gunicorn_command(f"127.0.0.1:{port}", 2),
+        [sys.executable, "-m", "backend.cli", "serve", "--bind", f"127.0.0.1:{port}"],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from backend.config import load_settings
 from backend.db.models import Stop
 from backend.db.session import Database
-from backend.devserver import background_server
 from backend.domain.clock import local_date, system_now
+from demo.devserver import background_server
 from tests.factories import make_manifest, make_org, make_user
 from tests.sync.helpers import noise_jpeg, ref
 from tests.sync.test_concurrent_sqlite import _delivered_events, _log_in, _migrated_sqlite_file

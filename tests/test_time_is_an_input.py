@@ -56,7 +56,7 @@ def _python_files(*folders: str) -> list[Path]:
     )
 
 
-@pytest.mark.parametrize("folder", ["backend", "driver_client"])
+@pytest.mark.parametrize("folder", ["backend", "demo", "driver_client"])
 def test_only_the_clock_module_reads_the_machines_clock(folder: str) -> None:
     reads = [
         read

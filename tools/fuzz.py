@@ -1,7 +1,7 @@
 """`make fuzz`: schemathesis against the OpenAPI document, once per role.
 
 A throwaway SQLite database is migrated and seeded with the demo, gunicorn serves it
-on a free loopback port (backend.devserver, the worker class `make run` uses), and
+on a free loopback port (demo.devserver, the worker class `make run` uses), and
 schemathesis generates requests for every operation the document lists, with an
 access token of driver1, dispatch, support and admin in turn. Any 5xx, or any answer
 whose status, content type, headers or body the document does not describe, fails
@@ -26,13 +26,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.cli import migrate, seed_if_empty
+from backend.cli import migrate
 from backend.config import Settings, load_settings
 from backend.db.models import Stop, User
 from backend.db.session import Database
-from backend.devserver import background_server
 from backend.domain.reconcile import ExceptionKind
 from backend.domain.stops import Role
+from demo.devserver import background_server
+from demo.setup import seed_if_empty
 
 ST = Path(sys.executable).parent / "st"
 ROLES = {"driver": "driver1", "dispatcher": "dispatch", "support": "support", "admin": "admin"}

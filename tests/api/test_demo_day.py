@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -13,11 +14,21 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db.models import Manifest
+from backend.db.session import Database
 from backend.domain.clock import SetClock
-from backend.seed import plan_demo_day_if_missing, seed_demo
+from demo.app import create_app
+from demo.seed import plan_demo_day_if_missing, seed_demo
 from tests.factories import SERVICE_DATE
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: SetClock) -> Flask:
+    """The app `make run` serves: the shipped one, kept on the demo's today."""
+    app = create_app(settings, database, clock)
+    app.config["TESTING"] = True
+    return app
 
 
 def _driver1(client: FlaskClient, settings: Settings) -> dict[str, str]:

@@ -15,15 +15,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import backend.seed
-from backend.cli import seed_if_empty
+import demo.setup
 from backend.config import Settings
 from backend.db.models import Depot, Manifest, Parcel, Stop, User
 from backend.domain.clock import SetClock
 from backend.domain.geo import haversine_m, parse_geofence
 from backend.domain.stops import ProofPolicy
-from backend.seed import Serials, database_is_empty, plan_driver_day, seed_demo
-from backend.seed_data import AGE_RESTRICTED, METRO_BOUNDS, NEIGHBOURHOODS, Neighbourhood
+from demo.seed import PlannedStop, Serials, database_is_empty, plan_driver_day, seed_demo
+from demo.seed_data import AGE_RESTRICTED, METRO_BOUNDS, NEIGHBOURHOODS, Neighbourhood
+from demo.setup import seed_if_empty
 
 TODAY = date(2026, 11, 24)
 SEATTLE = ZoneInfo("America/Los_Angeles")
@@ -178,7 +178,7 @@ def test_every_stop_has_one_to_three_parcels_with_unique_barcodes(
 
 
 def test_the_plan_is_the_same_every_time() -> None:
-    def plan() -> list[backend.seed.PlannedStop]:
+    def plan() -> list[PlannedStop]:
         return plan_driver_day(NEIGHBOURHOODS[0], TODAY, 150, random.Random(7), Serials())
 
     assert plan() == plan()
@@ -240,6 +240,6 @@ def test_setup_seeds_an_empty_database_once(
     def must_not_seed(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("seed_demo called on a database that has data")
 
-    monkeypatch.setattr(backend.seed, "seed_demo", must_not_seed)
+    monkeypatch.setattr(demo.setup, "seed_demo", must_not_seed)
     assert seed_if_empty(settings) is False
     assert session.scalar(select(func.count()).select_from(Manifest)) == 5

@@ -15,31 +15,35 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.config import PROJECT_ROOT
 from backend.db.models import DoorEventRow
+from demo.crash_worker import STEPS
 from driver_client.device import Device
 from tests.client.conftest import LiveServer
-from tests.client.crash_worker import STEPS
 from tests.sync.helpers import png
 
-WORKER = Path(__file__).with_name("crash_worker.py")
 RANDOM_KILLS = 70  # with 6 rounds of the 5 named steps: 100 kills
 
 
 def _run_until_killed(
     data: Path, server: LiveServer, stops: str, kill_at: str, after_s: float | None
 ) -> set[str]:
-    process = subprocess.Popen(  # noqa: S603 - our own worker script
+    process = subprocess.Popen(  # noqa: S603 - our own worker
         [
             sys.executable,
-            str(WORKER),
+            "-m",
+            "demo.crash_worker",
             str(data),
             server.url,
-            stops,
             kill_at,
+            "--stops",
+            stops,
+            "--clock-start",
             server.clock.now().isoformat(),
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=PROJECT_ROOT,
     )
     if after_s is not None:
         time.sleep(after_s)

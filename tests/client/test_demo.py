@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from driver_client import demo
+from demo import day as demo_day
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ def short_day(tmp_path_factory: pytest.TempPathFactory) -> Day:
     folder = tmp_path_factory.mktemp("demo")
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
-        patch.setattr(demo, "ROUNDS", 3)
-        code = demo.run_day(folder)
+        patch.setattr(demo_day, "ROUNDS", 3)
+        code = demo_day.run_day(folder)
     return Day(folder, code, output.getvalue())
 
 
@@ -45,7 +45,7 @@ def test_a_simulated_day_loses_nothing(short_day: Day) -> None:
 def test_deliveries_are_geo_stamped_at_their_own_stop(short_day: Day) -> None:
     # Stamping every capture at one fixed point would put nearly every delivery
     # outside its geofence and flood the console's exception queue.
-    with contextlib.closing(sqlite3.connect(demo.database_path(short_day.folder))) as db:
+    with contextlib.closing(sqlite3.connect(demo_day.database_path(short_day.folder))) as db:
         rows = db.execute("SELECT geo_check FROM proof").fetchall()
     outcomes = Counter(json.loads(geo_check)["outcome"] for (geo_check,) in rows)
     assert sum(outcomes.values()) >= 20, outcomes
@@ -63,5 +63,5 @@ def test_the_day_leaves_proofs_support_can_dispute(short_day: Day) -> None:
 def test_reset_refuses_a_folder_the_demo_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "doorstep.db").write_text("make run's database")
     with pytest.raises(SystemExit, match="not deleting"):
-        demo.reset_folder(tmp_path)
+        demo_day.reset_folder(tmp_path)
     assert (tmp_path / "doorstep.db").exists()

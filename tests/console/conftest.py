@@ -24,8 +24,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from backend.config import PROJECT_ROOT, load_settings
-from backend.devserver import background_server
-from driver_client import demo
+from demo import day as demo_day
+from demo.devserver import background_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 # tree clean; DOORSTEP_SCREENSHOTS=docs/screenshots refreshes the ones the docs show.
 SCREENSHOTS = PROJECT_ROOT / os.environ.get("DOORSTEP_SCREENSHOTS", "var/screenshots")
 DEFAULT_TIMEOUT_MS = 15_000
-# Two rounds keep the day to about 10 s (`make demo` runs demo.ROUNDS, 8) and still leave
+# Two rounds keep the day to about 10 s (`make demo` runs demo_day.ROUNDS, 8) and still leave
 # ~36 delivered stops (~30 with a complete proof to dispute), a few failed ones, and open
 # outside_geofence, outside_time_window and delivered_after_cancel exceptions besides
 # hundreds of no_outcome stops not reached yet.
@@ -55,15 +55,15 @@ _browser_skip_reason: list[str] = []
 
 @pytest.fixture(scope="session")
 def console_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding a simulated day: demo.database_path(folder), folder / "evidence"."""
+    """A folder holding a simulated day: demo_day.database_path(folder), folder / "evidence"."""
     folder = tmp_path_factory.mktemp("console-day")
     output = io.StringIO()
     # monkeypatch is function-scoped; this day is shared by the whole session.
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
-        patch.setattr(demo, "ROUNDS", DAY_ROUNDS)
+        patch.setattr(demo_day, "ROUNDS", DAY_ROUNDS)
         # The seeded users must accept helpers.DEMO_PASSWORD whatever the shell exports.
         patch.delenv("DOORSTEP_DEMO_PASSWORD", raising=False)
-        code = demo.run_day(folder)
+        code = demo_day.run_day(folder)
     assert code == 0, f"the simulated day lost events:\n{output.getvalue()}"
     return folder
 
@@ -75,7 +75,7 @@ def console_date(console_day: Path) -> date:
     run_day uses date.today(); reading it back keeps a session that crosses midnight on
     the day that was actually simulated.
     """
-    with contextlib.closing(sqlite3.connect(demo.database_path(console_day))) as db:
+    with contextlib.closing(sqlite3.connect(demo_day.database_path(console_day))) as db:
         dates = {row[0] for row in db.execute("SELECT DISTINCT service_date FROM manifest")}
     assert len(dates) == 1, dates
     return date.fromisoformat(dates.pop())
@@ -86,8 +86,8 @@ def console_url(console_day: Path) -> Iterator[str]:
     """Base URL (http://127.0.0.1:PORT) of gunicorn serving the simulated day."""
     settings = load_settings(
         environ={},
-        database_url=f"sqlite:///{demo.database_path(console_day)}",
-        storage_dir=demo.evidence_dir(console_day),
+        database_url=f"sqlite:///{demo_day.database_path(console_day)}",
+        storage_dir=demo_day.evidence_dir(console_day),
         secrets_dir=console_day,
     )
     with background_server(settings) as base:

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from backend.config import PROJECT_ROOT, load_settings
 from backend.db.models import DoorEventRow, Stop
 from backend.db.session import Database
-from backend.devserver import background_server
 from backend.domain.clock import local_date, system_now
 from backend.domain.hlc import HybridLogicalClock
+from demo.devserver import background_server
 from tests.factories import make_manifest, make_org, make_user
 from tests.sync.helpers import default_payload
 

@@ -30,7 +30,8 @@ from backend.db.session import begin_write
 from backend.domain.clock import local_date
 from backend.domain.geo import haversine_m
 from backend.domain.stops import ProofPolicy, Role, StopStatus
-from backend.seed_data import (
+from backend.sync.changes import lock_plan
+from demo.seed_data import (
     AGE_RESTRICTED,
     DEPOTS,
     FIRST_NAMES,
@@ -43,7 +44,6 @@ from backend.seed_data import (
     DepotSite,
     Neighbourhood,
 )
-from backend.sync.changes import lock_plan
 
 RANDOM_SEED = 20261124
 DEMO_SLUG = "demo"

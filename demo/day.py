@@ -39,13 +39,13 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from backend.cli import migrate
-from backend.config import load_settings
+from backend.config import PROJECT_ROOT, load_settings
 from backend.db.models import Stop
 from backend.db.session import Database
-from backend.devserver import background_server, free_port
 from backend.domain.clock import local_date, system_now
-from backend.seed import seed_demo
-from backend.seed_data import METRO_TIMEZONE
+from demo.devserver import background_server, free_port
+from demo.seed import seed_demo
+from demo.seed_data import METRO_TIMEZONE
 from driver_client.capture import (
     CaptureRefused,
     Evidence,
@@ -215,49 +215,30 @@ def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> No
     driver.captured += 2
 
 
-# Runs one delivery in a separate process that SIGKILLs itself inside the capture's
-# transaction: the files are on disk, the event never commits, the driver never saw
-# "saved". The restarted app must find the files and keep them.
-KILL_MID_CAPTURE = """
-import json, os, signal, sys
-from pathlib import Path
-from driver_client.capture import Evidence, FixedLocation, NoLocation
-from driver_client.device import Device
-stop = json.loads(sys.argv[3])
-stamp = json.loads(sys.argv[4])
-location = FixedLocation(stamp["lat"], stamp["lon"], stamp["accuracy_m"]) if stamp else NoLocation()
-device = Device(Path(sys.argv[1]), sys.argv[2], location)
-real_put = device.store.put
-def put(key, value, db=None):
-    real_put(key, value, db)
-    if key == "hlc":
-        os.kill(os.getpid(), signal.SIGKILL)
-device.store.put = put
-files = [Evidence(b"\\x89PNG\\r\\n" + os.urandom(64), "signature", "image/png"),
-         Evidence(b"\\xff\\xd8\\xff" + os.urandom(256), "photo", "image/jpeg")]
-device.capture.deliver(stop["id"], "Resident", [p["barcode"] for p in stop["parcels"]],
-                       "front_door", files, age_verified=True)
-"""
-
-
 def _kill_mid_capture_and_restart(
     driver: Driver, stop: dict[str, Any] | None, rng: random.Random
 ) -> None:
     driver.device.close()
     if stop is not None:
         stamp = geo_stamp_at(stop, rng)
-        subprocess.run(  # noqa: S603 - this interpreter, our own snippet
+        # The app dies inside the capture's transaction: the files are on disk, the
+        # event never commits, the driver never saw "saved" (demo.crash_worker).
+        subprocess.run(  # noqa: S603 - this interpreter, our own worker
             [
                 sys.executable,
-                "-c",
-                KILL_MID_CAPTURE,
-                str(driver.data),
+                "-m",
+                "demo.crash_worker",
+                str(driver.data.resolve()),
                 driver.online_url,
+                "before_commit",
+                "--stop",
                 json.dumps(stop),
+                "--at",
                 json.dumps(asdict(stamp) if stamp else None),
             ],
             check=False,
             timeout=60,
+            cwd=PROJECT_ROOT,
         )
     driver.device = Device(driver.data, driver.online_url)
     driver.kills += 1
@@ -532,7 +513,7 @@ def _serving_banner(folder: Path, serve_at: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m driver_client.demo",
+        prog="python -m demo day",
         description="Simulate a whole delivery day into a folder the console can serve.",
     )
     parser.add_argument(

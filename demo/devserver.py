@@ -1,4 +1,8 @@
-"""Run the app under gunicorn in the background, for the benchmarks, the demo and tests."""
+"""Run the app under gunicorn in the background, for the benchmarks, the demo and tests.
+
+The command line is the one every server here runs (backend.serving.gunicorn_command);
+by default it serves the demo's app, as ``make run`` and ``make demo`` do.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from backend.config import PROJECT_ROOT, Settings
-
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-GUNICORN_CONF = PROJECT_ROOT / "backend" / "gunicorn_conf.py"
+from backend.serving import gunicorn_command
+from demo.app import WSGI_APP
 
 
 def free_port() -> int:
@@ -26,29 +27,17 @@ def free_port() -> int:
         return port
 
 
-def gunicorn_command(bind: str, workers: int, *extra: str) -> list[str]:
-    """The gunicorn command line every server here runs: backend/gunicorn_conf.py's
-    serving model, with the address and number of workers of this run."""
-    return [
-        str(GUNICORN),
-        "--config",
-        str(GUNICORN_CONF),
-        "--workers",
-        str(workers),
-        "--bind",
-        bind,
-        *extra,
-    ]
-
-
 @contextlib.contextmanager
 def background_server(
-    settings: Settings, workers: int = 2, env: Mapping[str, str] | None = None
+    settings: Settings,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    app: str | None = WSGI_APP,
 ) -> Iterator[str]:
     """gunicorn on a free loopback port, stopped (by its pid) when the block ends.
 
     ``env`` adds to the environment the server starts with (on top of the database and
-    storage folder of ``settings``).
+    storage folder of ``settings``). ``app`` is what it serves (None: the shipped app).
     """
     port = free_port()
     environment = {
@@ -60,7 +49,7 @@ def background_server(
         **(env or {}),
     }
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-        gunicorn_command(f"127.0.0.1:{port}", workers, "--log-level", "warning"),
+        gunicorn_command(f"127.0.0.1:{port}", workers, "--log-level", "warning", app=app),
         env=environment,
         cwd=PROJECT_ROOT,
     )

@@ -1,0 +1,1 @@
+"""GET /: where a newcomer lands."""
