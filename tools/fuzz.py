@@ -32,7 +32,7 @@ from backend.db.models import Stop, User
 from backend.db.session import Database
 from backend.devserver import background_server
 from backend.domain.reconcile import ExceptionKind
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 
 ST = Path(sys.executable).parent / "st"
 ROLES = {"driver": "driver1", "dispatcher": "dispatch", "support": "support", "admin": "admin"}

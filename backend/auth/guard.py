@@ -18,7 +18,7 @@ from backend.auth.tokens import (
 )
 from backend.db.models import RefreshToken, User
 from backend.db.session import db_session, scope_to_tenant
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])

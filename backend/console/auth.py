@@ -39,7 +39,7 @@ from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
 from backend.db.models import ConsoleSession, Organization, User
 from backend.db.session import begin_write, db_session, scope_to_tenant
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,7 +15,7 @@ from backend.console.blueprint import bp
 from backend.console.forms import flatten_messages
 from backend.db.session import db_session
 from backend.disputes import service as disputes
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError
 from backend.evidence.routes import serve_file
 from backend.proofs import service as proofs

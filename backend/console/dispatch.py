@@ -19,7 +19,7 @@ from backend.console.forms import FormInvalid, parse_form
 from backend.db.models import Stop
 from backend.db.session import db_session
 from backend.domain.reconcile import ExceptionKind
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError
 from backend.reconciliation import service
 

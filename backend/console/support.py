@@ -22,7 +22,7 @@ from backend.disputes.schemas import (
     ResolveSchema,
     SearchQuerySchema,
 )
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
 

@@ -20,7 +20,7 @@ from backend.disputes.schemas import (
     ResolveSchema,
     SearchQuerySchema,
 )
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.http import ApiBlueprint
 from backend.proofs.service import find_stop, proof_map_svg
 from backend.schemas import BINARY, ErrorSchema

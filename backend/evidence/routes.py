@@ -13,7 +13,7 @@ from backend.auth.guard import require_roles
 from backend.db.session import begin_write, db_session
 from backend.domain.digest import is_sha256_hex
 from backend.domain.events import MAX_FILE_BYTES
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError
 from backend.evidence import service
 from backend.evidence.storage import (

@@ -10,7 +10,7 @@ from flask.views import MethodView
 
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import not_found
 from backend.http import ApiBlueprint, client_accepts_gzip, gzip_body
 from backend.manifests import service

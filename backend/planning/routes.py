@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from backend.auth.guard import current_principal, require_roles
 from backend.db.models import Manifest, Parcel, Stop, User
 from backend.db.session import db_session
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError, not_found
 from backend.http import JSON, ApiBlueprint, accepts
 from backend.manifests.schemas import ManifestSchema

@@ -22,10 +22,10 @@ from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
+from backend.domain.roles import Role
 from backend.domain.stops import (
     PlanError,
     ProofPolicy,
-    Role,
     StopStatus,
     check_cancellable,
     check_plan_editable,

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.domain.reconcile import ExceptionKind
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation import service
 from backend.reconciliation.schemas import (
