@@ -31,8 +31,8 @@ from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
 from backend.seed import plan_demo_day_if_missing
 from backend.seed_data import METRO_TIMEZONE
-from backend.sync.proofs import ProofSealer
 from backend.sync.routes import blp as sync_blp
+from backend.sync.seal import ProofSealer
 from backend.webhooks.routes import blp as webhooks_blp
 
 API_PREFIX = "/api/v1"

@@ -45,7 +45,7 @@ from backend.errors import ApiError, not_found
 from backend.planning.service import plan_next_attempts
 from backend.sync.changes import lock_plan, record_status_changes, record_stop_change
 from backend.sync.derive import derive_many
-from backend.sync.proofs import geofence_threshold
+from backend.sync.seal import geofence_threshold
 
 ACCEPT, REJECT, ANNOTATE = "accept", "reject", "annotate"
 DECISIONS = (ACCEPT, REJECT, ANNOTATE)

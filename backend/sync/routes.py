@@ -15,8 +15,8 @@ from backend.evidence.service import get_store
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 from backend.sync import service
-from backend.sync.proofs import get_sealer
 from backend.sync.schemas import ReceiptKeysSchema, SyncRequestSchema, SyncResponseSchema
+from backend.sync.seal import get_sealer
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
 

@@ -36,8 +36,8 @@ from backend.manifests.service import org_today
 from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
-from backend.sync.proofs import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
+from backend.sync.seal import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.webhooks import service as webhooks
 
 
