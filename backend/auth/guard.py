@@ -106,12 +106,21 @@ def _document_security(view: Any, allowed: frozenset[Role], grant: Grant | None)
     view._apidoc = apidoc
 
 
-def require_roles(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
-    """Let the view run only for an authenticated caller holding one of ``roles``,
+def require_roles(role: Role, *roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
+    """Let the view run only for an authenticated caller holding one of the roles,
     or, when ``grant`` is given, holding that grant whatever their role.
 
     Admins pass every role check: they run the tenant (see Principal.may).
     """
+    return _guard((role, *roles), grant)
+
+
+def require_admin() -> Callable[[F], F]:
+    """Let the view run only for an authenticated admin."""
+    return _guard((), None)
+
+
+def _guard(roles: tuple[Role, ...], grant: Grant | None) -> Callable[[F], F]:
     allowed = frozenset(roles) | {Role.ADMIN}
 
     def decorate(view: F) -> F:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from backend.auth.guard import current_principal, require_roles
+from backend.auth.guard import current_principal, require_admin
 from backend.db.models import WebhookEndpoint
 from backend.db.session import begin_write, db_session
 from backend.errors import ApiError, not_found
@@ -66,7 +66,7 @@ def _endpoint_dict(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict
 
 @blp.route("")
 class Endpoints(MethodView):
-    @require_roles()
+    @require_admin()
     @blp.response(
         200,
         WebhookEndpointsSchema,
@@ -77,7 +77,7 @@ class Endpoints(MethodView):
         rows = db_session().scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
         return {"items": [_endpoint_dict(e) for e in rows]}
 
-    @require_roles()
+    @require_admin()
     @blp.arguments(EndpointSchema)
     @blp.response(
         201,
@@ -111,7 +111,7 @@ class Endpoints(MethodView):
 
 @blp.route("/<int:endpoint_id>")
 class Endpoint(MethodView):
-    @require_roles()
+    @require_admin()
     @blp.response(204)
     def delete(self, endpoint_id: int) -> None:
         """Stop sending to this endpoint (queued deliveries to it are dropped)."""
