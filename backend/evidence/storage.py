@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from backend.domain.clock import system_now
+from backend.domain.clock import system_now, utc_text
 from backend.domain.digest import is_sha256_hex
 
 CHUNK = 64 * 1024
@@ -53,7 +53,7 @@ class UploadTarget:
         if self.fields:
             body["fields"] = self.fields
         if self.expires_at is not None:
-            body["expires_at"] = self.expires_at.isoformat().replace("+00:00", "Z")
+            body["expires_at"] = utc_text(self.expires_at)
         return body
 
 

@@ -28,6 +28,7 @@ from backend.db.models import (
     Stop,
 )
 from backend.db.session import begin_write
+from backend.domain.clock import utc_text
 from backend.errors import ApiError
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
@@ -100,14 +101,10 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         "has_more": has_more,
         "uploads": uploads,
         "conflicts": [conflict_to_dict(c) for c in conflict_rows],
-        "server_time": _iso(ctx.now),
+        "server_time": utc_text(ctx.now),
         "service_date": ctx.service_date.isoformat(),
         "snapshot": body["cursor"] is None,
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _touch_device(session: Session, ctx: SyncContext, device_key: str, drained: bool) -> None:
