@@ -77,11 +77,12 @@ demo: $(DEV_STAMP)
 driver: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.ui --server http://$(HOST):$(PORT) --data var/driver
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the dead-code scan (vulture; its settings are in pyproject.toml)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

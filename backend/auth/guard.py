@@ -131,7 +131,6 @@ def _guard(roles: tuple[Role, ...], grant: Grant | None) -> Callable[[F], F]:
                 raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")
             return view(*args, **kwargs)
 
-        guarded._doorstep_roles = allowed  # type: ignore[attr-defined]
         _document_security(guarded, allowed, grant)
         return cast(F, guarded)
 

@@ -14,8 +14,6 @@ from markupsafe import Markup
 from backend.console.blueprint import bp
 from backend.domain.clock import utc_text, zone
 
-SHORT = "%H:%M"
-SECONDS = "%H:%M:%S"
 FULL = "%Y-%m-%d %H:%M"
 
 

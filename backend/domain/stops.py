@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 
@@ -23,12 +22,6 @@ class StopStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({StopStatus.DELIVERED, StopStatus.FAILED, StopStatus.CANCELLED})
 
 # Statuses from which the plan may still be changed by a dispatcher without
 # contradicting something the driver already reported.
@@ -73,21 +66,6 @@ class ProofPolicy:
             age_check=bool(raw.get("age_check", False)),
             parcel_scan=bool(raw.get("parcel_scan", False)),
         )
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("time window bounds must carry a time zone")
-        if self.end <= self.start:
-            raise ValueError("time window must end after it starts")
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment <= self.end
 
 
 def check_cancellable(status: StopStatus) -> None:

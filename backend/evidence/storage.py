@@ -395,22 +395,3 @@ class S3Store:
 
     def delete(self, org_id: int, sha256: str) -> None:
         self._call(self.client.delete_object, Bucket=self.bucket, Key=object_key(org_id, sha256))
-
-    def download_url(self, org_id: int, sha256: str, ttl_s: int = 900) -> str:
-        url: str = self._call(
-            self.client.generate_presigned_url,
-            ClientMethod="get_object",
-            Params={"Bucket": self.bucket, "Key": object_key(org_id, sha256)},
-            ExpiresIn=ttl_s,
-        )
-        return url
-
-    def put_bytes(self, org_id: int, sha256: str, data: bytes, content_type: str) -> None:
-        """Store bytes directly (used by tests and by the server-proxied upload path)."""
-        self._call(
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=object_key(org_id, sha256),
-            Body=data,
-            ContentType=content_type,
-        )
