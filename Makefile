@@ -91,12 +91,13 @@ demo: $(DEV_STAMP)
 driver: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.ui --server http://$(HOST):$(PORT) --data var/driver
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the dead-code scan (vulture; its settings are in pyproject.toml)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/vulture
 
 ## format: ruff format and autofix
 format: $(DEV_STAMP)

@@ -229,7 +229,7 @@ def _cmd_grant(args: argparse.Namespace) -> int:
 
     from backend.db.models import User
     from backend.db.session import begin_write
-    from backend.domain.stops import Grant
+    from backend.domain.roles import Grant
 
     settings = load_settings()
     database = Database(settings.database_url)
@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     retention.add_argument("--before", required=True, help="service date cut-off, YYYY-MM-DD")
     retention.add_argument("--dry-run", action="store_true")
     retention.set_defaults(run=_cmd_retention)
-    from backend.domain.stops import Grant
+    from backend.domain.roles import Grant
 
     grant = commands.add_parser("grant", help="give a user a permission beyond their role")
     grant.add_argument("username")

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from backend.config import Settings
 from backend.evidence.service import build_store
 from backend.evidence.storage import EvidenceStore
-from backend.sync.proofs import ProofSealer
+from backend.sync.seal import ProofSealer
 
 STORE = "doorstep.store"
 SEALER = "doorstep.sealer"

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from backend.config import Settings
 from backend.db.models import Depot, Organization, User
 from backend.db.session import Database
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from bench.common import Row, fresh_settings, login, server
 from bench.load import CONNECTIONS, DURATION_S, Load, measure
 from demo.seed import Serials, add_driver_day, plan_driver_day, seed_demo

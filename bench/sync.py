@@ -39,7 +39,7 @@ from backend.db.models import (
     User,
 )
 from backend.db.session import Database
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from bench.common import Row, fresh_settings
 
 DAY = date(2026, 11, 24)

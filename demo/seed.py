@@ -29,7 +29,8 @@ from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange,
 from backend.db.session import begin_write
 from backend.domain.clock import local_date
 from backend.domain.geo import haversine_m
-from backend.domain.stops import ProofPolicy, Role, StopStatus
+from backend.domain.roles import Role
+from backend.domain.stops import ProofPolicy, StopStatus
 from backend.sync.changes import lock_plan
 from demo.seed_data import (
     AGE_RESTRICTED,

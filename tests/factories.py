@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.passwords import hash_password
 from backend.db.models import Manifest, Organization, Parcel, PlanChange, Stop, User
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 
 # Hashing is deliberately slow; every test user shares one precomputed hash of "pw".
 _PW_HASH = hash_password("pw")

@@ -31,7 +31,7 @@ from backend.config import Settings, load_settings
 from backend.db.models import Stop, User
 from backend.db.session import Database
 from backend.domain.reconcile import ExceptionKind
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from demo.devserver import background_server
 from demo.setup import seed_if_empty
 

@@ -18,7 +18,7 @@ from backend.auth.tokens import (
 )
 from backend.db.models import RefreshToken, User
 from backend.db.session import db_session, scope_to_tenant
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,12 +106,21 @@ def _document_security(view: Any, allowed: frozenset[Role], grant: Grant | None)
     view._apidoc = apidoc
 
 
-def require_roles(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
-    """Let the view run only for an authenticated caller holding one of ``roles``,
+def require_roles(role: Role, *roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
+    """Let the view run only for an authenticated caller holding one of the roles,
     or, when ``grant`` is given, holding that grant whatever their role.
 
     Admins pass every role check: they run the tenant (see Principal.may).
     """
+    return _guard((role, *roles), grant)
+
+
+def require_admin() -> Callable[[F], F]:
+    """Let the view run only for an authenticated admin."""
+    return _guard((), None)
+
+
+def _guard(roles: tuple[Role, ...], grant: Grant | None) -> Callable[[F], F]:
     allowed = frozenset(roles) | {Role.ADMIN}
 
     def decorate(view: F) -> F:
@@ -122,7 +131,6 @@ def require_roles(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
                 raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")
             return view(*args, **kwargs)
 
-        guarded._doorstep_roles = allowed  # type: ignore[attr-defined]
         _document_security(guarded, allowed, grant)
         return cast(F, guarded)
 

@@ -20,7 +20,7 @@ import jwt
 from backend import clock
 from backend.config import Settings
 from backend.domain.refusal import Refusal
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "typ"]

@@ -40,7 +40,7 @@ from backend.console.blueprint import bp
 from backend.db.models import ConsoleSession, Organization, User
 from backend.db.session import begin_write, db_session, scope_to_tenant
 from backend.domain.refusal import Refusal
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError, status_of
 
 F = TypeVar("F", bound=Callable[..., Any])

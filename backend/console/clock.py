@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from markupsafe import Markup
 
 from backend.console.blueprint import bp
-from backend.domain.clock import zone
+from backend.domain.clock import utc_text, zone
 
-SHORT = "%H:%M"
-SECONDS = "%H:%M:%S"
 FULL = "%Y-%m-%d %H:%M"
 
 
@@ -35,7 +33,7 @@ def local_time(moment: datetime | str | None, tz: str | None, fmt: str = FULL) -
     instant = as_datetime(moment)
     if instant is None:
         return Markup("—")
-    utc = instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    utc = utc_text(instant.astimezone(UTC))
     shown = instant.astimezone(zone(tz)).strftime(f"{fmt} %Z")
     # Markup.format escapes every argument: the only markup is the literal tag.
     return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(utc, shown)

@@ -16,7 +16,7 @@ from backend.console.forms import flatten_messages
 from backend.db.session import db_session
 from backend.disputes import service as disputes
 from backend.domain.refusal import Refusal
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import refusal_errors, status_of
 from backend.evidence import service as evidence
 from backend.http import attachment, stream_file

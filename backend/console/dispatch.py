@@ -20,7 +20,7 @@ from backend.db.models import Stop
 from backend.db.session import db_session
 from backend.domain.reconcile import Decision, ExceptionKind
 from backend.domain.refusal import Refusal
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import status_of
 from backend.reconciliation.decisions import DecisionTarget, decide_many
 from backend.reconciliation.progress import drivers_progress

@@ -23,7 +23,7 @@ from backend.disputes.schemas import (
     SearchQuerySchema,
 )
 from backend.domain.refusal import Refusal
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
 

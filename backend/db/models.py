@@ -31,7 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from backend.db.types import UTCDateTime, utcnow
-from backend.domain.stops import Role, StopStatus
+from backend.domain.roles import Role
+from backend.domain.stops import StopStatus
 
 # Deterministic constraint names, so migrations can name what they alter on any backend.
 NAMING_CONVENTION = {
@@ -113,7 +114,7 @@ class User(TenantScoped, Base):
         BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Grant values (backend.domain.stops.Grant) held on top of the role.
+    # Grant values (backend.domain.roles.Grant) held on top of the role.
     grants: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

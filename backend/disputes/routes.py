@@ -19,7 +19,7 @@ from backend.disputes.schemas import (
     ResolveSchema,
     SearchQuerySchema,
 )
-from backend.domain.stops import Grant, Role
+from backend.domain.roles import Grant, Role
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 

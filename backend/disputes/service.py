@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from backend import clock
 from backend.auth.tokens import Principal
 from backend.db.models import Dispute, DisputeNote, Manifest, Parcel, Stop, User
 from backend.db.session import begin_write
+from backend.domain.clock import utc_text
 from backend.domain.refusal import Refusal, not_found
 from backend.manifests.service import org_today
 from backend.planning.service import plan_next_attempts
@@ -295,9 +296,6 @@ def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, A
     notes = _notes_by_dispute(session, [d.id for d in disputes])
     redeliveries = _redeliveries(session, [d.redelivery_stop_id for d in disputes])
 
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat().replace("+00:00", "Z") if moment else None
-
     return [
         {
             "id": dispute.id,
@@ -311,12 +309,12 @@ def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, A
             "evidence_cited": dispute.evidence_cited,
             "customer_reference": dispute.customer_reference,
             "opened_by": dispute.opened_by,
-            "opened_at": iso(dispute.opened_at),
+            "opened_at": utc_text(dispute.opened_at),
             "resolved_by": dispute.resolved_by,
-            "resolved_at": iso(dispute.resolved_at),
+            "resolved_at": utc_text(dispute.resolved_at),
             "legal_hold": dispute.status == OPEN,
             "notes": [
-                {"user_id": n.user_id, "text": n.text, "at": iso(n.created_at)}
+                {"user_id": n.user_id, "text": n.text, "at": utc_text(n.created_at)}
                 for n in notes[dispute.id]
             ],
         }

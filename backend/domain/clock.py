@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ZONE = "UTC"
@@ -87,3 +87,25 @@ def zone(name: str | None) -> ZoneInfo:
 def local_date(instant: datetime, zone_name: str | None) -> date:
     """The calendar date at ``instant`` where the organization works."""
     return instant.astimezone(zone(zone_name)).date()
+
+
+@overload
+def utc_text(moment: datetime) -> str: ...
+@overload
+def utc_text(moment: None) -> None: ...
+def utc_text(moment: datetime | None) -> str | None:
+    """An instant as the API, bundles and receipts write it: ISO 8601, "Z" for UTC.
+
+    Microseconds are kept when present; the instant is written as given (convert first
+    if it may not be UTC). None stays None.
+    """
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def receipt_time(moment: datetime) -> str:
+    """An instant as a signed receipt writes it: UTC, always to the millisecond, "Z".
+
+    Not ``utc_text``: a receipt's time is signed, so it has one fixed width whatever the
+    instant's microseconds, and it is converted to UTC whatever zone it came in.
+    """
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

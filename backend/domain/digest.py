@@ -20,11 +20,13 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from backend.domain.clock import receipt_time
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # always fullmatch: "$" passes a trailing "\n"
 DIGEST_VERSION = 1
@@ -122,7 +124,7 @@ class ReceiptSigner:
     ) -> Receipt:
         if not is_sha256_hex(digest):
             raise ValueError("the digest is a lowercase hex SHA-256")
-        when = issued_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        when = receipt_time(issued_at)
         ids = tuple(sorted(event_ids))
         part = _signed_part(self.key_id, digest, when, stop_id, ids)
         signature = _b64url(self._key.sign(canonical_json(part)))

@@ -4,28 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from backend.domain.refusal import Refusal
-
-
-class Role(enum.StrEnum):
-    DRIVER = "driver"
-    DISPATCHER = "dispatcher"
-    SUPPORT = "support"
-    ADMIN = "admin"
-
-
-class Grant(enum.StrEnum):
-    """A permission given to one user on top of their role.
-
-    Roles keep duties apart (support settles disputes, dispatch changes plans); a grant
-    lets a named person do one more thing, such as a dispatch lead who also settles
-    disputes, without making them an admin.
-    """
-
-    RESOLVE_DISPUTES = "resolve_disputes"
 
 
 class StopStatus(enum.StrEnum):
@@ -43,12 +24,6 @@ class StopStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({StopStatus.DELIVERED, StopStatus.FAILED, StopStatus.CANCELLED})
 
 # Statuses from which the plan may still be changed by a dispatcher without
 # contradicting something the driver already reported.
@@ -88,21 +63,6 @@ class ProofPolicy:
             age_check=bool(raw.get("age_check", False)),
             parcel_scan=bool(raw.get("parcel_scan", False)),
         )
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("time window bounds must carry a time zone")
-        if self.end <= self.start:
-            raise ValueError("time window must end after it starts")
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment <= self.end
 
 
 def check_cancellable(status: StopStatus) -> None:

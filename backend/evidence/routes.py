@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 from backend.auth.guard import require_roles
 from backend.db.session import db_session
 from backend.domain.events import MAX_FILE_BYTES
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError
 from backend.evidence import service
 from backend.evidence.storage import ALLOWED_CONTENT_TYPES, UploadOffsetMismatch

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from backend.domain.clock import system_now
+from backend.domain.clock import system_now, utc_text
 from backend.domain.digest import is_sha256_hex
 from backend.domain.refusal import Refusal
 
@@ -49,7 +49,7 @@ class UploadTarget:
         if self.fields:
             body["fields"] = self.fields
         if self.expires_at is not None:
-            body["expires_at"] = self.expires_at.isoformat().replace("+00:00", "Z")
+            body["expires_at"] = utc_text(self.expires_at)
         return body
 
 
@@ -391,22 +391,3 @@ class S3Store:
 
     def delete(self, org_id: int, sha256: str) -> None:
         self._call(self.client.delete_object, Bucket=self.bucket, Key=object_key(org_id, sha256))
-
-    def download_url(self, org_id: int, sha256: str, ttl_s: int = 900) -> str:
-        url: str = self._call(
-            self.client.generate_presigned_url,
-            ClientMethod="get_object",
-            Params={"Bucket": self.bucket, "Key": object_key(org_id, sha256)},
-            ExpiresIn=ttl_s,
-        )
-        return url
-
-    def put_bytes(self, org_id: int, sha256: str, data: bytes, content_type: str) -> None:
-        """Store bytes directly (used by tests and by the server-proxied upload path)."""
-        self._call(
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=object_key(org_id, sha256),
-            Body=data,
-            ContentType=content_type,
-        )

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
 from backend.domain.refusal import not_found
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.http import ApiBlueprint, client_accepts_gzip, gzip_body
 from backend.manifests import service
 from backend.manifests.schemas import ManifestQuerySchema, ManifestSchema

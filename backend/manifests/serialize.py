@@ -9,15 +9,11 @@ checks the two agree.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from backend.db.models import Manifest, Parcel, Stop
+from backend.domain.clock import utc_text
 from backend.domain.stops import ProofPolicy
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def stop_to_dict(stop: Stop, parcels: Iterable[Parcel]) -> dict[str, Any]:
@@ -31,7 +27,7 @@ def stop_to_dict(stop: Stop, parcels: Iterable[Parcel]) -> dict[str, Any]:
         "address": stop.address,
         "location": {"lat": stop.lat, "lon": stop.lon},
         "geofence": stop.geofence,
-        "time_window": {"start": _iso(stop.window_start), "end": _iso(stop.window_end)},
+        "time_window": {"start": utc_text(stop.window_start), "end": utc_text(stop.window_end)},
         "recipient": {"name": stop.recipient_name, "phone": stop.recipient_phone},
         "parcels": [{"barcode": p.barcode, "description": p.description} for p in parcels],
         "proof_policy": ProofPolicy.from_dict(stop.proof_policy).to_dict(),

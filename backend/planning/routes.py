@@ -13,7 +13,7 @@ from backend.auth.guard import current_principal, require_roles
 from backend.db.models import Manifest, Parcel, Stop, User
 from backend.db.session import db_session
 from backend.domain.refusal import not_found
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.errors import ApiError
 from backend.http import JSON, ApiBlueprint, accepts
 from backend.manifests.schemas import ManifestSchema

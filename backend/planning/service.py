@@ -23,9 +23,9 @@ from backend.auth.tokens import Principal
 from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
 from backend.domain.refusal import Refusal, not_found
+from backend.domain.roles import Role
 from backend.domain.stops import (
     ProofPolicy,
-    Role,
     StopStatus,
     check_cancellable,
     check_plan_editable,

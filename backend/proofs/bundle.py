@@ -46,15 +46,12 @@ from backend.db.models import (
     Stop,
     User,
 )
+from backend.domain.clock import utc_text
 from backend.manifests.serialize import stop_to_dict
 from backend.sync.derive import winning_event_id
 from backend.sync.service import conflict_to_dict
 
 BUNDLE_VERSION = 1
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def event_to_dict(row: DoorEventRow) -> dict[str, Any]:
@@ -64,8 +61,8 @@ def event_to_dict(row: DoorEventRow) -> dict[str, Any]:
         "type": row.type,
         "device_id": row.device_key,
         "driver_id": row.driver_id,
-        "recorded_at": _iso(row.recorded_at),
-        "received_at": _iso(row.received_at),
+        "recorded_at": utc_text(row.recorded_at),
+        "received_at": utc_text(row.received_at),
         "hlc": row.hlc,
         "base_version": row.base_version,
         "payload": row.payload,

@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from backend.auth.guard import require_roles
 from backend.db.session import db_session
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.http import ApiBlueprint, attachment
 from backend.proofs import service
 from backend.proofs.schemas import ProofBundleSchema

@@ -20,7 +20,7 @@ from backend.proofs.document import render_proof_pdf
 from backend.proofs.map import render_map
 from backend.proofs.pdfsign import sign_pdf
 from backend.sync.derive import winning_event_id
-from backend.sync.proofs import ProofSealer
+from backend.sync.seal import ProofSealer
 
 
 def find_stop(session: Session, stop_id: int) -> Stop:

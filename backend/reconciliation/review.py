@@ -23,6 +23,7 @@ from backend.db.models import (
     Stop,
     User,
 )
+from backend.domain.clock import utc_text
 from backend.domain.geo import GeoFix, check_geofence
 from backend.domain.reconcile import (
     Decision,
@@ -36,7 +37,7 @@ from backend.domain.reconcile import (
 )
 from backend.domain.stops import ProofPolicy, StopStatus
 from backend.sync.derive import derive_many
-from backend.sync.proofs import geofence_threshold
+from backend.sync.seal import geofence_threshold
 
 
 @dataclass
@@ -212,5 +213,5 @@ def decision_dict(decision: ExceptionDecision) -> dict[str, Any]:
         "note": decision.note,
         "user_id": decision.user_id,
         "replanned_stop_id": decision.replanned_stop_id,
-        "at": decision.created_at.isoformat().replace("+00:00", "Z"),
+        "at": utc_text(decision.created_at),
     }

@@ -11,8 +11,9 @@ from marshmallow import Schema, fields, validate
 
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
+from backend.domain.clock import utc_text
 from backend.domain.reconcile import Decision, ExceptionKind
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation.decisions import DecisionTarget, decide, decide_many
 from backend.reconciliation.progress import drivers_progress
@@ -191,9 +192,7 @@ class Progress(MethodView):
                     "stops": row.total,
                     "done": row.done,
                     "by_status": row.counts,
-                    "last_report_at": row.last_report_at.isoformat().replace("+00:00", "Z")
-                    if row.last_report_at
-                    else None,
+                    "last_report_at": utc_text(row.last_report_at),
                     "next_stop": row.next_stop,
                 }
                 for row in rows

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -108,26 +108,6 @@ def record_status_changes(session: Session, stops: list[Stop]) -> None:
         session.execute(insert(PlanChange), rows)
     for manifest_id in sorted(manifest_ids):
         bump_revision(session, manifest_id)
-
-
-def driver_saw_version(session: Session, driver_id: int, stop_id: int, version: int) -> bool:
-    """Whether ``version`` of the stop was ever published to this driver.
-
-    Reports are authorised against what the driver had seen, so a stop reassigned
-    away after the driver acted (offline) still accepts the driver's report.
-    """
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    PlanChange.driver_id == driver_id,
-                    PlanChange.stop_id == stop_id,
-                    PlanChange.stop_version == version,
-                    PlanChange.kind == UPSERT,
-                )
-            )
-        )
-    )
 
 
 def current_cursor(session: Session, driver_id: int) -> int:

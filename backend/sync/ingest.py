@@ -29,7 +29,7 @@ from backend.domain.events import (
 )
 from backend.evidence import service as evidence
 from backend.sync.changes import UPSERT
-from backend.sync.proofs import seal_delivery
+from backend.sync.seal import seal_delivery
 from backend.webhooks import service as webhooks
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from backend import clock
 from backend.auth.guard import current_principal, require_roles
 from backend.db.session import db_session
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 from backend.sync import service

@@ -28,6 +28,7 @@ from backend.db.models import (
     Stop,
 )
 from backend.db.session import begin_write
+from backend.domain.clock import utc_text
 from backend.domain.refusal import Refusal
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
@@ -36,8 +37,8 @@ from backend.manifests.service import org_today
 from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
-from backend.sync.proofs import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
+from backend.sync.seal import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.webhooks import service as webhooks
 
 
@@ -96,14 +97,10 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         "has_more": has_more,
         "uploads": uploads,
         "conflicts": [conflict_to_dict(c) for c in conflict_rows],
-        "server_time": _iso(ctx.now),
+        "server_time": utc_text(ctx.now),
         "service_date": ctx.service_date.isoformat(),
         "snapshot": body["cursor"] is None,
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _touch_device(session: Session, ctx: SyncContext, device_key: str, drained: bool) -> None:

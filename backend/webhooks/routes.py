@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from backend.auth.guard import current_principal, require_roles
+from backend.auth.guard import current_principal, require_admin
 from backend.db.session import db_session
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema, ResponseSchema
@@ -51,7 +51,7 @@ class NewWebhookEndpointSchema(WebhookEndpointSchema):
 
 @blp.route("")
 class Endpoints(MethodView):
-    @require_roles()
+    @require_admin()
     @blp.response(
         200,
         WebhookEndpointsSchema,
@@ -61,7 +61,7 @@ class Endpoints(MethodView):
         """Registered webhook endpoints."""
         return {"items": [endpoint_dict(e) for e in service.endpoints(db_session())]}
 
-    @require_roles()
+    @require_admin()
     @blp.arguments(EndpointSchema)
     @blp.response(
         201,
@@ -87,7 +87,7 @@ class Endpoints(MethodView):
 
 @blp.route("/<int:endpoint_id>")
 class Endpoint(MethodView):
-    @require_roles()
+    @require_admin()
     @blp.response(204)
     def delete(self, endpoint_id: int) -> None:
         """Stop sending to this endpoint (queued deliveries to it are dropped)."""

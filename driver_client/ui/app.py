@@ -81,7 +81,7 @@ class DriverApp(App):
         if self.sync is not None:
             self.sync.nudge()
 
-    def after_capture(self, _message: str) -> None:
+    def after_capture(self) -> None:
         self.show("manifest")
         self._tick(0)
         self.sync_now()

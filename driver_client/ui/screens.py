@@ -117,7 +117,7 @@ class StopScreen(Screen):
     def arrived(self) -> None:
         app = _app()
         app.device.capture.arrive(app.current_stop_id)
-        app.after_capture("Arrival saved")
+        app.after_capture()
 
 
 class CaptureScreen(Screen):
@@ -164,7 +164,7 @@ class CaptureScreen(Screen):
         except CaptureRefused as exc:
             self.message = "Not saved: " + "; ".join(exc.reasons)
             return
-        app.after_capture("Delivery saved")
+        app.after_capture()
 
 
 class FailureScreen(Screen):
@@ -188,7 +188,7 @@ class FailureScreen(Screen):
         except Exception as exc:  # the domain's validation, e.g. 'other' needs a note
             self.message = f"Not saved: {exc}"
             return
-        app.after_capture("Failure saved")
+        app.after_capture()
 
 
 class SyncStatusScreen(Screen):

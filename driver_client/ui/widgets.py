@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.graphics import Color, Line, Rectangle
-from kivy.properties import ListProperty, NumericProperty
+from kivy.properties import ListProperty
 from kivy.uix.widget import Widget
 
 from driver_client.media import render_signature
@@ -15,7 +15,6 @@ class SignaturePad(Widget):
     """Draw with a finger; ``strokes`` holds the points in the pad's own coordinates."""
 
     strokes = ListProperty([])
-    stroke_count = NumericProperty(0)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -26,7 +25,6 @@ class SignaturePad(Widget):
             return False
         touch.grab(self)
         self.strokes.append([self._local(touch.pos)])
-        self.stroke_count = len(self.strokes)
         self._redraw()
         return True
 
@@ -46,7 +44,6 @@ class SignaturePad(Widget):
 
     def clear(self) -> None:
         self.strokes = []
-        self.stroke_count = 0
         self._redraw()
 
     def to_png(self) -> bytes:

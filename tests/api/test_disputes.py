@@ -174,7 +174,7 @@ def test_dispatchers_settle_disputes_only_when_granted(
     client: FlaskClient, auth: Auth, delivered: Stop, session: Session, world: World
 ) -> None:
     from backend.db.models import User
-    from backend.domain.stops import Grant
+    from backend.domain.roles import Grant
 
     dispute_id = _open(client, auth, delivered.id).get_json()["id"]
     url = f"/api/v1/disputes/{dispute_id}/resolve"

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from backend.auth.tokens import ALGORITHM, Principal, TokenType, issue_token
 from backend.config import Settings
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from tests.conftest import World
 from tests.factories import SERVICE_DATE
 

@@ -121,7 +121,7 @@ def test_an_expired_token_is_refreshed_mid_sync(
     from dataclasses import replace
 
     from backend.auth.tokens import Principal, TokenType, issue_token
-    from backend.domain.stops import Role
+    from backend.domain.roles import Role
 
     device = _logged_in(tmp_path, server)
     claims = __import__("jwt").decode(

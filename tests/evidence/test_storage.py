@@ -180,7 +180,13 @@ def test_s3_upload_target_limits_size_type_and_time(s3_store: S3Store) -> None:
 
 
 def test_s3_object_with_wrong_bytes_does_not_verify(s3_store: S3Store) -> None:
-    s3_store.put_bytes(1, SHA, DATA[:-1] + b"X", "image/png")
+    # Other bytes under the file's key, written past the upload policy (as an operator could).
+    s3_store.client.put_object(
+        Bucket=s3_store.bucket,
+        Key=object_key(1, SHA),
+        Body=DATA[:-1] + b"X",
+        ContentType="image/png",
+    )
     assert s3_store.exists(1, SHA)
     assert not s3_store.verify(1, SHA, len(DATA))
 

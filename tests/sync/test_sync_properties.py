@@ -46,7 +46,7 @@ from backend.db.models import Conflict, DoorEventRow, Manifest, Stop
 from backend.db.session import Database
 from backend.domain.hlc import HybridLogicalClock
 from backend.domain.outcome import PlanFacts, Report, derive_stop
-from backend.domain.stops import Role
+from backend.domain.roles import Role
 from tests.conftest import _empty_all_tables
 from tests.factories import SERVICE_DATE, make_manifest, make_org, make_user
 

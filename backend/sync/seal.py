@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.auth.tokens import Principal
 from backend.config import Settings
 from backend.db.models import Organization, Stop
+from backend.domain.clock import utc_text
 from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
 from backend.domain.events import DoorEvent
 from backend.domain.geo import GeoFix, check_geofence
@@ -50,10 +51,6 @@ class ProofSealer:
         return {kid: key.certificate_pem() for kid, key in self.pdf_keys.items()}
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 # The threshold an organization gets when it has not set one (Organization's default).
 DEFAULT_GEOFENCE_THRESHOLD_M = 150
 
@@ -82,7 +79,7 @@ def proof_fields(stop: Stop, event: DoorEvent, driver_username: str) -> dict[str
         "base_version": event.base_version,
         "driver": driver_username,
         "device_id": event.device_id,
-        "recorded_at": _iso(event.recorded_at),
+        "recorded_at": utc_text(event.recorded_at),
         "hlc": str(event.hlc),
         "recipient_name": payload.get("recipient_name"),
         "geo": payload.get("geo"),
