@@ -20,6 +20,7 @@ from alembic.config import Config
 
 from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from backend.db.session import Database
+from backend.domain.refusal import Refusal
 
 
 def migrate(settings: Settings) -> None:
@@ -225,32 +226,18 @@ def _cmd_retention(args: argparse.Namespace) -> int:
 
 def _cmd_grant(args: argparse.Namespace) -> int:
     """Give a user a permission on top of their role, or take it back."""
-    from sqlalchemy import select
-
-    from backend.db.models import User
-    from backend.db.session import begin_write
+    from backend.auth.service import set_grant
     from backend.domain.roles import Grant
 
     settings = load_settings()
     database = Database(settings.database_url)
     try:
         with database.session() as session:
-            begin_write(session)
-            user = session.scalars(select(User).where(User.username == args.username)).first()
-            if user is None:
-                print(f"doorstep: no user {args.username!r}", file=sys.stderr)
-                return 1
-            held = set(user.grants or ())
-            if args.revoke:
-                held.discard(Grant(args.grant).value)
-            else:
-                held.add(Grant(args.grant).value)
-            user.grants = sorted(held)
-            session.commit()
+            user = set_grant(session, args.username, Grant(args.grant), held=not args.revoke)
+            state = ", ".join(user.grants) or "none"
+            print(f"{user.username} ({user.role.value}) now holds: {state}")
     finally:
         database.dispose()
-    state = ", ".join(user.grants) or "none"
-    print(f"{user.username} ({user.role.value}) now holds: {state}")
     print("  (takes effect at the user's next login or token refresh)")
     return 0
 
@@ -302,6 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"doorstep: {exc}", file=sys.stderr)
         return 2
+    except Refusal as exc:
+        # The same refusal the API answers with a status; here, a message and exit 1.
+        print(f"doorstep: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
     return status
 
 

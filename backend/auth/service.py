@@ -41,6 +41,7 @@ from backend.config import Settings
 from backend.db.models import Device, LoginThrottle, RefreshToken, User
 from backend.db.session import begin_write
 from backend.domain.refusal import Refusal
+from backend.domain.roles import Grant
 
 
 @dataclass(frozen=True)
@@ -337,3 +338,20 @@ def _record_failure(
         delay = min(settings.login_first_delay_s * 2**doublings, settings.login_max_delay_s)
         row.blocked_until = now + timedelta(seconds=delay)
     session.flush()
+
+
+def set_grant(session: Session, username: str, grant: Grant, *, held: bool) -> User:
+    """Give ``username`` a permission beyond their role (``held``), or take it back;
+    it takes effect at the user's next login or token refresh."""
+    begin_write(session)
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise Refusal("not_found", f"no user {username!r}")
+    grants = set(user.grants or ())
+    if held:
+        grants.add(grant.value)
+    else:
+        grants.discard(grant.value)
+    user.grants = sorted(grants)
+    session.commit()
+    return user
