@@ -534,3 +534,29 @@ class WebhookDelivery(TenantScoped, Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(TenantScoped, Base):
+    """One administrative action: who did what to which record, before and after.
+
+    Append-only: written by ``backend.admin.audit.record`` and never changed or deleted
+    (the session refuses to flush an update or delete of an entry).
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_org_at", "org_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The signed-in user who acted; None for an operator at the server's command line.
+    actor_user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    # Who acted, as a person reads it (kept even if the user row goes away).
+    actor: Mapped[str] = mapped_column(String(200))
+    # What was done, as "<thing>.<verb>": "user.create", "depot.retire", ...
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
