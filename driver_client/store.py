@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from backend.domain.events import EventResultStatus
+
 # Each entry migrates from version N to N+1; append, never edit or remove.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -60,7 +62,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 # An outbox row waits until the server's answer names it with one of these.
-ACKNOWLEDGED = ("applied", "conflict", "duplicate")
+ACKNOWLEDGED = frozenset(
+    {EventResultStatus.APPLIED, EventResultStatus.CONFLICT, EventResultStatus.DUPLICATE}
+)
 
 
 class Store:
@@ -177,7 +181,10 @@ class Store:
         return int(self.query("SELECT count(*) AS n FROM outbox WHERE result IS NULL")[0]["n"])
 
     def rejected_events(self) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM outbox WHERE result = 'rejected' ORDER BY created_at")
+        return self.query(
+            "SELECT * FROM outbox WHERE result = ? ORDER BY created_at",
+            (EventResultStatus.REJECTED,),
+        )
 
     def pending_files(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM files WHERE uploaded = 0 ORDER BY rowid")

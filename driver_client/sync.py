@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.clock import system_now
+from backend.domain.events import ChangeOp
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
@@ -113,7 +114,7 @@ class SyncEngine:
             if snapshot:
                 self.store.forget_stops(db)
             for change in body["changes"]:
-                if change["op"] == "upsert":
+                if change["op"] == ChangeOp.UPSERT:
                     self.store.upsert_stop(db, change["stop"])
                 else:
                     self.store.remove_stop(db, change["stop_id"])

@@ -9,7 +9,7 @@ from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from backend.domain.events import FailureReason, WhereLeft
+from backend.domain.events import EvidenceKind, FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
 from driver_client.capture import CaptureRefused, Evidence
 from driver_client.media import MediaRejected, prepare_photo
@@ -148,9 +148,10 @@ class CaptureScreen(Screen):
 
     def save(self) -> None:
         app = _app()
-        evidence = [Evidence(p, "photo", "image/jpeg") for p in self.photos]
+        evidence = [Evidence(p, EvidenceKind.PHOTO, "image/jpeg") for p in self.photos]
         if self.ids.pad.strokes:
-            evidence.insert(0, Evidence(self.ids.pad.to_png(), "signature", "image/png"))
+            signature = Evidence(self.ids.pad.to_png(), EvidenceKind.SIGNATURE, "image/png")
+            evidence.insert(0, signature)
         barcodes = [b for b in self.ids.barcodes.text.replace(",", " ").split() if b]
         try:
             app.device.capture.deliver(
