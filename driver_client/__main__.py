@@ -47,10 +47,7 @@ def _evidence(paths: Sequence[str], kind: EvidenceKind) -> list[Evidence]:
 
 
 def _print_stops(device: Device) -> None:
-    pending = {
-        row["stop_id"]
-        for row in device.store.query("SELECT stop_id FROM outbox WHERE result IS NULL")
-    }
+    pending = device.store.stop_ids_waiting_to_sync()
     for stop in device.store.stops():
         window = stop["time_window"]
         start = (window["start"] or "")[11:16]
@@ -75,7 +72,7 @@ def _status(device: Device) -> None:
             f"rejected:          event {row['event_id']} on stop {row['stop_id']}: "
             f"{row['result_code']}"
         )
-    for row in device.store.query("SELECT * FROM conflicts ORDER BY id"):
+    for row in device.store.conflicts():
         print(f"conflict:          stop {row['stop_id']}: {row['kind']} ({row['detail']})")
     if device.orphans:
         print(f"recovered files:   {len(device.orphans)} (kept in {device.files_dir})")

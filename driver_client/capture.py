@@ -11,7 +11,6 @@ and keeps them. The capture returns only after the commit, so "saved" means save
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import tempfile
@@ -26,7 +25,7 @@ from backend.domain.clock import system_now
 from backend.domain.events import EventType, EvidenceKind, WhereLeft, parse_event
 from backend.domain.hlc import HLCTimestamp, HybridLogicalClock
 from backend.domain.stops import ProofPolicy, StopStatus
-from driver_client.store import Store
+from driver_client.store import EvidenceFile, Store
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 # What the driver sees until the server's derived status comes back (a note changes
@@ -250,7 +249,7 @@ class Capture:
         if missing:
             raise CaptureRefused(missing)
 
-    def _write_file(self, item: Evidence) -> dict[str, Any]:
+    def _write_file(self, item: Evidence) -> EvidenceFile:
         sha = hashlib.sha256(item.data).hexdigest()
         final = self.files_dir / f"{sha}.{EXTENSIONS[item.content_type]}"
         if not final.exists():
@@ -265,13 +264,7 @@ class Capture:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        return {
-            "sha256": sha,
-            "kind": str(item.kind),
-            "content_type": item.content_type,
-            "size": len(item.data),
-            "path": str(final),
-        }
+        return EvidenceFile(sha, final, item.kind, item.content_type, len(item.data))
 
     def _record(
         self,
@@ -309,30 +302,21 @@ class Capture:
             "base_version": stop["version"],
             "payload": payload,
             "evidence": [
-                {k: f[k] for k in ("sha256", "kind", "content_type", "size")} for f in files
+                {
+                    "sha256": f.sha256,
+                    "kind": str(f.kind),
+                    "content_type": f.content_type,
+                    "size": f.size,
+                }
+                for f in files
             ],
         }
         # The server would refuse a malformed event forever; refuse it here instead.
         parse_event(event, self.device_id, self.now())
-        with self.store.transaction() as db:
-            for f in files:
-                db.execute(
-                    "INSERT INTO files(sha256, path, kind, content_type, size) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(sha256) DO NOTHING",
-                    (f["sha256"], f["path"], f["kind"], f["content_type"], f["size"]),
-                )
-            db.execute(
-                "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES (?,?,?,?)",
-                (event["id"], stop_id, _json(event), event["recorded_at"]),
-            )
-            if type_ in LOCAL_STATUS:
-                self.store.upsert_stop(db, {**stop, "status": LOCAL_STATUS[type_].value})
-            self.store.put("hlc", self.clock.state(), db)
+        status = LOCAL_STATUS.get(type_)
+        shown = None if status is None else {**stop, "status": status.value}
+        self.store.record_capture(event, files, shown, self.clock.state())
         return event
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def recover_orphans(store: Store, files_dir: Path) -> list[Path]:
@@ -344,7 +328,7 @@ def recover_orphans(store: Store, files_dir: Path) -> list[Path]:
     """
     if not files_dir.exists():
         return []
-    known = {row["path"] for row in store.query("SELECT path FROM files")}
+    known = store.known_file_paths()
     orphans = [path for path in sorted(files_dir.iterdir()) if str(path) not in known]
     store.put("orphans", [str(p) for p in orphans])
     return orphans

@@ -458,7 +458,7 @@ def _report(drivers: list[Driver], base: str, token: str) -> DayOutcome:
     outcome = DayOutcome()
     for driver in drivers:
         store = driver.device.store
-        rows = store.query("SELECT event_id, stop_id, result FROM outbox")
+        rows = store.captured_events()
         results = [r["result"] for r in rows]
         synced = sum(r in ACKNOWLEDGED for r in results)
         print(

@@ -63,10 +63,7 @@ class ManifestScreen(Screen):
 
     def refresh(self) -> None:
         app = _app()
-        waiting = {
-            row["stop_id"]
-            for row in app.device.store.query("SELECT stop_id FROM outbox WHERE result IS NULL")
-        }
+        waiting = app.device.store.stop_ids_waiting_to_sync()
         self.stops = [
             {
                 "stop_id": stop["id"],
@@ -208,7 +205,7 @@ class SyncStatusScreen(Screen):
             f"{len(store.pending_files())} file(s)",
             f"Problem: {app.sync_error or 'none'}",
         ]
-        for row in store.query("SELECT * FROM conflicts ORDER BY id"):
+        for row in store.conflicts():
             lines.append(f"Conflict on stop {row['stop_id']}: {row['detail']}")
         for row in store.rejected_events():
             lines.append(f"Refused by the server: stop {row['stop_id']} ({row['result_code']})")
