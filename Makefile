@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver demo fuzz
+.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver driver-deps demo fuzz
 
 # `make` alone lists the targets from their `## target: what it does` lines, in the
 # order they appear (run first); a `##` line right after one continues it.
@@ -91,6 +91,19 @@ demo: $(DEV_STAMP)
 driver: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.ui --server http://$(HOST):$(PORT) --data var/driver
 
+## driver-deps: the driver app alone in .venv-driver: the `driver` group, no server library
+# `--no-deps` keeps the server's dependencies out; the driver group (pyproject.toml) is the
+# whole list of what the app loads. Run it there: .venv-driver/bin/python -m driver_client.ui
+DRIVER_VENV := .venv-driver
+DRIVER_GROUP = $$($(DRIVER_VENV)/bin/python -c 'import tomllib; \
+  print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["driver"]))')
+driver-deps: $(DRIVER_VENV)/.installed
+$(DRIVER_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DRIVER_VENV)
+	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check $(DRIVER_GROUP)
+	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
 ## lint: ruff, mypy and the dead-code scan (vulture; its settings are in pyproject.toml)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -132,4 +145,4 @@ bench-deps:
 
 ## clean: delete the virtualenv, var/ and the tools' caches
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DRIVER_VENV) var .pytest_cache .mypy_cache .ruff_cache
