@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver driver-deps demo fuzz
+.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver driver-deps apk demo fuzz
 
 # `make` alone lists the targets from their `## target: what it does` lines, in the
 # order they appear (run first); a `##` line right after one continues it.
@@ -104,6 +104,22 @@ $(DRIVER_VENV)/.installed: pyproject.toml
 	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+## apk: the driver app's Android package into bin/ (buildozer.spec); needs a JDK 17 and the
+## Android SDK and NDK (docs/driver-client.md, "Building the APK")
+# buildozer would otherwise try to download the SDK and NDK itself, which these machines
+# cannot: say what is missing and stop. SERVER=https://... sets the app's server.
+apk: $(DEV_STAMP)
+	@missing=""; \
+	  [ -d "$$ANDROID_SDK_ROOT" ] || missing="$$missing\n  ANDROID_SDK_ROOT: the Android SDK (platforms;android-34, build-tools;34.0.0, platform-tools)"; \
+	  [ -d "$$ANDROID_NDK_HOME" ] || missing="$$missing\n  ANDROID_NDK_HOME: the Android NDK, r28c (python-for-android's recommended version)"; \
+	  command -v javac >/dev/null || missing="$$missing\n  javac: a JDK 17"; \
+	  if [ -n "$$missing" ]; then \
+	    printf "make apk cannot build here; missing:$$missing\nSee docs/driver-client.md, \"Building the APK\".\n" >&2; \
+	    exit 1; fi
+	$(if $(SERVER),printf '%s\n' '$(SERVER)' > driver_client/android/server.txt)
+	APP_ANDROID_SDK_PATH="$$ANDROID_SDK_ROOT" APP_ANDROID_NDK_PATH="$$ANDROID_NDK_HOME" \
+	  $(BIN)/buildozer android debug
+
 ## lint: ruff, mypy and the dead-code scan (vulture; its settings are in pyproject.toml)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -145,4 +161,4 @@ bench-deps:
 
 ## clean: delete the virtualenv, var/ and the tools' caches
 clean:
-	rm -rf $(VENV) $(DRIVER_VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DRIVER_VENV) .buildozer bin var .pytest_cache .mypy_cache .ruff_cache

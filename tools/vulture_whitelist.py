@@ -38,3 +38,5 @@ _.organization
 # Tests: hypothesis's teardown, a file object's protocol, a fixture wanted for its effect,
 # and the World fixture's second tenant (built positionally; no test reads it by name yet).
 _.teardown, _.readable, _.readinto, _.stop_with_dispute, _.other_org_id
+# buildozer reads these of the object whose sources it copies (tests/phone/test_android_spec.py).
+_.logger, _.app_dir
