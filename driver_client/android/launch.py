@@ -7,8 +7,11 @@ hands the sync to the foreground service (driver_client/android/service.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from driver_client.android.location import LocationAfterPermission
+from driver_client.android.permissions import Answer, Need
 
 # `make apk SERVER=https://...` writes the server's address here before building.
 SERVER_FILE = Path(__file__).with_name("server.txt")
@@ -30,25 +33,35 @@ def server_address(build_file: Path = SERVER_FILE) -> str:
     return EMULATOR_HOST_SERVER
 
 
+def apply_answer(
+    answer: Answer, location: LocationAfterPermission, tell: Callable[[str, str], object]
+) -> None:
+    """Start what the driver allowed; tell them what the refusals cost."""
+    if Need.LOCATION in answer.granted:
+        location.permission_granted()
+    if answer.refused:
+        tell("Some things will not work", answer.explanation())
+
+
 def main() -> None:
-    from driver_client.android import service
-    from driver_client.capture import PlyerLocation
+    from driver_client.android import permissions, service
+    from driver_client.android.phone_app import PhoneApp
     from driver_client.device import Device
-    from driver_client.ui.app import DriverApp
-
-    class PhoneApp(DriverApp):
-        def on_pause(self) -> bool:
-            if self.device.store.pending_count() > 0:
-                service.start_sync_service()
-            return True  # stay paused, not stopped: the driver comes back to this screen
-
-        def on_resume(self) -> None:
-            service.stop_sync_service()
-            self.sync_now()
+    from driver_client.ui.notice import show_notice
 
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    device = Device(folder, server_address(), PlyerLocation())
-    app: Any = PhoneApp(device, lambda: None, sync_interval_s=30)
-    app.run()
+    location = LocationAfterPermission()
+    device = Device(folder, server_address(), location)
+    PhoneApp(
+        device,
+        lambda: None,
+        location,
+        permission_api=permissions.android_permissions,
+        sdk=permissions.sdk_int,
+        start_service=service.start_sync_service,
+        stop_service=service.stop_sync_service,
+        tell=show_notice,
+        sync_interval_s=30,
+    ).run()
     device.close()
