@@ -44,18 +44,31 @@ def apply_answer(
 
 
 def main() -> None:
+    from android import activity as activity_events
+    from kivy.clock import mainthread
+
     from driver_client.android import permissions, service
+    from driver_client.android.camera import CameraIntentSource
     from driver_client.android.phone_app import PhoneApp
     from driver_client.device import Device
+    from driver_client.photos import Stamper
     from driver_client.ui.notice import show_notice
 
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     location = LocationAfterPermission()
     device = Device(folder, server_address(), location)
+    camera = CameraIntentSource(
+        Stamper(location),
+        activity_events,
+        camera_allowed=lambda: permissions.android_permissions().check_permission(
+            "android.permission.CAMERA"
+        ),
+        to_ui=mainthread,
+    )
     PhoneApp(
         device,
-        lambda: None,
+        camera,
         location,
         permission_api=permissions.android_permissions,
         sdk=permissions.sdk_int,

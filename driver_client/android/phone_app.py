@@ -17,7 +17,8 @@ from driver_client.android import permissions
 from driver_client.android.launch import apply_answer
 from driver_client.android.location import LocationAfterPermission
 from driver_client.device import Device
-from driver_client.ui.app import DriverApp, PhotoSource
+from driver_client.photos import PhotoSource
+from driver_client.ui.app import DriverApp
 
 
 class PhoneApp(DriverApp):

@@ -12,7 +12,8 @@ from kivy.uix.screenmanager import Screen
 from backend.domain.events import FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
 from driver_client.capture import CaptureRefused, Evidence
-from driver_client.media import MediaRejected, prepare_photo
+from driver_client.media import MediaRejected
+from driver_client.photos import Photo
 from driver_client.transport import Offline, ServerRefused
 
 
@@ -127,7 +128,7 @@ class CaptureScreen(Screen):
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.message = ""
-        self.photos: list[bytes] = []
+        self.photos: list[Evidence] = []
         self.photo_count = 0
         self.ids.recipient.text = ""
         self.ids.barcodes.text = ""
@@ -135,12 +136,14 @@ class CaptureScreen(Screen):
         self.ids.age.active = False
 
     def add_photo(self) -> None:
-        data = _app().photo_source()
-        if data is None:
-            self.message = "No photo was taken."
+        _app().photo_source.take(self.photo_taken)
+
+    def photo_taken(self, photo: Photo | None, problem: str) -> None:
+        if photo is None:
+            self.message = problem or "No photo was taken."
             return
         try:
-            self.photos.append(prepare_photo(data))
+            self.photos.append(photo.evidence())
         except MediaRejected as exc:
             self.message = str(exc)
             return
@@ -148,7 +151,7 @@ class CaptureScreen(Screen):
 
     def save(self) -> None:
         app = _app()
-        evidence = [Evidence(p, "photo", "image/jpeg") for p in self.photos]
+        evidence = list(self.photos)
         if self.ids.pad.strokes:
             evidence.insert(0, Evidence(self.ids.pad.to_png(), "signature", "image/png"))
         barcodes = [b for b in self.ids.barcodes.text.replace(",", " ").split() if b]

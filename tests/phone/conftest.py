@@ -11,3 +11,5 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_NO_FILELOG", "1")
 os.environ.setdefault("KIVY_HOME", str(VAR_DIR / "kivy-test"))
+
+from tests.client.conftest import database_url, server, stop_ids  # noqa: F401 - shared fixtures

@@ -15,6 +15,7 @@ from driver_client.android.launch import apply_answer, server_address
 from driver_client.android.location import LocationAfterPermission
 from driver_client.android.permissions import ASKS, Answer, Need, request, sdk_int
 from driver_client.capture import FixedLocation, PlyerLocation
+from driver_client.photos import NoCamera
 from tests.phone.fakes import FakeGps, FakeJava, FakePermissions
 
 CAMERA = "android.permission.CAMERA"
@@ -214,7 +215,7 @@ def _phone_app(pending: int, api: FakePermissions, events: list[str]) -> Any:
 
     return PhoneApp(
         _Device(pending),
-        lambda: None,
+        NoCamera(),
         LocationAfterPermission(lambda: FixedLocation(1.0, 2.0)),
         permission_api=lambda: api,
         sdk=lambda: 34,

@@ -33,6 +33,7 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from backend.domain.clock import SetClock  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
+from driver_client.photos import FileSource, Stamper  # noqa: E402
 from driver_client.ui.app import DriverApp  # noqa: E402
 
 Step = Iterator[Callable[[], bool] | float]
@@ -223,7 +224,8 @@ def main() -> None:
     now = SetClock(datetime.fromisoformat(sys.argv[6])).now
     shots.mkdir(parents=True, exist_ok=True)
     device = Device(data, server, FixedLocation(47.611, -122.331, 6, now), now)
-    app = DriverApp(device, lambda: Path(photo).read_bytes(), sync_interval_s=3600)
+    photos = FileSource(Path(photo), Stamper(device.capture.location, device.capture.now))
+    app = DriverApp(device, photos, sync_interval_s=3600)
     # A short timer so the restarted app syncs (and probes) promptly in the test.
     app.sync_interval_s = 3600 if mode != "resume" else 1
     scenario = Scenario(app, shots, mode)
