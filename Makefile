@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver driver-deps apk demo fuzz
+.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps zbar-deps driver driver-deps apk demo fuzz
 
 # `make` alone lists the targets from their `## target: what it does` lines, in the
 # order they appear (run first); a `##` line right after one continues it.
@@ -47,7 +47,7 @@ run: $(CORE_STAMP)
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(DEV_STAMP) ui-deps browser-deps proxy-deps
+test: $(DEV_STAMP) ui-deps browser-deps proxy-deps zbar-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # $(call apt_or_skip,<check>,<packages>,<tests that need them>): as root, install the
@@ -65,6 +65,10 @@ endef
 # The driver app's tests run the real Kivy window under Xvfb with Mesa's software GL.
 ui-deps:
 	$(call apt_or_skip,command -v xvfb-run >/dev/null,$(UI_PACKAGES),the driver app UI tests)
+
+# Barcode scanning decodes with zbar (pyzbar loads the shared library).
+zbar-deps:
+	$(call apt_or_skip,test -n "$$(ldconfig -p | grep libzbar.so)",libzbar0,the barcode scanning tests)
 
 # The console's browser tests drive Debian's Chromium through Playwright; Playwright's own
 # browser download is never used (`playwright install` cannot reach its host from CI).
@@ -97,7 +101,7 @@ driver: $(DEV_STAMP)
 DRIVER_VENV := .venv-driver
 DRIVER_GROUP = $$($(DRIVER_VENV)/bin/python -c 'import tomllib; \
   print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["driver"]))')
-driver-deps: $(DRIVER_VENV)/.installed
+driver-deps: $(DRIVER_VENV)/.installed zbar-deps
 $(DRIVER_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(DRIVER_VENV)
 	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check $(DRIVER_GROUP)

@@ -11,6 +11,7 @@ from kivy.uix.screenmanager import Screen
 
 from backend.domain.events import FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
+from driver_client.barcodes import ScannerMissing, check_scans, decode
 from driver_client.capture import CaptureRefused, Evidence
 from driver_client.media import MediaRejected
 from driver_client.photos import Photo
@@ -124,6 +125,7 @@ class StopScreen(Screen):
 class CaptureScreen(Screen):
     message = StringProperty("")
     photo_count = NumericProperty(0)
+    scan_status = StringProperty("")
     where_choices = ListProperty([w.value for w in WhereLeft])
 
     def on_pre_enter(self, *_args: Any) -> None:
@@ -148,6 +150,32 @@ class CaptureScreen(Screen):
             self.message = str(exc)
             return
         self.photo_count = len(self.photos)
+
+    def scan_with_camera(self) -> None:
+        _app().photo_source.take(self.scan_taken)
+
+    def scan_taken(self, picture: Photo | None, problem: str) -> None:
+        """Barcodes read from the picture join the typed ones; the picture is not kept."""
+        if picture is None:
+            self.message = problem or "No picture was taken."
+            return
+        try:
+            codes = decode(picture.data)
+        except ScannerMissing as exc:
+            self.message = f"{exc}: type the barcodes instead."
+            return
+        if not codes:
+            self.message = "No barcode found in the picture: try closer, or type it."
+            return
+        typed = self.ids.barcodes.text.replace(",", " ").split()
+        self.ids.barcodes.text = " ".join(dict.fromkeys([*typed, *codes]))
+        self.show_scans()
+
+    def show_scans(self) -> None:
+        store = _app().device.store
+        stop = store.stop(_app().current_stop_id) or {}
+        codes = self.ids.barcodes.text.replace(",", " ").split()
+        self.scan_status = check_scans(codes, stop, store.stops()).summary()
 
     def save(self) -> None:
         app = _app()

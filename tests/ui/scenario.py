@@ -8,6 +8,7 @@ the end, or ``FAILED <reason>``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -22,7 +23,10 @@ from typing import Any
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
+import barcode
+from barcode.writer import ImageWriter
 from kivy.config import Config
+from PIL import Image
 
 Config.set("graphics", "width", "480")
 Config.set("graphics", "height", "800")
@@ -71,9 +75,19 @@ def ask_parent(request: str) -> None:
         raise RuntimeError(f"the test did not acknowledge {request}")
 
 
+def label_jpeg(text: str) -> bytes:
+    """A parcel label (Code 128) as a phone camera would see it."""
+    out = io.BytesIO()
+    barcode.get("code128", text, writer=ImageWriter()).write(out)
+    picture = io.BytesIO()
+    Image.open(out).convert("RGB").save(picture, format="JPEG", quality=85)
+    return picture.getvalue()
+
+
 class Scenario:
     def __init__(self, app: DriverApp, shots: Path, mode: str) -> None:
         self.app = app
+        self.photos: FileSource = app.photo_source
         self.shots = shots
         self.result: dict[str, Any] = {}
         self.steps = {
@@ -121,6 +135,14 @@ class Scenario:
         draw(capture.ids.pad, [(0.2, 0.2), (0.8, 0.22)])
         tap(capture.ids.photo)
         yield lambda: capture.photo_count == 1
+        # "Scan" with the camera pointed at the parcel's label: its barcode is read.
+        [parcel] = [p["barcode"] for p in (self.app.device.store.stop(stop_id) or {})["parcels"]]
+        self.photos.path = self.app.device.data_dir / "label.jpg"
+        self.photos.path.write_bytes(label_jpeg(parcel))
+        tap(capture.ids.scan)
+        yield lambda: parcel in capture.ids.barcodes.text
+        self.result["scanned"] = capture.ids.barcodes.text
+        self.result["scan_status"] = capture.scan_status
         yield 0.2
         self.shot("04-capture")
         tap(capture.ids.save)
