@@ -74,7 +74,7 @@ class ManifestScreen(Screen):
                 "stop_id": stop["id"],
                 "text": (
                     f"{stop['sequence'] or '-'}. {stop['address']}\n"
-                    f"[size=13]{_window(stop)}   {stop['status'].replace('_', ' ')}"
+                    f"[size=14sp]{_window(stop)}   {stop['status'].replace('_', ' ')}"
                     f"{'   - waiting to sync' if stop['id'] in waiting else ''}[/size]"
                 ),
             }
