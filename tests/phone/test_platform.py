@@ -256,3 +256,44 @@ def test_the_server_is_the_one_the_apk_was_built_for(tmp_path: Any) -> None:
     assert server_address(built) == "http://10.0.2.2:8000"
     built.write_text("https://doorstep.example.org\n")
     assert server_address(built) == "https://doorstep.example.org"
+
+
+# -- the APK's entry points, wired with fakes of Android's modules -----------------------------
+
+
+@pytest.fixture
+def phone(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> FakeJava:
+    """python-for-android's ``android`` package and pyjnius, as the APK sees them."""
+    java = FakeJava()
+    storage = types.SimpleNamespace(app_storage_path=lambda: str(tmp_path / "app"))
+    android = types.SimpleNamespace(
+        storage=storage, permissions=FakePermissions(), activity=types.SimpleNamespace()
+    )
+    monkeypatch.setitem(sys.modules, "android", android)
+    monkeypatch.setitem(sys.modules, "android.storage", storage)
+    monkeypatch.setitem(sys.modules, "jnius", types.SimpleNamespace(autoclass=java, cast=None))
+    return java
+
+
+def test_the_apk_starts_the_app_with_the_phones_storage_camera_and_gps(
+    phone: FakeJava, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from driver_client.android import launch
+    from driver_client.android.camera import CameraIntentSource
+    from driver_client.android.phone_app import PhoneApp
+
+    started: list[Any] = []
+    monkeypatch.setattr(PhoneApp, "run", lambda app: started.append(app))
+    launch.main()
+    [app] = started
+    assert app.device.data_dir == tmp_path / "app" / "doorstep"
+    assert (tmp_path / "app" / "doorstep" / "device.db").exists()
+    assert isinstance(app.photo_source, CameraIntentSource)
+    assert app.photo_source.stamp.location is app.location
+    assert app.device.capture.location is app.location  # "no fix" until location is allowed
+    assert app.location.current_fix() is None
+
+
+def test_the_service_with_nothing_waiting_stops_itself_at_once(phone: FakeJava) -> None:
+    sync_service.main()
+    assert phone.calls == [("org.kivy.android.PythonService", "stopSelf", ())]
