@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
@@ -13,6 +14,7 @@ from backend.domain.events import FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
 from driver_client.barcodes import ScannerMissing, check_scans, decode
 from driver_client.capture import CaptureRefused, Evidence
+from driver_client.fixes import describe_fix
 from driver_client.media import MediaRejected
 from driver_client.photos import Photo
 from driver_client.transport import Offline, ServerRefused
@@ -126,6 +128,7 @@ class CaptureScreen(Screen):
     message = StringProperty("")
     photo_count = NumericProperty(0)
     scan_status = StringProperty("")
+    fix_text = StringProperty("")
     where_choices = ListProperty([w.value for w in WhereLeft])
 
     def on_pre_enter(self, *_args: Any) -> None:
@@ -136,6 +139,15 @@ class CaptureScreen(Screen):
         self.ids.barcodes.text = ""
         self.ids.pad.clear()
         self.ids.age.active = False
+        self.show_fix()
+        Clock.schedule_interval(self.show_fix, 1.0)
+
+    def on_leave(self, *_args: Any) -> None:
+        Clock.unschedule(self.show_fix)
+
+    def show_fix(self, *_args: Any) -> None:
+        capture = _app().device.capture
+        self.fix_text = describe_fix(capture.location.current_fix(), capture.now())
 
     def add_photo(self) -> None:
         _app().photo_source.take(self.photo_taken)

@@ -297,3 +297,19 @@ def test_the_apk_starts_the_app_with_the_phones_storage_camera_and_gps(
 def test_the_service_with_nothing_waiting_stops_itself_at_once(phone: FakeJava) -> None:
     sync_service.main()
     assert phone.calls == [("org.kivy.android.PythonService", "stopSelf", ())]
+
+
+def test_the_driver_sees_the_fixs_precision_and_age_or_that_there_is_none(
+    clock: SetClock,
+) -> None:
+    from driver_client.capture import Fix
+    from driver_client.fixes import describe_fix
+
+    fresh = Fix(47.6, -122.3, 8.4, clock.now())
+    assert describe_fix(fresh, clock.now()) == "Position within 8 m, just now."
+    assert describe_fix(fresh, clock.now() + timedelta(seconds=40)) == (
+        "Position within 8 m, 40 s ago."
+    )
+    assert describe_fix(None, clock.now()) == (
+        "No position fix: the delivery will be saved without a position."
+    )

@@ -130,6 +130,7 @@ class Scenario:
         tap(capture.ids.save)  # nothing captured yet: the policy must refuse
         yield 0.2
         self.result["refusal"] = capture.message
+        self.result["fix"] = capture.fix_text
         type_into(capture.ids.recipient, "Dana Whitfield")
         draw(capture.ids.pad, [(0.1, 0.3), (0.25, 0.7), (0.4, 0.35), (0.6, 0.75), (0.85, 0.4)])
         draw(capture.ids.pad, [(0.2, 0.2), (0.8, 0.22)])

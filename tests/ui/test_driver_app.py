@@ -89,6 +89,7 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert result is not None, "the scenario ended without a result"
     assert "a signature is required" in result["refusal"]
     assert result["scan_status"] == "Scanned 1 of 1."
+    assert result["fix"] == "Position within 6 m, just now."
     assert result["badge_offline"] == "Waiting to sync: 1"
     assert result["badge_online"] == "Waiting to sync: 0"
     body = _proof(client, auth, result["stop_id"])
