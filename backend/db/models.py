@@ -374,11 +374,9 @@ class EvidenceFile(TenantScoped, Base):
     """A file some event references, by content hash; stored once per tenant."""
 
     __tablename__ = "evidence_file"
-    __table_args__ = (
-        UniqueConstraint("org_id", "sha256"),
-        # Finds the (few) files still pending without scanning the verified ones.
-        Index("ix_evidence_file_pending", "org_id", "verified_at"),
-    )
+    # Reached by (org_id, sha256) only: an index starting from the tenant's pending
+    # files (many at the end of a shift) would only tempt planners (migration 0008).
+    __table_args__ = (UniqueConstraint("org_id", "sha256"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.tokens import Principal
@@ -40,6 +40,11 @@ from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
 from backend.sync.seal import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
 from backend.webhooks import service as webhooks
+
+# At most this many files are listed per response (docs/sync-protocol.md).
+MAX_UPLOADS_LISTED = 200
+# Keys per IN list: well inside SQLite's bound on parameters per statement.
+LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -217,38 +222,58 @@ def _stops_with_parcels(session: Session, stop_ids: list[int]) -> dict[int, dict
 def _uploads_owed(session: Session, ctx: SyncContext, device_key: str) -> list[dict[str, Any]]:
     """Files this device's events reference that the server does not hold yet.
 
-    Starts from the tenant's pending files (few: they verify within minutes) and
-    checks each against the device's events through the sha256 index, so the cost
-    does not grow with the device's history.
+    Starts from the device's own events and looks each cited file up by its key, in
+    two statements whose only possible plans are those index walks: the tenant's
+    pending files (tens of thousands at the end of a shift, as files upload after the
+    sync) are never the starting point, whatever the planner's statistics say. The
+    cost follows the device's own history, not the tenant's crowd.
     """
-    cited_by_device = (
-        select(EventEvidence.id)
-        .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
-        .where(
-            EventEvidence.org_id == EvidenceFile.org_id,
-            EventEvidence.sha256 == EvidenceFile.sha256,
-            DoorEventRow.device_key == device_key,
+    cited = sorted(
+        set(
+            session.scalars(
+                select(EventEvidence.sha256)
+                .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
+                .where(
+                    DoorEventRow.org_id == ctx.principal.org_id,
+                    DoorEventRow.device_key == device_key,
+                    EventEvidence.org_id == ctx.principal.org_id,
+                )
+            )
         )
-        .exists()
     )
-    # Plain rows, not ORM objects: a batch can owe hundreds of files.
-    pending = session.execute(
-        select(
-            EvidenceFile.org_id,
-            EvidenceFile.sha256,
-            EvidenceFile.content_type,
-            EvidenceFile.size,
-            EvidenceFile.verified_at,
-        )
-        .where(EvidenceFile.verified_at.is_(None), cited_by_device)
-        .order_by(EvidenceFile.id)
-        .limit(200)
-    ).all()
+    # Plain rows, not ORM objects: a batch can owe hundreds of files. Pending is judged
+    # here rather than in SQL, so only the (org_id, sha256) key can serve the lookup.
+    pending = sorted(
+        (row for row in _files(session, ctx.principal.org_id, cited) if row.verified_at is None),
+        key=lambda row: row.id,
+    )[:MAX_UPLOADS_LISTED]
     targets = evidence.upload_targets(ctx.store, pending, ctx.api_base)
     for target in targets:
         if target["method"] == "POST":
             target["complete_url"] = f"{ctx.api_base}/api/v1/evidence/{target['sha256']}/complete"
     return targets
+
+
+def _files(session: Session, org_id: int, hashes: list[str]) -> list[Row[Any]]:
+    """The evidence_file rows of ``hashes``, looked up by their unique key."""
+    rows: list[Row[Any]] = []
+    for start in range(0, len(hashes), LOOKUP_CHUNK):
+        rows.extend(
+            session.execute(
+                select(
+                    EvidenceFile.id,
+                    EvidenceFile.org_id,
+                    EvidenceFile.sha256,
+                    EvidenceFile.content_type,
+                    EvidenceFile.size,
+                    EvidenceFile.verified_at,
+                ).where(
+                    EvidenceFile.org_id == org_id,
+                    EvidenceFile.sha256.in_(hashes[start : start + LOOKUP_CHUNK]),
+                )
+            )
+        )
+    return rows
 
 
 def conflict_to_dict(conflict: Conflict) -> dict[str, Any]:
