@@ -298,9 +298,10 @@ class Parcel(TenantScoped, Base):
 class PlanChange(TenantScoped, Base):
     """One change to what a driver should see, in the order drivers must see them.
 
-    ``seq`` is the sync cursor. Writers take the tenant's plan lock before inserting
-    (see ``backend.sync.changes``), so within a tenant rows commit in ``seq`` order and
-    a reader that has seen ``seq = n`` can never later find a committed row below n.
+    ``seq`` is the sync cursor. Writers take the driver's feed lock before inserting
+    (see ``backend.sync.changes``), so each driver's rows commit in ``seq`` order and a
+    reader of that feed that has seen ``seq = n`` never later finds a committed row
+    below n.
     """
 
     __tablename__ = "plan_change"

@@ -143,10 +143,12 @@ def _event_key(event_ids: tuple[str, ...]) -> str:
 def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[Conflict]:
     """Recompute statuses and conflicts for ``stops``; return their open conflicts.
 
-    Caller holds the plan lock. One open conflict per (stop, kind) is kept, its
-    reports updated as more arrive; a disagreement back office already resolved is
-    not reopened unless a new report joins it; an open conflict the rule no longer
-    finds is marked superseded (kept, not deleted).
+    Caller holds the stops' row locks (a plan edit, or a sync's batch), so reports on
+    them are never derived side by side; the feed locks are taken here. One open
+    conflict per (stop, kind) is kept, its reports updated as more arrive; a
+    disagreement back office already resolved is not reopened unless a new report
+    joins it; an open conflict the rule no longer finds is marked superseded (kept,
+    not deleted).
     """
     if not stops:
         return []
@@ -204,12 +206,14 @@ def _hold_copies_of_reported_originals(
     copy_ids = [s.replanned_as_id for s in stops if s.id in reported and s.replanned_as_id]
     if not copy_ids:
         return
-    for copy in session.scalars(select(Stop).where(Stop.id.in_(copy_ids))):
+    for copy in session.scalars(
+        select(Stop)
+        .where(Stop.id.in_(copy_ids))
+        .order_by(Stop.id)
+        .with_for_update(of=Stop, key_share=True)
+        .execution_options(populate_existing=True)
+    ):
         if copy.held_at is None and copy.cancelled_at is None:
             copy.held_at = now
             copy.version += 1
             changes.record_stop_change(session, copy)
-
-
-def rederive_stop(session: Session, stop: Stop, now: datetime) -> list[Conflict]:
-    return rederive_stops(session, [stop], now)

@@ -1,10 +1,14 @@
 """One sync round trip: apply the device's events, then hand back the plan changes.
 
-The whole request is one transaction under the tenant's plan lock: either every
-accepted event, its files' rows, proofs, conflicts and derived statuses are committed
-together, or (on a database failure) nothing is and the device simply retries. Events
-are judged one by one: a rejected event is answered on its own line and never blocks
-the rest of the batch.
+The whole request is one transaction: either every accepted event, its files' rows,
+proofs, conflicts and derived statuses are committed together, or (on a database
+failure) nothing is and the device simply retries. Events are judged one by one: a
+rejected event is answered on its own line and never blocks the rest of the batch.
+
+It locks only what it works on, in the order backend.sync.changes documents: the
+device's row (a resent batch waits for the first copy, then finds it stored), the
+batch's stops (two reports on one stop are derived together, never side by side) and
+the feeds it writes to. Drivers of one tenant sync side by side.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class SyncContext:
     # Read by run_sync inside its write transaction, never before it: a read ahead of
     # begin_write starts the transaction deferred (see backend.db.session.begin_write).
     geofence_threshold_m: int = DEFAULT_GEOFENCE_THRESHOLD_M
-    # The driver's day, read under the plan lock: the organization's today.
+    # The driver's day: the organization's today.
     service_date: date | None = None
     skew_ms: int | None = None
     # When this device last sent everything it held (before this request), if ever.
@@ -77,16 +81,27 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         ctx.skew_ms = int((body["sent_at"] - ctx.now).total_seconds() * 1000)
 
     begin_write(session)
-    changes.lock_plan(session, ctx.principal.org_id)
     ctx.geofence_threshold_m = geofence_threshold(session, ctx.principal.org_id)
     ctx.service_date = org_today(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key, body.get("outbox_drained", False))
+    session.flush()
+    outcome = ingest_events(session, ctx, raw_events, device_key)
+    ctx.touched_stops = outcome.touched
+    # The feeds this request writes to (its driver's, and those of whoever holds the
+    # stops it touched), at once, before reading its own: no other transaction can add
+    # to this driver's feed until commit, so the horizon below and the cursor handed
+    # back cannot pass over a change that commits later.
+    changes.lock_feeds(
+        session,
+        [
+            ctx.principal.user_id,
+            *changes.drivers_of(session, [s.manifest_id for s in outcome.touched.values()]),
+        ],
+    )
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
     # learns those from its results, not from the change list.
     horizon = changes.current_cursor(session, ctx.principal.user_id)
-    outcome = ingest_events(session, ctx, raw_events, device_key)
-    ctx.touched_stops = outcome.touched
     results = outcome.results
     conflict_rows = _rederive(session, ctx)
     _mark_conflicting_results(session, results, conflict_rows, outcome, ctx.principal.org_id)
