@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.request
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from backend.cli import migrate
 from backend.config import Settings, load_settings
+from backend.domain.clock import utc_text
 from demo.devserver import background_server as server
 
 __all__ = ["Row", "fresh_settings", "login", "post_json", "server"]
@@ -70,3 +75,51 @@ def login(base: str, username: str, password: str, device: str) -> str:
         {"username": username, "password": password, "device_id": device},
     )
     return str(body["access_token"])
+
+
+def delivered_events(device: str, stop_ids: list[int], first_ms: int) -> list[dict[str, Any]]:
+    """One delivered event per stop, a minute apart from ``first_ms`` (epoch ms), each
+    with a geo-stamp and two file references (signature and photo), as the app sends."""
+    events = []
+    for i, stop_id in enumerate(stop_ids):
+        at_ms = first_ms + i * 60_000
+        files = [
+            hashlib.sha256(f"{device}-{stop_id}-{kind}".encode()).hexdigest()
+            for kind in ("signature", "photo")
+        ]
+        events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "stop_id": stop_id,
+                "type": "delivered",
+                "recorded_at": utc_text(datetime.fromtimestamp(at_ms / 1000, UTC)),
+                "hlc": f"{at_ms:015d}-000000-{device}",
+                "base_version": 1,
+                "payload": {
+                    "recipient_name": "Dana Whitfield",
+                    "geo": {
+                        "lat": 47.6 + i / 10_000,
+                        "lon": -122.3001,
+                        "accuracy_m": 7.5,
+                        "fixed_at": None,
+                    },
+                    "scanned_barcodes": [f"P{stop_id}"],
+                    "where_left": "front_door",
+                },
+                "evidence": [
+                    {
+                        "sha256": files[0],
+                        "kind": "signature",
+                        "content_type": "image/png",
+                        "size": 4200,
+                    },
+                    {
+                        "sha256": files[1],
+                        "kind": "photo",
+                        "content_type": "image/jpeg",
+                        "size": 180_000,
+                    },
+                ],
+            }
+        )
+    return events

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import http.client
 import json
 import os
@@ -38,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ from backend.db.models import (
 from backend.db.session import Database
 from backend.domain.clock import local_date, system_now
 from backend.domain.roles import Role
-from bench.common import Row, server
+from bench.common import Row, delivered_events, server
 
 STOPS = 150
 TENANTS_SPREAD = 20
@@ -205,51 +204,7 @@ def _seed(database: Database, drivers: int, tenants: int, day: date) -> list[Dri
 def events_for(device: str, stop_ids: list[int], end_of_shift: datetime) -> list[dict[str, Any]]:
     """One delivery per stop, a minute apart, ending just before ``end_of_shift``."""
     start_ms = int((end_of_shift - timedelta(minutes=len(stop_ids) + 1)).timestamp() * 1000)
-    events = []
-    for i, stop_id in enumerate(stop_ids):
-        at_ms = start_ms + i * 60_000
-        files = [
-            hashlib.sha256(f"{device}-{stop_id}-{kind}".encode()).hexdigest()
-            for kind in ("signature", "photo")
-        ]
-        events.append(
-            {
-                "id": str(uuid.uuid4()),
-                "stop_id": stop_id,
-                "type": "delivered",
-                "recorded_at": datetime.fromtimestamp(at_ms / 1000, UTC)
-                .isoformat()
-                .replace("+00:00", "Z"),
-                "hlc": f"{at_ms:015d}-000000-{device}",
-                "base_version": 1,
-                "payload": {
-                    "recipient_name": "Dana Whitfield",
-                    "geo": {
-                        "lat": 47.6 + i / 10_000,
-                        "lon": -122.3001,
-                        "accuracy_m": 7.5,
-                        "fixed_at": None,
-                    },
-                    "scanned_barcodes": [f"P{stop_id}"],
-                    "where_left": "front_door",
-                },
-                "evidence": [
-                    {
-                        "sha256": files[0],
-                        "kind": "signature",
-                        "content_type": "image/png",
-                        "size": 4200,
-                    },
-                    {
-                        "sha256": files[1],
-                        "kind": "photo",
-                        "content_type": "image/jpeg",
-                        "size": 180_000,
-                    },
-                ],
-            }
-        )
-    return events
+    return delivered_events(device, stop_ids, start_ms)
 
 
 def _prepare(drivers: list[Driver], settings: Settings, now: datetime) -> dict[int, str]:

@@ -10,7 +10,6 @@ with 10 thousand and then 1 million events already stored.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import tempfile
 import time
@@ -40,7 +39,7 @@ from backend.db.models import (
 )
 from backend.db.session import Database
 from backend.domain.roles import Role
-from bench.common import Row, fresh_settings
+from bench.common import Row, delivered_events, fresh_settings
 
 DAY = date(2026, 11, 24)
 STOPS = 150
@@ -104,51 +103,8 @@ def _world(database: Database, drivers: int) -> tuple[int, list[tuple[int, str, 
 
 
 def _batch(device: str, stop_ids: list[int]) -> list[dict[str, Any]]:
-    events = []
     base_ms = int(datetime.combine(DAY, clock_time(17), UTC).timestamp() * 1000)
-    for i, stop_id in enumerate(stop_ids):
-        files = [
-            hashlib.sha256(f"{device}-{stop_id}-{kind}".encode()).hexdigest()
-            for kind in ("signature", "photo")
-        ]
-        events.append(
-            {
-                "id": str(uuid.uuid4()),
-                "stop_id": stop_id,
-                "type": "delivered",
-                "recorded_at": datetime.fromtimestamp((base_ms + i * 60_000) / 1000, UTC)
-                .isoformat()
-                .replace("+00:00", "Z"),
-                "hlc": f"{base_ms + i * 60_000:015d}-000000-{device}",
-                "base_version": 1,
-                "payload": {
-                    "recipient_name": "Dana Whitfield",
-                    "geo": {
-                        "lat": 47.6 + i / 10_000,
-                        "lon": -122.3001,
-                        "accuracy_m": 7.5,
-                        "fixed_at": None,
-                    },
-                    "scanned_barcodes": [f"P{stop_id}"],
-                    "where_left": "front_door",
-                },
-                "evidence": [
-                    {
-                        "sha256": files[0],
-                        "kind": "signature",
-                        "content_type": "image/png",
-                        "size": 4200,
-                    },
-                    {
-                        "sha256": files[1],
-                        "kind": "photo",
-                        "content_type": "image/jpeg",
-                        "size": 180_000,
-                    },
-                ],
-            }
-        )
-    return events
+    return delivered_events(device, stop_ids, base_ms)
 
 
 def _ingest(
