@@ -75,6 +75,27 @@ def lock_feeds(session: Session, driver_ids: Iterable[int]) -> None:
         )
 
 
+def lock_stops(session: Session, stop_ids: Iterable[int]) -> list[Stop]:
+    """Lock these stops for a report or a re-derivation, freshly read, in id order.
+
+    Every writer locks stops in the same order, so two batches that share stops
+    queue instead of deadlocking. FOR NO KEY UPDATE: rows that merely reference a
+    stop (their foreign key check) never wait for it.
+    """
+    ids = sorted(set(stop_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Stop)
+            .where(Stop.id.in_(ids))
+            .order_by(Stop.id)
+            .with_for_update(of=Stop, key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def driver_of(session: Session, manifest_id: int | None) -> int | None:
     if manifest_id is None:
         return None

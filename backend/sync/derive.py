@@ -206,13 +206,7 @@ def _hold_copies_of_reported_originals(
     copy_ids = [s.replanned_as_id for s in stops if s.id in reported and s.replanned_as_id]
     if not copy_ids:
         return
-    for copy in session.scalars(
-        select(Stop)
-        .where(Stop.id.in_(copy_ids))
-        .order_by(Stop.id)
-        .with_for_update(of=Stop, key_share=True)
-        .execution_options(populate_existing=True)
-    ):
+    for copy in changes.lock_stops(session, copy_ids):
         if copy.held_at is None and copy.cancelled_at is None:
             copy.held_at = now
             copy.version += 1

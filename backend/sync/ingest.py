@@ -29,7 +29,7 @@ from backend.domain.events import (
     parse_event,
 )
 from backend.evidence import service as evidence
-from backend.sync.changes import UPSERT
+from backend.sync.changes import UPSERT, lock_stops
 from backend.sync.seal import seal_delivery
 from backend.webhooks import service as webhooks
 
@@ -91,24 +91,9 @@ def ingest_events(
     """Judge and store every event of the batch; see the module docstring."""
     results, parsed = _parse(raw_events, device_key, ctx.now)
     stop_ids = {event.stop_id for _, event, _ in parsed}
-    # Locked (ascending, so two batches never deadlock) before anything is judged: a
-    # concurrent report on one of these stops is either committed and read below, or
-    # waits for this batch and then reads it. FOR NO KEY UPDATE: rows that merely
-    # reference a stop (their foreign key check) never wait for it.
-    stops = (
-        {
-            s.id: s
-            for s in session.scalars(
-                select(Stop)
-                .where(Stop.id.in_(stop_ids))
-                .order_by(Stop.id)
-                .with_for_update(of=Stop, key_share=True)
-                .execution_options(populate_existing=True)
-            )
-        }
-        if stop_ids
-        else {}
-    )
+    # Locked before anything is judged: a concurrent report on one of these stops is
+    # either committed and read below, or waits for this batch and then reads it.
+    stops = {s.id: s for s in lock_stops(session, stop_ids)}
     ids = [event.id for _, event, _ in parsed]
     previous = (
         {

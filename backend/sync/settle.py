@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.db.models import DoorEventRow, EventEvidence, Stop
+from backend.db.models import DoorEventRow, EventEvidence
+from backend.sync.changes import lock_stops
 from backend.sync.derive import rederive_stops
 
 
@@ -26,13 +27,5 @@ def settle_stops_citing(session: Session, org_id: int, sha256: str) -> None:
     )
     if not stop_ids:
         return
-    stops = list(
-        session.scalars(
-            select(Stop)
-            .where(Stop.id.in_(stop_ids))
-            .order_by(Stop.id)
-            .with_for_update(of=Stop, key_share=True)
-            .execution_options(populate_existing=True)
-        )
-    )
+    stops = lock_stops(session, stop_ids)
     rederive_stops(session, stops, clock.now())
