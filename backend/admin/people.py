@@ -36,6 +36,7 @@ from backend.auth.tokens import Principal
 from backend.db.models import ConsoleSession, Organization, RefreshToken, User
 from backend.db.session import begin_write
 from backend.domain import password_policy
+from backend.domain.clock import utc_text
 from backend.domain.refusal import Refusal, not_found
 from backend.domain.roles import Role
 
@@ -43,7 +44,6 @@ from backend.domain.roles import Role
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,149}")
 PHONE = re.compile(r"\+?[0-9 ()./-]{3,40}")
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
-EDITABLE = ("full_name", "phone", "email", "role")
 # No 0/O, 1/l/I: a one-time password is read aloud or copied from a screen.
 _ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -455,3 +455,23 @@ def _refuse_if_last_admin(session: Session, user: User, field: str, verb: str) -
     if set(admins) <= {user.id}:
         message = f"{user.username} is the organization's last active admin and cannot be {verb}"
         raise Refusal("last_admin", message, field=field, errors={field: [message]})
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    """An account as the API and the console show it."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "full_name": user.full_name,
+        "phone": user.phone,
+        "email": user.email,
+        "role": user.role.value,
+        "is_active": user.is_active,
+        "must_change_password": user.must_change_password,
+        "password_changed_at": utc_text(user.password_changed_at),
+        "created_at": utc_text(user.created_at),
+    }
+
+
+def account_dict(account: NewAccount) -> dict[str, Any]:
+    return {"user": user_dict(account.user), "one_time_password": account.one_time_password}

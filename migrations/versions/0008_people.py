@@ -28,11 +28,8 @@ def upgrade() -> None:
         )
     # Existing users have no contact details and keep the password they have; then the
     # columns are required like every other.
-    op.execute(
-        sa.text("UPDATE app_user SET phone = '', email = '', must_change_password = :no").bindparams(
-            no=False
-        )
-    )
+    fill = "UPDATE app_user SET phone = '', email = '', must_change_password = :no"
+    op.execute(sa.text(fill).bindparams(no=False))
     with op.batch_alter_table("app_user") as batch:
         batch.alter_column("phone", existing_type=sa.String(length=40), nullable=False)
         batch.alter_column("email", existing_type=sa.String(length=254), nullable=False)
