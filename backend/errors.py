@@ -66,7 +66,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "rate_limited": 429,
     # What they may see and do.
     "device_mismatch": 403,
-    "password_change_required": 403,
     "wrong_password": 403,
     "not_found": 404,
     # The request as sent.

@@ -33,7 +33,8 @@ def test_a_weak_password_is_refused_with_its_reason(
         password_policy.check(password, username, field="new_password")
     assert refused.value.code == "weak_password"
     assert refused.value.field == "new_password"
-    assert refused.value.errors is not None and "new_password" in refused.value.errors
+    assert refused.value.errors is not None
+    assert "new_password" in refused.value.errors
 
 
 def test_a_long_uncommon_password_without_the_username_passes() -> None:
