@@ -19,7 +19,6 @@ from backend.domain import password_policy
 from backend.domain.refusal import Refusal
 from backend.errors import status_of
 
-
 PasswordForm = Schema.from_dict(
     {
         name: fields.String(required=True, validate=validate.Length(max=1024))
