@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -276,7 +277,14 @@ def _new_user(
         grants=[],
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Taken between the check and the insert, by a request running at the same time.
+        message = f"the username {username!r} is taken (usernames are unique across tenants)"
+        raise Refusal(
+            "username_taken", message, field="username", errors={"username": [message]}
+        ) from None
     return NewAccount(user, None if password is not None else secret)
 
 

@@ -25,6 +25,14 @@ def _file_refused(message: str) -> Refusal:
 
 def parse(text: str) -> list[tuple[str, dict[str, Any]]]:
     """The file's rows as (line, fields); refuses a file that cannot be read as a whole."""
+    try:
+        return _parse(text)
+    except csv.Error as exc:
+        # A NUL byte, an over-long field, a quote left open: not a file we can read.
+        raise _file_refused(f"not a readable CSV file: {exc}") from None
+
+
+def _parse(text: str) -> list[tuple[str, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames:
         raise _file_refused("the CSV file is empty")

@@ -268,3 +268,13 @@ def test_the_audit_log_exports_as_csv_newest_first(
     assert "second_one" in lines[1]
     assert "first_one" in lines[2]
     assert "password_hash" not in response.get_data(as_text=True)
+
+
+def test_an_unreadable_csv_is_refused_as_a_file_not_a_crash(
+    client: FlaskClient, world: World, auth: Auth
+) -> None:
+    headers = {**auth("admin"), "Content-Type": "text/csv"}
+    for body in ("username,role\nna\x00me,driver\n", "", "username,role\n", 'username,role\n"a,b'):
+        response = client.post("/api/v1/admin/users/import", data=body, headers=headers)
+        assert response.status_code == 422, (body, response.get_json())
+        assert response.get_json()["code"] in ("import_invalid", "validation_error")

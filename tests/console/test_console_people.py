@@ -132,3 +132,23 @@ def test_edits_and_resets_show_in_the_audit_log(client: FlaskClient, world: Worl
     assert log.index("user.reset_password") < log.index("user.update")
     assert "Sam Support" in log
     assert "password_hash" not in log
+
+
+def test_another_organizations_admin_cannot_see_or_change_our_people(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    from backend.db.models import Organization
+    from tests.factories import make_user
+
+    other = session.get(Organization, world.other_org_id)
+    assert other is not None
+    make_user(session, other, "other_admin", "admin")
+    session.commit()
+    log_in(client, "other_admin")
+    target = world.users["driver_a"]
+    assert client.get(f"/console/admin/people/{target}").status_code == 404
+    for action in ("deactivate", "reset-password"):
+        assert _post(client, f"/console/admin/people/{target}/{action}", {}).status_code == 404  # type: ignore[attr-defined]
+    listed = client.get("/console/admin/people").get_data(as_text=True)
+    assert "driver_a" not in listed
+    assert "other_driver" in listed
