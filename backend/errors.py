@@ -88,6 +88,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "username_taken": 409,
     "org_exists": 409,
     "last_admin": 409,
+    "own_account": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

@@ -9,7 +9,7 @@ Invariants held here:
 
 - usernames are unique across tenants (the login form does not ask for one);
 - an organization always keeps at least one active admin: the last one can be neither
-  deactivated nor given another role;
+  deactivated nor given another role; and no admin deactivates or resets themself;
 - a password set by someone other than its user (a new account, a reset) must be
   changed at the user's next sign-in (``must_change_password``); until then their
   tokens and console session may only change it (``backend.auth.guard``);
@@ -367,6 +367,8 @@ def set_active(session: Session, actor: Actor, ref: int | str, *, active: bool) 
         return user
     if not active and user.role is Role.ADMIN:
         _refuse_if_last_admin(session, user, "is_active", "deactivated")
+    if not active:
+        _refuse_if_own_account(actor, user, "is_active", "deactivate your own account")
     before = user_facts(user)
     user.is_active = active
     if not active:
@@ -393,6 +395,7 @@ def reset_password(
     """
     begin_write(session)
     user = _user(session, ref)
+    _refuse_if_own_account(actor, user, "password", "reset your own password (change it instead)")
     if password is not None:
         password_policy.check(password, user.username)
     secret = password if password is not None else one_time_password()
@@ -450,6 +453,14 @@ def end_access(session: Session, user: User) -> None:
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def _refuse_if_own_account(actor: Actor, user: User, field: str, what: str) -> None:
+    # Locking oneself out by a slip is never what an admin means; another admin (or the
+    # operator) does it, and one's own password is changed with the current one.
+    if actor.user_id is not None and actor.user_id == user.id:
+        message = f"you cannot {what}"
+        raise Refusal("own_account", message, field=field, errors={field: [message]})
 
 
 def _refuse_if_last_admin(session: Session, user: User, field: str, verb: str) -> None:

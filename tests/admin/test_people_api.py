@@ -224,6 +224,13 @@ def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(
         json={"role": "admin"},
         headers=auth("admin"),
     )
+    # Nor may an admin lock themself out while another admin remains.
+    own = client.post(f"/api/v1/admin/users/{admin_id}/deactivate", headers=auth("admin"))
+    assert (own.status_code, own.get_json()["code"]) == (409, "own_account")
+    reset = client.post(
+        f"/api/v1/admin/users/{admin_id}/reset-password", json={}, headers=auth("admin")
+    )
+    assert (reset.status_code, reset.get_json()["code"]) == (409, "own_account")
     stepped = client.patch(
         f"/api/v1/admin/users/{admin_id}", json={"role": "dispatcher"}, headers=auth("admin")
     )
