@@ -79,7 +79,7 @@ class UserResource(MethodView):
         return people.user_dict(people.get_user(db_session(), user_id))
 
     @require_admin()
-    @blp.arguments(schemas.UserChangesSchema)
+    @blp.arguments(schemas.UserChangesSchema, required=False)
     @blp.response(200, schemas.UserSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="last_admin: would leave no admin")
     def patch(self, changes: dict[str, Any], user_id: int) -> dict[str, Any]:
@@ -111,7 +111,7 @@ class Reactivate(MethodView):
 @blp.route("/users/<int:user_id>/reset-password")
 class ResetPassword(MethodView):
     @require_admin()
-    @blp.arguments(schemas.ResetPasswordSchema)
+    @blp.arguments(schemas.ResetPasswordSchema, required=False)
     @blp.response(200, schemas.NewAccountSchema)
     @blp.alt_response(422, schema=ErrorSchema, description="weak_password")
     def post(self, body: dict[str, Any], user_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -52,7 +53,7 @@ def authenticate(*, while_password_change_due: bool = False) -> Principal:
     try:
         claims = decode_token(current_app.config["DOORSTEP"], token.strip(), TokenType.ACCESS)
         principal = principal_from_claims(claims)
-        change_due = _check_not_revoked(principal, claims.get("fam"))
+        principal, change_due = _check_account(principal, claims.get("fam"))
     except TokenInvalid as exc:
         raise ApiError(
             401,
@@ -73,12 +74,14 @@ def authenticate(*, while_password_change_due: bool = False) -> Principal:
     return principal
 
 
-def _check_not_revoked(principal: Principal, family: object) -> bool:
+def _check_account(principal: Principal, family: object) -> tuple[Principal, bool]:
     """Refuse a token whose account was deactivated or whose login was revoked since it
     was signed: a signature alone would keep it working until it expires.
 
     One indexed query per request (the user by primary key, the family by its index).
-    Returns whether the account must change its password before anything else.
+    Returns the principal with the account's role as it is now (an admin who demotes
+    someone takes their rights away at once, not when their token expires), and whether
+    the account must change its password before anything else.
     """
     revoked_family: ColumnElement[bool] = (
         exists().where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_not(None))
@@ -87,7 +90,7 @@ def _check_not_revoked(principal: Principal, family: object) -> bool:
     )
     session = db_session()
     found = session.execute(
-        select(User.is_active, revoked_family, User.must_change_password).where(
+        select(User.is_active, revoked_family, User.must_change_password, User.role).where(
             User.id == principal.user_id
         )
     ).one_or_none()
@@ -97,7 +100,7 @@ def _check_not_revoked(principal: Principal, family: object) -> bool:
         raise TokenInvalid("account_inactive", "the account has been deactivated")
     if found[1]:
         raise TokenInvalid("token_revoked", "this login has been revoked; log in again")
-    return bool(found[2])
+    return replace(principal, role=found[3]), bool(found[2])
 
 
 def _error_doc(description: str) -> dict[str, Any]:

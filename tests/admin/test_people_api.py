@@ -285,3 +285,29 @@ def test_an_unreadable_csv_is_refused_as_a_file_not_a_crash(
         response = client.post("/api/v1/admin/users/import", data=body, headers=headers)
         assert response.status_code == 422, (body, response.get_json())
         assert response.get_json()["code"] in ("import_invalid", "validation_error")
+
+
+def test_a_demoted_admin_loses_admin_rights_with_the_token_they_hold(
+    client: FlaskClient, world: World, auth: Auth
+) -> None:
+    dispatcher_id = world.users["dispatcher"]
+    client.patch(
+        f"/api/v1/admin/users/{dispatcher_id}", json={"role": "admin"}, headers=auth("admin")
+    )
+    promoted = _login(client, "dispatcher")
+    assert client.get("/api/v1/admin/users", headers=_bearer(promoted)).status_code == 200
+    client.patch(
+        f"/api/v1/admin/users/{dispatcher_id}", json={"role": "driver"}, headers=auth("admin")
+    )
+    assert client.get("/api/v1/admin/users", headers=_bearer(promoted)).status_code == 403
+
+
+def test_a_reset_or_an_edit_may_come_without_a_body(
+    client: FlaskClient, world: World, auth: Auth
+) -> None:
+    user_id = world.users["driver_a"]
+    reset = client.post(f"/api/v1/admin/users/{user_id}/reset-password", headers=auth("admin"))
+    assert reset.status_code == 200, reset.get_json()
+    assert reset.get_json()["one_time_password"]
+    unchanged = client.patch(f"/api/v1/admin/users/{user_id}", headers=auth("admin"))
+    assert unchanged.status_code == 200, unchanged.get_json()
