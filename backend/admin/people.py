@@ -221,33 +221,37 @@ def add_user(
     """
     begin_write(session)
     org_id = org if isinstance(org, int) else _org_id_of(session, org)
-    created = _new_user(
-        session,
-        org_id,
-        {
-            "username": username,
-            "role": role,
-            "full_name": full_name,
-            "phone": phone,
-            "email": email,
-        },
-        password,
-        must_change_password,
+    fields = {
+        "username": username,
+        "role": role,
+        "full_name": full_name,
+        "phone": phone,
+        "email": email,
+    }
+    created = _create(
+        session, org_id, _draft(session, fields, password), password, must_change_password
     )
     _record(session, actor, "user.create", created.user, None, user_facts(created.user))
     session.commit()
     return created
 
 
-def _new_user(
+@dataclass(frozen=True)
+class _Draft:
+    """A new account's fields, checked; nothing hashed or written yet."""
+
+    username: str
+    role: Role
+    contact: dict[str, str]
+
+
+def _draft(
     session: Session,
-    org_id: int,
     fields: Mapping[str, Any],
     password: str | None,
-    must_change_password: bool,
     taken: set[str] | None = None,
-) -> NewAccount:
-    """Validate and add one account (flushed, not committed), or refuse naming fields."""
+) -> _Draft:
+    """Check one new account's fields, or refuse naming every field at fault."""
     errors: dict[str, list[str]] = {}
     username = valid_username(str(fields.get("username") or ""), errors)
     role = valid_role(fields.get("role"), errors)
@@ -258,19 +262,34 @@ def _new_user(
             errors["password"] = found
     _refuse(errors, "weak_password" if list(errors) == ["password"] else "validation_error")
     if username_taken(session, username) or (taken is not None and username.lower() in taken):
-        message = f"the username {username!r} is taken (usernames are unique across tenants)"
-        raise Refusal("username_taken", message, field="username", errors={"username": [message]})
+        _refuse_taken(username)
     if taken is not None:
         taken.add(username.lower())
     assert role is not None
+    return _Draft(username, role, contact)
+
+
+def _refuse_taken(username: str) -> None:
+    message = f"the username {username!r} is taken (usernames are unique across tenants)"
+    raise Refusal("username_taken", message, field="username", errors={"username": [message]})
+
+
+def _create(
+    session: Session,
+    org_id: int,
+    draft: _Draft,
+    password: str | None,
+    must_change_password: bool,
+) -> NewAccount:
+    """Add the checked account (flushed, not committed); hashing is the slow part."""
     secret = password if password is not None else one_time_password()
     user = User(
         org_id=org_id,
-        username=username,
-        role=role,
-        full_name=contact.get("full_name", ""),
-        phone=contact.get("phone", ""),
-        email=contact.get("email", ""),
+        username=draft.username,
+        role=draft.role,
+        full_name=draft.contact.get("full_name", ""),
+        phone=draft.contact.get("phone", ""),
+        email=draft.contact.get("email", ""),
         password_hash=hash_password(secret),
         must_change_password=must_change_password,
         password_changed_at=clock.now(),
@@ -281,10 +300,7 @@ def _new_user(
         session.flush()
     except IntegrityError:
         # Taken between the check and the insert, by a request running at the same time.
-        message = f"the username {username!r} is taken (usernames are unique across tenants)"
-        raise Refusal(
-            "username_taken", message, field="username", errors={"username": [message]}
-        ) from None
+        _refuse_taken(draft.username)
     return NewAccount(user, None if password is not None else secret)
 
 
@@ -300,25 +316,26 @@ def import_users(
     one-time password and must choose its own at first sign-in.
     """
     begin_write(session)
-    created: list[NewAccount] = []
+    drafts: list[_Draft] = []
     problems: dict[str, dict[str, list[str]]] = {}
     taken: set[str] = set()
+    # Every row is checked before any password is hashed: a bad file costs no hashing.
     for line, fields in rows:
         if "__extra__" in fields:
             problems[line] = {"_row": ["this row has more values than the header has columns"]}
             continue
         try:
-            created.append(_new_user(session, org_id, fields, None, True, taken))
+            drafts.append(_draft(session, fields, None, taken))
         except Refusal as refusal:
             problems[line] = refusal.errors or {"_row": [refusal.message]}
     if problems:
-        session.rollback()
         raise Refusal(
             "import_invalid",
             f"{len(problems)} row(s) are invalid; nobody was added",
             field="rows",
             errors={"rows": problems},
         )
+    created = [_create(session, org_id, draft, None, True) for draft in drafts]
     for account in created:
         _record(
             session,
