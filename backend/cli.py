@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.orm import Session
 
 from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from backend.db.session import Database
@@ -242,6 +244,147 @@ def _cmd_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The password piped in with ``--password-stdin`` (its first line), else None."""
+    if not args.password_stdin:
+        return None
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    if not password:
+        raise Refusal("validation_error", "--password-stdin read no password", field="password")
+    return password
+
+
+def _print_one_time_password(username: str, password: str | None) -> None:
+    if password is not None:
+        print(f"  one-time password for {username}: {password}")
+        print("  (shown once; it must be changed at the first sign-in)")
+    else:
+        print(f"  {username} signs in with the password given; it must be changed then")
+
+
+def _cmd_org_create(args: argparse.Namespace) -> int:
+    from backend.admin.organizations import create_organization
+
+    password = _read_password(args)
+    with _session() as session:
+        created = create_organization(
+            session,
+            name=args.name,
+            timezone=args.timezone,
+            admin_username=args.admin,
+            admin_password=password,
+        )
+        org = created.organization
+        print(f"created organization {org.slug} ({org.name}, {org.timezone})")
+        print(f"  admin: {created.admin.user.username}")
+        _print_one_time_password(created.admin.user.username, created.admin.one_time_password)
+    return 0
+
+
+def _cmd_org_list(_args: argparse.Namespace) -> int:
+    from backend.admin.organizations import list_organizations
+
+    with _session() as session:
+        summaries = list_organizations(session)
+        print(f"{'slug':<24} {'time zone':<22} {'users':>5}  admins  name")
+        for summary in summaries:
+            org = summary.organization
+            admins = ",".join(summary.admins) or "-"
+            print(
+                f"{org.slug:<24} {org.timezone:<22} {summary.active_users:>5}  {admins}  {org.name}"
+            )
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from backend.admin import people
+
+    password = _read_password(args)
+    with _session() as session:
+        created = people.add_user(
+            session,
+            people.OPERATOR,
+            args.org,
+            username=args.username,
+            role=args.role,
+            full_name=args.name or "",
+            password=password,
+        )
+        print(f"added {created.user.username} ({created.user.role.value}) to {args.org}")
+        _print_one_time_password(created.user.username, created.one_time_password)
+    return 0
+
+
+def _cmd_user_deactivate(args: argparse.Namespace) -> int:
+    from backend.admin import people
+
+    with _session() as session:
+        user = people.set_active(session, people.OPERATOR, args.username, active=False)
+        # Already deactivated is no error: the operator wanted exactly this state.
+        print(f"{user.username} is deactivated: no session or token of theirs works")
+    return 0
+
+
+def _cmd_user_reset_password(args: argparse.Namespace) -> int:
+    from backend.admin import people
+
+    password = _read_password(args)
+    with _session() as session:
+        reset = people.reset_password(session, people.OPERATOR, args.username, password)
+        print(f"reset the password of {reset.user.username}; every session and token has ended")
+        _print_one_time_password(reset.user.username, reset.one_time_password)
+    return 0
+
+
+@contextlib.contextmanager
+def _session() -> Iterator[Session]:
+    settings = load_settings()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.dispose()
+
+
+def _add_people_commands(commands: Any) -> None:
+    from backend.domain.roles import Role
+
+    org = commands.add_parser("org", help="create and list organizations (tenants)")
+    org_commands = org.add_subparsers(dest="org_command", required=True)
+    create = org_commands.add_parser("create", help="a new organization and its first admin")
+    create.add_argument("name", help='the organization\'s name, e.g. "Acme Deliveries"')
+    create.add_argument("--timezone", required=True, help="IANA time zone, e.g. Europe/Paris")
+    create.add_argument("--admin", required=True, metavar="USERNAME", help="its first admin")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the admin's first password from standard input instead of making one",
+    )
+    create.set_defaults(run=_cmd_org_create)
+    org_commands.add_parser("list", help="every organization").set_defaults(run=_cmd_org_list)
+
+    user = commands.add_parser("user", help="add, deactivate or reset a user (recovery)")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a user to an organization")
+    add.add_argument("org", help="the organization's slug (doorstep org list)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, help=", ".join(r.value for r in Role))
+    add.add_argument("--name", help="the person's full name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=_cmd_user_add)
+    deactivate = user_commands.add_parser("deactivate", help="end a user's access at once")
+    deactivate.add_argument("username")
+    deactivate.set_defaults(run=_cmd_user_deactivate)
+    reset = user_commands.add_parser(
+        "reset-password", help="a new password, to be changed at next sign-in"
+    )
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    reset.set_defaults(run=_cmd_user_reset_password)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorstep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -283,6 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     grant.add_argument("grant", choices=[g.value for g in Grant])
     grant.add_argument("--revoke", action="store_true", help="take the grant back")
     grant.set_defaults(run=_cmd_grant)
+    _add_people_commands(commands)
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)
@@ -291,7 +435,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Refusal as exc:
         # The same refusal the API answers with a status; here, a message and exit 1.
-        print(f"doorstep: {exc.message} ({exc.code})", file=sys.stderr)
+        where = f" [{exc.field}]" if exc.field else ""
+        print(f"doorstep: {exc.message} ({exc.code}){where}", file=sys.stderr)
+        for field, messages in (exc.errors or {}).items():
+            if not isinstance(messages, list) or exc.message in (
+                messages[0],
+                f"{field}: {messages[0]}",
+            ):
+                continue
+            for message in messages:
+                print(f"  {field}: {message}", file=sys.stderr)
         return 1
     return status
 

@@ -66,6 +66,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "rate_limited": 429,
     # What they may see and do.
     "device_mismatch": 403,
+    "wrong_password": 403,
     "not_found": 404,
     # The request as sent.
     "invalid_content_range": 400,
@@ -74,6 +75,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 422,
     "import_invalid": 422,
     "unsafe_webhook_url": 422,
+    "weak_password": 422,
+    "unknown_timezone": 422,
     # The state the request would change.
     "version_mismatch": 412,
     "stop_already_cancelled": 409,
@@ -82,6 +85,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "exception_not_open": 409,
     "dispute_already_open": 409,
     "dispute_closed": 409,
+    "username_taken": 409,
+    "org_exists": 409,
+    "last_admin": 409,
+    "own_account": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

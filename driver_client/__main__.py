@@ -1,6 +1,7 @@
 """The driver client from a terminal: log in, sync, list stops, record deliveries.
 
     python -m driver_client --data ~/.doorstep login driver1 --password demo
+    python -m driver_client password --current <one-time> --new <your own>
     python -m driver_client sync
     python -m driver_client stops
     python -m driver_client deliver 812 --recipient "Dana" --signature sig.png --photo door.jpg
@@ -92,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     login = commands.add_parser("login")
     login.add_argument("username")
     login.add_argument("--password", required=True)
+    password = commands.add_parser("password", help="choose a new password")
+    password.add_argument("--current", required=True)
+    password.add_argument("--new", required=True)
     commands.add_parser("sync")
     commands.add_parser("stops")
     commands.add_parser("status")
@@ -117,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "login":
             device.login(args.username, args.password)
             print(f"logged in as {args.username} on {device.device_id}")
+            if device.store.get("must_change_password", ""):
+                print("choose your own password before anything else:")
+                print("  python -m driver_client password --current ... --new ...")
+        elif args.command == "password":
+            device.transport.change_password(args.current, args.new)
+            print("password changed")
         elif args.command == "sync":
             report = device.engine.sync()
             print(

@@ -88,6 +88,25 @@ class Transport:
         with self.store.transaction() as db:
             self.store.put("access_token", reply.body["access_token"], db)
             self.store.put("refresh_token", reply.body["refresh_token"], db)
+            # Someone else set the password: the server opens nothing else until the
+            # driver chooses their own (change_password).
+            change_due = "1" if reply.body.get("must_change_password") else ""
+            self.store.put("must_change_password", change_due, db)
+
+    def change_password(self, current_password: str, new_password: str) -> None:
+        body = {"current_password": current_password, "new_password": new_password}
+        reply = self.call(
+            "POST",
+            "/api/v1/auth/password",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        if reply.status != 200:
+            refused = reply.body if isinstance(reply.body, dict) else {}
+            raise ServerRefused(
+                reply.status, refused.get("code", "error"), refused.get("message", "")
+            )
+        self.store.put("must_change_password", "")
 
     def refresh(self) -> None:
         reply = self.send(

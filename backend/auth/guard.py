@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
@@ -31,8 +32,15 @@ def current_principal() -> Principal:
     return principal
 
 
-def authenticate() -> Principal:
-    """Verify the request's bearer token and scope the session to its tenant."""
+def authenticate(*, while_password_change_due: bool = False) -> Principal:
+    """Verify the request's bearer token and scope the session to its tenant.
+
+    While the account must change its password (after a reset, or a first password
+    set by someone else), its tokens open only the views that allow it
+    (``while_password_change_due``): every other answers 403
+    ``password_change_required``. The flag is read from the account on every request,
+    so once the password is changed the same token works everywhere.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -45,7 +53,7 @@ def authenticate() -> Principal:
     try:
         claims = decode_token(current_app.config["DOORSTEP"], token.strip(), TokenType.ACCESS)
         principal = principal_from_claims(claims)
-        _check_not_revoked(principal, claims.get("fam"))
+        principal, change_due = _check_account(principal, claims.get("fam"))
     except TokenInvalid as exc:
         raise ApiError(
             401,
@@ -55,16 +63,25 @@ def authenticate() -> Principal:
                 "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
             },
         ) from exc
+    if change_due and not while_password_change_due:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "choose a new password first: POST /api/v1/auth/password",
+        )
     g.principal = principal
     scope_to_tenant(db_session(), principal.org_id)
     return principal
 
 
-def _check_not_revoked(principal: Principal, family: object) -> None:
+def _check_account(principal: Principal, family: object) -> tuple[Principal, bool]:
     """Refuse a token whose account was deactivated or whose login was revoked since it
     was signed: a signature alone would keep it working until it expires.
 
     One indexed query per request (the user by primary key, the family by its index).
+    Returns the principal with the account's role as it is now (an admin who demotes
+    someone takes their rights away at once, not when their token expires), and whether
+    the account must change its password before anything else.
     """
     revoked_family: ColumnElement[bool] = (
         exists().where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_not(None))
@@ -73,7 +90,9 @@ def _check_not_revoked(principal: Principal, family: object) -> None:
     )
     session = db_session()
     found = session.execute(
-        select(User.is_active, revoked_family).where(User.id == principal.user_id)
+        select(User.is_active, revoked_family, User.must_change_password, User.role).where(
+            User.id == principal.user_id
+        )
     ).one_or_none()
     # End this read, so a view that writes still opens its own transaction (begin_write).
     session.rollback()
@@ -81,6 +100,7 @@ def _check_not_revoked(principal: Principal, family: object) -> None:
         raise TokenInvalid("account_inactive", "the account has been deactivated")
     if found[1]:
         raise TokenInvalid("token_revoked", "this login has been revoked; log in again")
+    return replace(principal, role=found[3]), bool(found[2])
 
 
 def _error_doc(description: str) -> dict[str, Any]:
@@ -120,13 +140,21 @@ def require_admin() -> Callable[[F], F]:
     return _guard((), None)
 
 
-def _guard(roles: tuple[Role, ...], grant: Grant | None) -> Callable[[F], F]:
+def require_signed_in() -> Callable[[F], F]:
+    """Let the view run for any authenticated user, even one whose password change is
+    due: for what every account may do to itself (changing its password)."""
+    return _guard(tuple(Role), None, while_password_change_due=True)
+
+
+def _guard(
+    roles: tuple[Role, ...], grant: Grant | None, *, while_password_change_due: bool = False
+) -> Callable[[F], F]:
     allowed = frozenset(roles) | {Role.ADMIN}
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate()
+            principal = authenticate(while_password_change_due=while_password_change_due)
             if not principal.may(*roles, grant=grant):
                 raise ApiError(403, "forbidden", f"the {principal.role.value} role may not do this")
             return view(*args, **kwargs)

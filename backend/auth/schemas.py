@@ -43,3 +43,28 @@ class TokenPairSchema(Schema):
     refresh_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    must_change_password = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The account must choose a new password (POST /api/v1/auth/password) "
+            "before any other endpoint answers; until then they answer 403 "
+            "password_change_required"
+        },
+    )
+
+
+class ChangePasswordSchema(Schema):
+    current_password = fields.String(
+        required=True, validate=validate.Length(min=1, max=1024), load_only=True
+    )
+    new_password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1024),
+        load_only=True,
+        metadata={"description": "At least 12 characters, not a common password, not the username"},
+    )
+
+
+class PasswordChangedSchema(Schema):
+    password_changed_at = fields.String(required=True, metadata={"format": "date-time"})
+    must_change_password = fields.Boolean(required=True)

@@ -21,7 +21,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -49,6 +49,8 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    # The account must choose a new password before anything else (backend.auth.guard).
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def login(
         session, settings, principal_of(user, device_key), device.id, uuid.uuid4().hex, now
     )
     session.commit()
-    return pair
+    return replace(pair, must_change_password=user.must_change_password)
 
 
 def refresh(
@@ -161,8 +163,9 @@ def refresh(
         successor = _unused_successor_in_grace(session, settings, stored, now)
         if successor is not None:
             pair = _resign_pair(settings, principal_of(user, principal.device_key), successor)
+            change_due = user.must_change_password
             session.rollback()  # nothing to write: the retry gets what was issued
-            return pair
+            return replace(pair, must_change_password=change_due)
         session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == stored.family_id, RefreshToken.revoked_at.is_(None))
@@ -180,8 +183,9 @@ def refresh(
         session, settings, current, stored.device_id, stored.family_id, now
     )
     stored.successor_jti = successor.jti
+    change_due = user.must_change_password
     session.commit()
-    return pair
+    return replace(pair, must_change_password=change_due)
 
 
 def _unused_successor_in_grace(

@@ -51,6 +51,9 @@ SESSION_LIFETIME = timedelta(hours=12)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 CONSOLE_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
 FORM_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The one page a user whose password change is due may see (backend/console/password.py).
+PASSWORD_PAGE = "console.password"  # noqa: S105 - an endpoint name, not a secret
+PASSWORD_PAGES = frozenset({PASSWORD_PAGE, "console.change_password"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class ConsoleUser:
     role: Role
     grants: frozenset[str]
     timezone: str = "UTC"  # the organization's, for showing times
+    # A reset (or a first password someone else chose): the password page comes first.
+    must_change_password: bool = False
 
     @property
     def principal(self) -> Principal:
@@ -188,6 +193,7 @@ def _load_user() -> None:
         user.role,
         frozenset(user.grants or ()),
         found.timezone or "UTC",
+        user.must_change_password,
     )
     database.rollback()  # end the read, so a view that writes can begin_write
     if now - found.last_seen_at >= LAST_SEEN_RESOLUTION:
@@ -232,6 +238,9 @@ def console_view(*roles: Role, grant: Grant | None = None) -> Callable[[F], F]:
             user = current_user()
             if user is None:
                 return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            if user.must_change_password and request.endpoint not in PASSWORD_PAGES:
+                # Nothing else until the user has chosen their own password.
+                return redirect(url_for(PASSWORD_PAGE, next=request.full_path.rstrip("?")))
             if roles and not user.may(*roles, grant=grant):
                 raise ApiError(
                     403, "forbidden", f"the {user.role.value} role may not see or do this"
@@ -318,6 +327,8 @@ def login_submit() -> Any:
     session.permanent = True
     session["sid"] = token
     csrf_token()  # a fresh token for the new session
+    if user.must_change_password:
+        return redirect(url_for(PASSWORD_PAGE, next=console_path(next_url) or ""))
     return redirect(console_path(next_url) or home_url(user.role))
 
 

@@ -113,7 +113,13 @@ class User(TenantScoped, Base):
     depot_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("depot.id", ondelete="SET NULL"), nullable=True
     )
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by a reset (an admin's or an operator's): until the user chooses a password
+    # of their own, their tokens and console session may only change it.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Grant values (backend.domain.roles.Grant) held on top of the role.
     grants: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

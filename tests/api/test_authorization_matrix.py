@@ -2,7 +2,8 @@
 
 Each case runs on a fresh database with driver_a's manifest in tenant "acme". Roles
 that may not use an endpoint get 403; objects of another driver (driver endpoints) or
-another tenant get 404, exactly as if they did not exist.
+another tenant get 404, exactly as if they did not exist. The administration endpoints
+are checked against a second tenant made with the operator's `doorstep org create`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.config import Settings
 from backend.db.models import Stop
+from tests.admin.cli_helpers import run_cli
 from tests.conftest import World
 from tests.factories import SERVICE_DATE, make_manifest
 
@@ -136,3 +139,144 @@ def test_another_tenant_lists_none_of_this_tenants_stops(
     assert mine["total"] == 2
     assert theirs == {"items": [], "total": 0}
     assert overview.get_json() == {"items": []}
+
+
+# --- Administration: admins only, and only their own tenant -------------------------
+#
+# The second tenant is made as an operator would, with `doorstep org create`; its admin
+# changes the one-time password through the API before acting.
+
+ADMIN_ACTORS = ("driver_a", "dispatcher", "support", "admin", "cli_admin")
+CLI_ADMIN_PASSWORD = "lantern-orbit-cactus-9"
+
+
+def _admin_requests(user_id: int) -> dict[str, tuple[str, str, Any]]:
+    users = "/api/v1/admin/users"
+    return {
+        "users": ("GET", users, None),
+        "add_user": ("POST", users, {"username": "newbie", "role": "driver"}),
+        "import_users": ("POST", f"{users}/import", "username,role\nnewbie,driver\n"),
+        "user": ("GET", f"{users}/{user_id}", None),
+        "edit_user": ("PATCH", f"{users}/{user_id}", {"full_name": "B. Driver"}),
+        "deactivate": ("POST", f"{users}/{user_id}/deactivate", None),
+        "reactivate": ("POST", f"{users}/{user_id}/reactivate", None),
+        "reset_password": ("POST", f"{users}/{user_id}/reset-password", {}),
+        "audit": ("GET", "/api/v1/admin/audit", None),
+        "audit_csv": ("GET", "/api/v1/admin/audit.csv", None),
+    }
+
+
+# expected status per endpoint, per actor (in ADMIN_ACTORS order); the target user is
+# acme's driver_b, which the other tenant's admin cannot even see.
+ADMIN_MATRIX = {
+    "users": (403, 403, 403, 200, 200),
+    "add_user": (403, 403, 403, 201, 201),
+    "import_users": (403, 403, 403, 201, 201),
+    "user": (403, 403, 403, 200, 404),
+    "edit_user": (403, 403, 403, 200, 404),
+    "deactivate": (403, 403, 403, 200, 404),
+    "reactivate": (403, 403, 403, 200, 404),
+    "reset_password": (403, 403, 403, 200, 404),
+    "audit": (403, 403, 403, 200, 200),
+    "audit_csv": (403, 403, 403, 200, 200),
+}
+ADMIN_CASES = [
+    (endpoint, actor, expected[i])
+    for endpoint, expected in ADMIN_MATRIX.items()
+    for i, actor in enumerate(ADMIN_ACTORS)
+]
+
+
+@pytest.fixture
+def cli_admin_headers(
+    client: FlaskClient,
+    world: World,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> dict[str, str]:
+    status, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        settings.database_url,
+        "org",
+        "create",
+        "Initech",
+        "--timezone",
+        "America/Chicago",
+        "--admin",
+        "cli_admin",
+    )
+    assert status == 0, err
+    one_time = out.split("one-time password for cli_admin: ")[1].split()[0]
+    pair = client.post(
+        "/api/v1/auth/token",
+        json={"username": "cli_admin", "password": one_time, "device_id": "laptop"},
+    ).get_json()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": one_time, "new_password": CLI_ADMIN_PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 200, changed.get_json()
+    return headers
+
+
+@pytest.mark.parametrize(("endpoint", "actor", "expected"), ADMIN_CASES)
+def test_admin_authorization(
+    client: FlaskClient,
+    world: World,
+    auth: Callable[[str], dict[str, str]],
+    cli_admin_headers: dict[str, str],
+    endpoint: str,
+    actor: str,
+    expected: int,
+) -> None:
+    method, url, body = _admin_requests(world.users["driver_b"])[endpoint]
+    headers = cli_admin_headers if actor == "cli_admin" else auth(actor)
+    if isinstance(body, str):
+        response = client.open(
+            url, method=method, data=body, headers={**headers, "Content-Type": "text/csv"}
+        )
+    else:
+        response = client.open(url, method=method, json=body, headers=headers)
+    assert response.status_code == expected, response.get_data(as_text=True)
+
+
+def test_each_tenants_admin_lists_and_audits_only_their_own(
+    client: FlaskClient,
+    world: World,
+    auth: Callable[[str], dict[str, str]],
+    cli_admin_headers: dict[str, str],
+) -> None:
+    client.post(
+        "/api/v1/admin/users",
+        json={"username": "acme_new", "role": "driver"},
+        headers=auth("admin"),
+    )
+    theirs = client.get("/api/v1/admin/users", headers=cli_admin_headers).get_json()["items"]
+    assert [u["username"] for u in theirs] == ["cli_admin"]
+    ours = client.get("/api/v1/admin/users", headers=auth("admin")).get_json()["items"]
+    assert "cli_admin" not in {u["username"] for u in ours}
+    log = client.get("/api/v1/admin/audit", headers=cli_admin_headers).get_json()["items"]
+    assert {e["action"] for e in log} == {
+        "organization.create",
+        "user.create",
+        "user.change_password",
+    }
+    assert "acme_new" not in client.get(
+        "/api/v1/admin/audit.csv", headers=cli_admin_headers
+    ).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("actor", ["driver_a", "dispatcher", "support", "admin"])
+def test_every_role_changes_its_own_password(
+    client: FlaskClient, world: World, auth: Callable[[str], dict[str, str]], actor: str
+) -> None:
+    response = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "pw", "new_password": CLI_ADMIN_PASSWORD},
+        headers=auth(actor),
+    )
+    assert response.status_code == 200, response.get_json()

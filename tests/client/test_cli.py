@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 import driver_client.__main__ as cli
 from driver_client.__main__ import main
@@ -123,3 +124,30 @@ def test_a_photo_is_sent_upright_small_and_without_location(
     [sent] = [e for e in event.evidence if e["kind"] == "photo"]
     assert sent["content_type"] == "image/jpeg"
     assert sent["size"] < len(photo.read_bytes())
+
+
+def test_a_driver_given_a_one_time_password_chooses_their_own_then_syncs(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    session: Session,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from backend.admin import people
+
+    session.rollback()  # end the fixture's read: the reset is a write of its own
+    with server.app.app_context():
+        reset = people.reset_password(session, people.OPERATOR, "driver_a")
+    one_time = reset.one_time_password
+    assert one_time is not None
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    assert main([*base, "login", "driver_a", "--password", one_time]) == 0
+    assert "choose your own password" in capsys.readouterr().out
+    assert main([*base, "sync"]) == 1
+    assert "password_change_required" in capsys.readouterr().err
+    weak = main([*base, "password", "--current", one_time, "--new", "short"])
+    assert (weak, "weak_password" in capsys.readouterr().err) == (1, True)
+    changed = main([*base, "password", "--current", one_time, "--new", "lantern-orbit-cactus-9"])
+    assert changed == 0
+    assert main([*base, "sync"]) == 0
+    assert "plan changes 3" in capsys.readouterr().out
