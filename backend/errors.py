@@ -82,6 +82,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "exception_not_open": 409,
     "dispute_already_open": 409,
     "dispute_closed": 409,
+    "depot_name_taken": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

@@ -16,6 +16,7 @@ Shape (``bundle_version`` 1)::
       "files": [{"sha256", "kind", "content_type", "size", "verified", "invalid_reason",
                  "purged", "url"}],
       "conflicts": [...],
+      "devices": [{"device_id", "revoked_at"}],
       "public_keys": {"<kid>": "<Ed25519 public key, base64>"}
     }
 
@@ -27,10 +28,16 @@ proof's own file list; they never count as proof and never verify.
 ``proof`` is the delivery the stop's status rests on; ``other_proofs`` are any other
 delivery reports (conflicting ones included: evidence is never dropped). The public
 keys are included for convenience only: ``doorstep verify --keys`` pins them.
+
+``devices`` are the devices that sent the events, each with when an admin last revoked
+it (null if never). An event recorded before that moment and received after it was
+captured on the device before it was revoked and delivered after a fresh login: it
+counts (evidence is never discarded) and says so with ``device_revoked_in_between``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import (
     Conflict,
+    Device,
     DoorEventRow,
     EvidenceFile,
     Manifest,
@@ -71,6 +79,23 @@ def event_to_dict(row: DoorEventRow) -> dict[str, Any]:
         "result": row.result,
         "result_code": row.result_code,
     }
+
+
+def _revocations(session: Session, device_keys: list[str]) -> dict[str, datetime]:
+    if not device_keys:
+        return {}
+    rows = session.execute(
+        select(Device.device_key, Device.revoked_at).where(
+            Device.device_key.in_(device_keys), Device.revoked_at.is_not(None)
+        )
+    )
+    return {key: at for key, at in rows if at is not None}
+
+
+def _revoked_between(row: DoorEventRow, revoked: dict[str, datetime]) -> bool:
+    """Whether the device was revoked after recording the event and before sending it."""
+    at = revoked.get(row.device_key)
+    return at is not None and row.recorded_at < at <= row.received_at
 
 
 def _proof_section(proof: Proof, kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -120,6 +145,8 @@ def build_bundle(
     conflicts = session.scalars(
         select(Conflict).where(Conflict.stop_id == stop.id).order_by(Conflict.id)
     ).all()
+    device_keys = sorted({row.device_key for row in events})
+    revoked = _revocations(session, device_keys)
     invalid = {sha: f.invalid_reason for sha, f in files.items() if f.invalid_reason}
     # A proof names its invalid files itself, so a PDF's proof.json carries it too.
     cited = {
@@ -136,7 +163,10 @@ def build_bundle(
         "stop": {**stop_to_dict(stop, parcels), "driver": driver},
         "status": stop.status.value,
         "evidence_pending": bool(pending),
-        "events": [event_to_dict(row) for row in events],
+        "events": [
+            {**event_to_dict(row), "device_revoked_in_between": _revoked_between(row, revoked)}
+            for row in events
+        ],
         "files": [
             {
                 **ref,
@@ -152,6 +182,9 @@ def build_bundle(
         ],
         "other_proofs": others,
         "conflicts": [conflict_to_dict(c) for c in conflicts],
+        "devices": [
+            {"device_id": key, "revoked_at": utc_text(revoked.get(key))} for key in device_keys
+        ],
         "public_keys": public_keys,
     }
     if main is not None:
