@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Stop
+from backend.db.models import Depot, Device, Organization, Stop
 from tests.conftest import World
-from tests.factories import SERVICE_DATE, make_manifest
+from tests.factories import SERVICE_DATE, make_manifest, make_user
 
 ACTORS = ("driver_a", "driver_b", "dispatcher", "support", "other_dispatcher", "other_driver")
 D = SERVICE_DATE.isoformat()
@@ -136,3 +136,67 @@ def test_another_tenant_lists_none_of_this_tenants_stops(
     assert mine["total"] == 2
     assert theirs == {"items": [], "total": 0}
     assert overview.get_json() == {"items": []}
+
+
+# The organization's administration (settings, depots, devices): admins only, and an
+# admin of another tenant finds none of this tenant's depots or devices.
+ADMIN_ACTORS = ("admin", "other_admin", "dispatcher", "support", "driver_a", "other_dispatcher")
+
+
+def _admin_requests(depot_id: int, device_id: int) -> dict[str, tuple[str, str, Any]]:
+    return {
+        "settings": ("GET", "/api/v1/admin/settings", None),
+        "change_settings": ("PUT", "/api/v1/admin/settings", {"geofence_threshold_m": 200}),
+        "settings_versions": ("GET", "/api/v1/admin/settings/versions", None),
+        "depots": ("GET", "/api/v1/admin/depots", None),
+        "create_depot": ("POST", "/api/v1/admin/depots", {"name": "New", "lat": 1, "lon": 2}),
+        "depot": ("GET", f"/api/v1/admin/depots/{depot_id}", None),
+        "change_depot": ("PATCH", f"/api/v1/admin/depots/{depot_id}", {"address": "2 Dock Rd"}),
+        "retire_depot": ("POST", f"/api/v1/admin/depots/{depot_id}/retire", None),
+        "devices": ("GET", "/api/v1/admin/devices", None),
+        "revoke_device": ("POST", f"/api/v1/admin/devices/{device_id}/revoke", None),
+    }
+
+
+ADMIN_MATRIX = {
+    "settings": (200, 200, 403, 403, 403, 403),
+    "change_settings": (200, 200, 403, 403, 403, 403),
+    "settings_versions": (200, 200, 403, 403, 403, 403),
+    "depots": (200, 200, 403, 403, 403, 403),
+    "create_depot": (201, 201, 403, 403, 403, 403),
+    "depot": (200, 404, 403, 403, 403, 403),
+    "change_depot": (200, 404, 403, 403, 403, 403),
+    "retire_depot": (200, 404, 403, 403, 403, 403),
+    "devices": (200, 200, 403, 403, 403, 403),
+    "revoke_device": (200, 404, 403, 403, 403, 403),
+}
+ADMIN_CASES = [
+    (endpoint, actor, expected[i])
+    for endpoint, expected in ADMIN_MATRIX.items()
+    for i, actor in enumerate(ADMIN_ACTORS)
+]
+
+
+@pytest.mark.parametrize(("endpoint", "actor", "expected"), ADMIN_CASES)
+def test_admin_authorization(
+    client: FlaskClient,
+    world: World,
+    session: Session,
+    auth: Callable[[str], dict[str, str]],
+    endpoint: str,
+    actor: str,
+    expected: int,
+) -> None:
+    other = session.get(Organization, world.other_org_id)
+    assert other is not None
+    make_user(session, other, "other_admin", "admin")
+    depot = Depot(org_id=world.org_id, name="North", lat=47.6, lon=-122.3)
+    device = Device(org_id=world.org_id, device_key="phone-of-driver_a")
+    session.add_all([depot, device])
+    session.commit()
+    method, url, body = _admin_requests(depot.id, device.id)[endpoint]
+    response = client.open(url, method=method, json=body, headers=auth(actor))
+    assert response.status_code == expected, response.get_json()
+    if endpoint in ("depots", "devices") and actor == "other_admin":
+        seen = {item.get("name") or item.get("device_id") for item in response.get_json()["items"]}
+        assert not seen & {"North", "phone-of-driver_a"}
