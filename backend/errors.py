@@ -64,6 +64,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "token_type": 401,
     "token_unknown_key": 401,
     "rate_limited": 429,
+    "invalid_totp_code": 401,
     # What they may see and do.
     "device_mismatch": 403,
     "not_found": 404,
@@ -83,6 +84,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "dispute_already_open": 409,
     "dispute_closed": 409,
     "depot_name_taken": 409,
+    "totp_already_enrolled": 409,
+    "totp_not_pending": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

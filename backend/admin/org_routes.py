@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from backend.admin import depots, devices
+from backend.admin import depots, devices, totp
 from backend.admin import org_schemas as schemas
 from backend.admin import settings as org
 from backend.auth.guard import current_principal, require_admin
@@ -20,7 +20,7 @@ blp = ApiBlueprint(
     "admin_org",
     __name__,
     url_prefix="/api/v1/admin",
-    description="Administration: organization settings, depots, devices",
+    description="Administration: organization settings, depots, devices, two-factor resets",
 )
 
 INVALID = "validation_error: a field is invalid (``errors`` names each); nothing changed"
@@ -145,3 +145,12 @@ class RevokeDevice(MethodView):
         """Revoke a lost or stolen device: its tokens stop working at once, and it must
         log in again with a password. What it captured before still counts."""
         return devices.device_dict(devices.revoke_device(db_session(), device_id, **_actor()))
+
+
+@blp.route("/users/<int:user_id>/two-factor")
+class UserTwoFactor(MethodView):
+    @require_admin()
+    @blp.response(204)
+    def delete(self, user_id: int) -> None:
+        """Reset a user's two-factor sign-in (a lost phone): they enrol again at login."""
+        totp.reset(db_session(), user_id, **_actor())

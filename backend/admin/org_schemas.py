@@ -37,6 +37,9 @@ class SettingsChangeSchema(Schema):
     notification_sender_phone = fields.Raw()
     quiet_hours_start = fields.Raw(allow_none=True, metadata={"description": "HH:MM or null"})
     quiet_hours_end = fields.Raw(allow_none=True, metadata={"description": "HH:MM or null"})
+    require_staff_totp = fields.Raw(
+        metadata={"description": "console staff must sign in with a TOTP code too"}
+    )
 
 
 class SettingsLinksSchema(Schema):
@@ -57,6 +60,7 @@ class SettingsSchema(ResponseSchema):
     notification_sender_phone = fields.String(required=True)
     quiet_hours_start = fields.String(required=True, allow_none=True)
     quiet_hours_end = fields.String(required=True, allow_none=True)
+    require_staff_totp = fields.Boolean(required=True)
     links = fields.Nested(SettingsLinksSchema, required=True)
 
 

@@ -101,6 +101,27 @@ def check_credentials(
     return user
 
 
+def refuse_if_login_throttled(
+    session: Session, settings: Settings, username: str, client_ip: str, now: datetime
+) -> None:
+    """Refuse (``rate_limited``) while this source must wait: the second step of a
+    login (a TOTP code) is held to the same limits as the password."""
+    _refuse_if_throttled(session, _throttles_for(settings, username, client_ip, None), now)
+
+
+def count_failed_login(
+    session: Session, settings: Settings, username: str, client_ip: str, now: datetime
+) -> None:
+    """Count a failed second step (a wrong TOTP code) as a failed login, and commit."""
+    begin_write(session)
+    try:
+        for throttle in _throttles_for(settings, username, client_ip, None):
+            _record_failure(session, settings, throttle, now)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+
+
 def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
     """Username by user id, in one query: audit trails store ids, people read names."""
     wanted = {user_id for user_id in user_ids if user_id is not None}

@@ -169,6 +169,27 @@ class Device(TenantScoped, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class TotpCredential(TenantScoped, Base):
+    """A console user's TOTP two-factor secret (RFC 6238), confirmed with a code.
+
+    The secret is never shown again after enrolment, nor written to the audit log or
+    any log line. ``last_step`` is the time step of the last code accepted: a code is
+    good once, so one seen over a shoulder cannot be replayed within its window.
+    """
+
+    __tablename__ = "totp_credential"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="CASCADE"), unique=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None until the user proved with a code that their authenticator holds the secret.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
 class RefreshToken(TenantScoped, Base):
     """One issued refresh token. Tokens rotate; a family is one login's chain."""
 

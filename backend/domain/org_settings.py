@@ -41,6 +41,7 @@ EDITABLE = (
     "notification_sender_phone",
     "quiet_hours_start",
     "quiet_hours_end",
+    "require_staff_totp",
 )
 
 
@@ -61,6 +62,8 @@ class OrgSettings:
     # Local "HH:MM" times between which recipients get no messages; both or neither.
     quiet_hours_start: str | None = None
     quiet_hours_end: str | None = None
+    # Console staff must sign in with a TOTP code too (those without one enrol at login).
+    require_staff_totp: bool = False
     # 0 until the first change; each change makes the next version.
     version: int = 0
 
@@ -141,6 +144,8 @@ def _problem(name: str, value: Any) -> str | None:
         if _text(value, 40) or (value and not PHONE.fullmatch(value)):
             return "must be a phone number (or empty)"
         return None
+    if name == "require_staff_totp":
+        return None if isinstance(value, bool) else "must be true or false"
     # quiet_hours_start, quiet_hours_end
     if value is not None and (not isinstance(value, str) or not CLOCK_TIME.fullmatch(value)):
         return "must be a local time as HH:MM (or null)"

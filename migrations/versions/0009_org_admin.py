@@ -1,4 +1,4 @@
-"""organization settings and their versions, depot retirement, device state
+"""organization settings and their versions, depot retirement, device state, TOTP
 
 Revision ID: 0009
 Revises: 0007
@@ -53,6 +53,30 @@ def upgrade() -> None:
             "org_id", "version", name=op.f("uq_org_settings_version_org_id_version")
         ),
     )
+    op.create_table(
+        "totp_credential",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("user_id", BIG_ID, nullable=False),
+        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.Column("confirmed_at", WHEN, nullable=True),
+        sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("org_id", BIG_ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_totp_credential_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["app_user.id"],
+            name=op.f("fk_totp_credential_user_id_app_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_credential")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_totp_credential_user_id")),
+    )
     with op.batch_alter_table("depot") as batch:
         batch.add_column(sa.Column("retired_at", WHEN, nullable=True))
     with op.batch_alter_table("device") as batch:
@@ -70,6 +94,7 @@ def downgrade() -> None:
         batch.drop_column("app_version")
     with op.batch_alter_table("depot") as batch:
         batch.drop_column("retired_at")
+    op.drop_table("totp_credential")
     op.drop_table("org_settings_version")
     with op.batch_alter_table("organization") as batch:
         batch.drop_column("settings_version")
