@@ -11,7 +11,15 @@ from flask import Flask, Response, render_template, request
 from backend.config import Settings
 
 # The page modules register their views on the blueprint when imported.
-from backend.console import auth, clock, deliveries, dispatch, support, two_factor  # noqa: F401
+from backend.console import (  # noqa: F401
+    auth,
+    clock,
+    deliveries,
+    dispatch,
+    org_admin,
+    support,
+    two_factor,
+)
 from backend.console.auth import SESSION_LIFETIME
 from backend.console.blueprint import bp
 from backend.errors import register_html_error_page
