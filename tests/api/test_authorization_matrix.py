@@ -143,7 +143,7 @@ def test_another_tenant_lists_none_of_this_tenants_stops(
 ADMIN_ACTORS = ("admin", "other_admin", "dispatcher", "support", "driver_a", "other_dispatcher")
 
 
-def _admin_requests(depot_id: int, device_id: int) -> dict[str, tuple[str, str, Any]]:
+def _admin_requests(depot_id: int, device_id: int, user_id: int) -> dict[str, tuple[str, str, Any]]:
     return {
         "settings": ("GET", "/api/v1/admin/settings", None),
         "change_settings": ("PUT", "/api/v1/admin/settings", {"geofence_threshold_m": 200}),
@@ -155,6 +155,7 @@ def _admin_requests(depot_id: int, device_id: int) -> dict[str, tuple[str, str, 
         "retire_depot": ("POST", f"/api/v1/admin/depots/{depot_id}/retire", None),
         "devices": ("GET", "/api/v1/admin/devices", None),
         "revoke_device": ("POST", f"/api/v1/admin/devices/{device_id}/revoke", None),
+        "reset_two_factor": ("DELETE", f"/api/v1/admin/users/{user_id}/two-factor", None),
     }
 
 
@@ -169,6 +170,7 @@ ADMIN_MATRIX = {
     "retire_depot": (200, 404, 403, 403, 403, 403),
     "devices": (200, 200, 403, 403, 403, 403),
     "revoke_device": (200, 404, 403, 403, 403, 403),
+    "reset_two_factor": (204, 404, 403, 403, 403, 403),
 }
 ADMIN_CASES = [
     (endpoint, actor, expected[i])
@@ -194,7 +196,7 @@ def test_admin_authorization(
     device = Device(org_id=world.org_id, device_key="phone-of-driver_a")
     session.add_all([depot, device])
     session.commit()
-    method, url, body = _admin_requests(depot.id, device.id)[endpoint]
+    method, url, body = _admin_requests(depot.id, device.id, world.users["support"])[endpoint]
     response = client.open(url, method=method, json=body, headers=auth(actor))
     assert response.status_code == expected, response.get_json()
     if endpoint in ("depots", "devices") and actor == "other_admin":
