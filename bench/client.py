@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from backend.db.session import Database
+from backend.domain.events import EvidenceKind
 from bench.common import Row, fresh_settings, server
 from demo.seed import seed_demo
 from driver_client.capture import Evidence, FixedLocation
@@ -44,8 +45,8 @@ def _evidence(n: int) -> list[Evidence]:
     image.save(out, format="JPEG")
     strokes = [[(10 + i * 20, 30 + (i * 7 + n) % 60) for i in range(12)]]
     return [
-        Evidence(render_signature(strokes, (300, 100)), "signature", "image/png"),
-        Evidence(prepare_photo(out.getvalue()), "photo", "image/jpeg"),
+        Evidence(render_signature(strokes, (300, 100)), EvidenceKind.SIGNATURE, "image/png"),
+        Evidence(prepare_photo(out.getvalue()), EvidenceKind.PHOTO, "image/jpeg"),
     ]
 
 

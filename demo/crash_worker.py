@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.clock import SetClock, system_now
+from backend.domain.events import EvidenceKind, WhereLeft
 from driver_client import capture as capture_module
 from driver_client.capture import Evidence, FixedLocation, LocationProvider, NoLocation
 from driver_client.device import Device
@@ -82,7 +83,7 @@ def deliver_until_killed(device: Device, stops: Sequence[int], kill_at: str) -> 
         # Random ink: every delivery's signature is a distinct real image.
         ink = [(i * 10.0, float(b)) for i, b in enumerate(os.urandom(8))]
         drawn = render_signature([ink], canvas_size=(80, 256))
-        signature = Evidence(drawn, "signature", "image/png")
+        signature = Evidence(drawn, EvidenceKind.SIGNATURE, "image/png")
         event = device.capture.deliver(stop_id, f"Recipient {n}", evidence=[signature])
         print(f"CONFIRMED {event['id']}", flush=True)
         die_at("captured", kill_at)
@@ -96,12 +97,12 @@ def deliver_once(device: Device, stop: dict[str, Any]) -> None:
     # Bytes that only look like images: a capture killed before its commit never
     # uploads them, and the restarted app only has to find and keep them.
     files = [
-        Evidence(b"\x89PNG\r\n" + os.urandom(64), "signature", "image/png"),
-        Evidence(b"\xff\xd8\xff" + os.urandom(256), "photo", "image/jpeg"),
+        Evidence(b"\x89PNG\r\n" + os.urandom(64), EvidenceKind.SIGNATURE, "image/png"),
+        Evidence(b"\xff\xd8\xff" + os.urandom(256), EvidenceKind.PHOTO, "image/jpeg"),
     ]
     barcodes = [parcel["barcode"] for parcel in stop["parcels"]]
     event = device.capture.deliver(
-        stop["id"], "Resident", barcodes, "front_door", files, age_verified=True
+        stop["id"], "Resident", barcodes, WhereLeft.FRONT_DOOR, files, age_verified=True
     )
     print(f"CONFIRMED {event['id']}", flush=True)
 

@@ -43,6 +43,10 @@ from backend.config import PROJECT_ROOT, load_settings
 from backend.db.models import Stop
 from backend.db.session import Database
 from backend.domain.clock import local_date, system_now
+from backend.domain.events import EventResultStatus, EvidenceKind, FailureReason, WhereLeft
+from backend.domain.geo import GeoOutcome
+from backend.domain.reconcile import ExceptionKind
+from backend.domain.stops import StopStatus
 from demo.devserver import background_server, free_port
 from demo.seed import seed_demo
 from demo.seed_data import METRO_TIMEZONE
@@ -196,19 +200,25 @@ def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> No
     capture.location = _location(geo_stamp_at(stop, rng))
     capture.arrive(stop["id"])
     if rng.random() < FAIL_CHANCE:
-        reason = rng.choice(["recipient_absent", "access_denied", "business_closed"])
+        reason = rng.choice(
+            [
+                FailureReason.RECIPIENT_ABSENT,
+                FailureReason.ACCESS_DENIED,
+                FailureReason.BUSINESS_CLOSED,
+            ]
+        )
         capture.fail(stop["id"], reason)
     else:
         evidence = [
-            Evidence(_signature(rng), "signature", "image/png"),
-            Evidence(_photo(rng), "photo", "image/jpeg"),
+            Evidence(_signature(rng), EvidenceKind.SIGNATURE, "image/png"),
+            Evidence(_photo(rng), EvidenceKind.PHOTO, "image/jpeg"),
         ]
         barcodes = [p["barcode"] for p in stop["parcels"]]
         capture.deliver(
             stop["id"],
             stop["recipient"]["name"] or "Resident",
             barcodes,
-            "handed_to_recipient",
+            WhereLeft.HANDED_TO_RECIPIENT,
             evidence,
             age_verified=True,
         )
@@ -339,14 +349,16 @@ def run_day(folder: Path, seed: int = 7) -> int:
                 offline = rng.random() < OFFLINE_CHANCE
                 driver.device.transport.base_url = dead_url if offline else base
                 driver.offline_rounds += offline
-                todo = [s for s in driver.device.store.stops() if s["status"] == "pending"]
+                todo = [s for s in driver.device.store.stops() if s["status"] == StopStatus.PENDING]
                 for stop in todo[:STOPS_PER_ROUND]:
                     try:
                         _work_a_stop(driver, stop, rng)
                     except CaptureRefused as exc:
                         print(f"  {driver.name}: not saved on stop {stop['id']}: {exc}")
                 if rng.random() < KILL_CHANCE:
-                    left = [s for s in driver.device.store.stops() if s["status"] == "pending"]
+                    left = [
+                        s for s in driver.device.store.stops() if s["status"] == StopStatus.PENDING
+                    ]
                     _kill_mid_capture_and_restart(driver, left[0] if left else None, rng)
                     if offline:
                         driver.device.transport.base_url = dead_url
@@ -374,7 +386,8 @@ def _dispatcher_moves(
     base: str, token: str, rng: random.Random, round_no: int, service_date: date
 ) -> None:
     today = service_date.isoformat()
-    stops = _api(base, "GET", f"/api/v1/stops?date={today}&status=pending&limit=1000", token)
+    pending = StopStatus.PENDING.value
+    stops = _api(base, "GET", f"/api/v1/stops?date={today}&status={pending}&limit=1000", token)
     items = stops["items"]
     if not items:
         return
@@ -409,10 +422,10 @@ def _is_disputable(bundle: dict[str, Any]) -> bool:
     verified = {f["sha256"] for f in bundle.get("files", []) if f["verified"]}
     files = proof.get("files", [])
     return (
-        bundle.get("status") == "delivered"
-        and {"signature", "photo"} <= {f["kind"] for f in files}
+        bundle.get("status") == StopStatus.DELIVERED
+        and {EvidenceKind.SIGNATURE, EvidenceKind.PHOTO} <= {f["kind"] for f in files}
         and all(f["sha256"] in verified for f in files)
-        and (proof.get("geo_check") or {}).get("outcome") == "inside"
+        and (proof.get("geo_check") or {}).get("outcome") == GeoOutcome.INSIDE
         and not bundle.get("conflicts")
     )
 
@@ -425,12 +438,13 @@ def _report(drivers: list[Driver], base: str, token: str) -> DayOutcome:
     outcome = DayOutcome()
     for driver in drivers:
         store = driver.device.store
-        rows = store.query("SELECT event_id, stop_id, result FROM outbox")
+        rows = store.captured_events()
         results = [r["result"] for r in rows]
         synced = sum(r in ACKNOWLEDGED for r in results)
         print(
             f"{driver.name:<9}{len(rows):>9}{synced:>8}"
-            f"{results.count('conflict'):>9}{results.count('rejected'):>9}"
+            f"{results.count(EventResultStatus.CONFLICT):>9}"
+            f"{results.count(EventResultStatus.REJECTED):>9}"
             f"{results.count(None):>8}{len(store.pending_files()):>11}"
             f"{driver.offline_rounds:>8}{driver.kills:>6}{driver.recovered:>10}"
         )
@@ -480,7 +494,8 @@ def _back_office(base: str, token: str, service_date: date, outcome: DayOutcome)
         f"{len(queue['stops'])} stop(s)"
     )
     for kind, count in kinds.most_common():
-        why = "  (not reached today: roll them over in bulk)" if kind == "no_outcome" else ""
+        not_reached = kind == ExceptionKind.NO_OUTCOME
+        why = "  (not reached today: roll them over in bulk)" if not_reached else ""
         print(f"    {kind:<24}{count:>5}{why}")
     examples = ", ".join(order for _, order in sorted(outcome.disputable)[:3])
     print(

@@ -28,6 +28,7 @@ from backend.config import Settings
 from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
 from backend.domain.clock import local_date
+from backend.domain.events import ChangeOp
 from backend.domain.geo import haversine_m
 from backend.domain.roles import Role
 from backend.domain.stops import ProofPolicy, StopStatus
@@ -434,7 +435,7 @@ def add_driver_day(
                 "org_id": org_id,
                 "driver_id": driver_id,
                 "stop_id": stop_id,
-                "kind": "upsert",
+                "kind": ChangeOp.UPSERT.value,
                 "stop_version": 1,
                 "created_at": now,
             }

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from backend.domain.events import EvidenceKind, WhereLeft
 from driver_client.capture import CaptureRefused, Evidence, FixedLocation, LocationProvider
 from driver_client.device import Device
 from driver_client.media import MediaRejected, prepare_photo
@@ -30,7 +31,7 @@ CONTENT_TYPES = {
 }
 
 
-def _evidence(paths: Sequence[str], kind: str) -> list[Evidence]:
+def _evidence(paths: Sequence[str], kind: EvidenceKind) -> list[Evidence]:
     items = []
     for name in paths:
         path = Path(name)
@@ -38,7 +39,7 @@ def _evidence(paths: Sequence[str], kind: str) -> list[Evidence]:
         if content_type is None:
             raise SystemExit(f"{name}: use a .png, .jpg or .webp file")
         data = path.read_bytes()
-        if kind == "photo":
+        if kind == EvidenceKind.PHOTO:
             # Upright, downscaled, metadata stripped: what is hashed is what is sent.
             data, content_type = prepare_photo(data), "image/jpeg"
         items.append(Evidence(data, kind, content_type))
@@ -46,10 +47,7 @@ def _evidence(paths: Sequence[str], kind: str) -> list[Evidence]:
 
 
 def _print_stops(device: Device) -> None:
-    pending = {
-        row["stop_id"]
-        for row in device.store.query("SELECT stop_id FROM outbox WHERE result IS NULL")
-    }
+    pending = device.store.stop_ids_waiting_to_sync()
     for stop in device.store.stops():
         window = stop["time_window"]
         start = (window["start"] or "")[11:16]
@@ -74,7 +72,7 @@ def _status(device: Device) -> None:
             f"rejected:          event {row['event_id']} on stop {row['stop_id']}: "
             f"{row['result_code']}"
         )
-    for row in device.store.query("SELECT * FROM conflicts ORDER BY id"):
+    for row in device.store.conflicts():
         print(f"conflict:          stop {row['stop_id']}: {row['kind']} ({row['detail']})")
     if device.orphans:
         print(f"recovered files:   {len(device.orphans)} (kept in {device.files_dir})")
@@ -103,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     deliver.add_argument("--signature", action="append", default=[])
     deliver.add_argument("--photo", action="append", default=[])
     deliver.add_argument("--scan", action="append", default=[])
-    deliver.add_argument("--where", default="handed_to_recipient")
+    deliver.add_argument("--where", default=WhereLeft.HANDED_TO_RECIPIENT.value)
     deliver.add_argument("--age-verified", action="store_true")
     fail = commands.add_parser("fail")
     fail.add_argument("stop_id", type=int)
@@ -131,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "status":
             _status(device)
         elif args.command == "deliver":
-            evidence = _evidence(args.signature, "signature") + _evidence(args.photo, "photo")
+            evidence = _evidence(args.signature, EvidenceKind.SIGNATURE) + _evidence(
+                args.photo, EvidenceKind.PHOTO
+            )
             event = device.capture.deliver(
                 args.stop_id,
                 args.recipient,

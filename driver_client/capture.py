@@ -11,7 +11,6 @@ and keeps them. The capture returns only after the commit, so "saved" means save
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import tempfile
@@ -23,13 +22,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backend.domain.clock import system_now
-from backend.domain.events import parse_event
+from backend.domain.events import EventType, EvidenceKind, WhereLeft, parse_event
 from backend.domain.hlc import HLCTimestamp, HybridLogicalClock
-from backend.domain.stops import ProofPolicy
-from driver_client.store import Store
+from backend.domain.stops import ProofPolicy, StopStatus
+from driver_client.store import EvidenceFile, Store
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-LOCAL_STATUS = {"arrived": "arrived", "delivered": "delivered", "failed": "failed"}
+# What the driver sees until the server's derived status comes back (a note changes
+# nothing the list shows).
+LOCAL_STATUS = {
+    EventType.ARRIVED: StopStatus.ARRIVED,
+    EventType.DELIVERED: StopStatus.DELIVERED,
+    EventType.FAILED: StopStatus.FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ class StorageFull(CaptureRefused):
 @dataclass(frozen=True)
 class Evidence:
     data: bytes
-    kind: str  # "signature" or "photo"
+    kind: EvidenceKind
     content_type: str
 
 
@@ -176,21 +181,22 @@ class Capture:
     # -- the four things a driver records ------------------------------------------
 
     def arrive(self, stop_id: int) -> dict[str, Any]:
-        return self._record(stop_id, "arrived", {"geo": self._geo()}, [])
+        return self._record(stop_id, EventType.ARRIVED, {"geo": self._geo()}, [])
 
     def note(self, stop_id: int, text: str) -> dict[str, Any]:
-        return self._record(stop_id, "note", {"text": printable(text)}, [])
+        return self._record(stop_id, EventType.NOTE, {"text": printable(text)}, [])
 
     def fail(self, stop_id: int, reason: str, note: str = "") -> dict[str, Any]:
+        """Record a failed attempt; ``reason`` is a ``FailureReason`` (checked before saving)."""
         payload = {"reason": reason, "note": printable(note), "geo": self._geo()}
-        return self._record(stop_id, "failed", payload, [])
+        return self._record(stop_id, EventType.FAILED, payload, [])
 
     def deliver(
         self,
         stop_id: int,
         recipient_name: str,
         scanned_barcodes: Sequence[str] = (),
-        where_left: str = "handed_to_recipient",
+        where_left: str = WhereLeft.HANDED_TO_RECIPIENT,
         evidence: Sequence[Evidence] = (),
         age_verified: bool | None = None,
     ) -> dict[str, Any]:
@@ -208,7 +214,7 @@ class Capture:
         }
         if age_verified is not None:
             payload["age_verified"] = age_verified
-        return self._record(stop_id, "delivered", payload, evidence)
+        return self._record(stop_id, EventType.DELIVERED, payload, evidence)
 
     # -- internals -------------------------------------------------------------------
 
@@ -226,9 +232,9 @@ class Capture:
     ) -> None:
         policy = ProofPolicy.from_dict(stop.get("proof_policy"))
         missing = []
-        if policy.signature and not any(e.kind == "signature" for e in evidence):
+        if policy.signature and not any(e.kind == EvidenceKind.SIGNATURE for e in evidence):
             missing.append("a signature is required")
-        photos = sum(1 for e in evidence if e.kind == "photo")
+        photos = sum(1 for e in evidence if e.kind == EvidenceKind.PHOTO)
         if photos < policy.min_photos:
             missing.append(f"{policy.min_photos} photo(s) required, {photos} taken")
         if policy.signature and not recipient_name.strip():
@@ -243,7 +249,7 @@ class Capture:
         if missing:
             raise CaptureRefused(missing)
 
-    def _write_file(self, item: Evidence) -> dict[str, Any]:
+    def _write_file(self, item: Evidence) -> EvidenceFile:
         sha = hashlib.sha256(item.data).hexdigest()
         final = self.files_dir / f"{sha}.{EXTENSIONS[item.content_type]}"
         if not final.exists():
@@ -258,16 +264,14 @@ class Capture:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        return {
-            "sha256": sha,
-            "kind": item.kind,
-            "content_type": item.content_type,
-            "size": len(item.data),
-            "path": str(final),
-        }
+        return EvidenceFile(sha, final, item.kind, item.content_type, len(item.data))
 
     def _record(
-        self, stop_id: int, type_: str, payload: dict[str, Any], evidence: Sequence[Evidence]
+        self,
+        stop_id: int,
+        type_: EventType,
+        payload: dict[str, Any],
+        evidence: Sequence[Evidence],
     ) -> dict[str, Any]:
         try:
             return self._write(stop_id, type_, payload, evidence)
@@ -279,7 +283,11 @@ class Capture:
             ) from exc
 
     def _write(
-        self, stop_id: int, type_: str, payload: dict[str, Any], evidence: Sequence[Evidence]
+        self,
+        stop_id: int,
+        type_: EventType,
+        payload: dict[str, Any],
+        evidence: Sequence[Evidence],
     ) -> dict[str, Any]:
         stop = self.store.stop(stop_id)
         if stop is None:
@@ -288,37 +296,27 @@ class Capture:
         event = {
             "id": str(uuid.uuid4()),
             "stop_id": stop_id,
-            "type": type_,
+            "type": type_.value,
             "recorded_at": self.now().isoformat(),
             "hlc": str(self.clock.tick()),
             "base_version": stop["version"],
             "payload": payload,
             "evidence": [
-                {k: f[k] for k in ("sha256", "kind", "content_type", "size")} for f in files
+                {
+                    "sha256": f.sha256,
+                    "kind": str(f.kind),
+                    "content_type": f.content_type,
+                    "size": f.size,
+                }
+                for f in files
             ],
         }
         # The server would refuse a malformed event forever; refuse it here instead.
         parse_event(event, self.device_id, self.now())
-        with self.store.transaction() as db:
-            for f in files:
-                db.execute(
-                    "INSERT INTO files(sha256, path, kind, content_type, size) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(sha256) DO NOTHING",
-                    (f["sha256"], f["path"], f["kind"], f["content_type"], f["size"]),
-                )
-            db.execute(
-                "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES (?,?,?,?)",
-                (event["id"], stop_id, _json(event), event["recorded_at"]),
-            )
-            if type_ in LOCAL_STATUS:
-                # What the driver sees until the server's derived status comes back.
-                self.store.upsert_stop(db, {**stop, "status": LOCAL_STATUS[type_]})
-            self.store.put("hlc", self.clock.state(), db)
+        status = LOCAL_STATUS.get(type_)
+        shown = None if status is None else {**stop, "status": status.value}
+        self.store.record_capture(event, files, shown, self.clock.state())
         return event
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def recover_orphans(store: Store, files_dir: Path) -> list[Path]:
@@ -330,7 +328,7 @@ def recover_orphans(store: Store, files_dir: Path) -> list[Path]:
     """
     if not files_dir.exists():
         return []
-    known = {row["path"] for row in store.query("SELECT path FROM files")}
+    known = store.known_file_paths()
     orphans = [path for path in sorted(files_dir.iterdir()) if str(path) not in known]
     store.put("orphans", [str(p) for p in orphans])
     return orphans

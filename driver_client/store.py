@@ -8,6 +8,10 @@ What lives here: the stops as last pulled (``stops``), door events waiting for a
 acknowledgement (``outbox``), evidence files and whether the server still needs them
 (``files``), conflicts the server reported, and small settings (cursor, clock state,
 device id, tokens) in ``meta``.
+
+This is the only module of the client that speaks SQL: capture, sync and the screens
+call the named methods below. A method that takes ``db`` writes inside the caller's
+``transaction()``, so that several of them commit together or not at all.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from backend.domain.events import EventResultStatus, EvidenceKind
 
 # Each entry migrates from version N to N+1; append, never edit or remove.
 MIGRATIONS: tuple[str, ...] = (
@@ -60,7 +67,20 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 # An outbox row waits until the server's answer names it with one of these.
-ACKNOWLEDGED = ("applied", "conflict", "duplicate")
+ACKNOWLEDGED = frozenset(
+    {EventResultStatus.APPLIED, EventResultStatus.CONFLICT, EventResultStatus.DUPLICATE}
+)
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """An evidence file on the device, written and fsynced under its hash."""
+
+    sha256: str
+    path: Path
+    kind: EvidenceKind
+    content_type: str
+    size: int
 
 
 class Store:
@@ -121,16 +141,21 @@ class Store:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return json.loads(rows[0]["value"]) if rows else default
 
-    def put(self, key: str, value: Any, db: sqlite3.Connection | None = None) -> None:
-        sql = (
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-        )
+    def _write(self, db: sqlite3.Connection | None, sql: str, params: tuple[Any, ...]) -> None:
+        """One statement inside the caller's transaction ``db``, or in one of its own."""
         if db is not None:
-            db.execute(sql, (key, json.dumps(value)))
+            db.execute(sql, params)
             return
         with self.transaction() as tx:
-            tx.execute(sql, (key, json.dumps(value)))
+            tx.execute(sql, params)
+
+    def put(self, key: str, value: Any, db: sqlite3.Connection | None = None) -> None:
+        self._write(
+            db,
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
 
     # -- stops --------------------------------------------------------------------
 
@@ -164,6 +189,60 @@ class Store:
 
     # -- outbox and files -----------------------------------------------------------
 
+    def record_capture(
+        self,
+        event: dict[str, Any],
+        files: Sequence[EvidenceFile],
+        stop_as_shown: dict[str, Any] | None,
+        clock_state: dict[str, Any],
+    ) -> None:
+        """Save one capture: the rows of the files it cites, its outbox row, the stop as
+        the driver should now see it, and the device clock's state.
+
+        One transaction, so a kill leaves all of them or none: an event never cites a
+        file the device forgot, and the clock never runs behind an event it stamped.
+        The files themselves must already be on disk.
+        """
+        with self.transaction() as db:
+            for file in files:
+                db.execute(
+                    "INSERT INTO files(sha256, path, kind, content_type, size) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(sha256) DO NOTHING",
+                    (file.sha256, str(file.path), file.kind, file.content_type, file.size),
+                )
+            db.execute(
+                "INSERT INTO outbox(event_id, stop_id, body, created_at) VALUES (?,?,?,?)",
+                (event["id"], event["stop_id"], _compact_json(event), event["recorded_at"]),
+            )
+            if stop_as_shown is not None:
+                self.upsert_stop(db, stop_as_shown)
+            self.put("hlc", clock_state, db)
+
+    def record_result(
+        self, db: sqlite3.Connection, event_id: str, status: str, code: str = ""
+    ) -> None:
+        """The server's answer to one outboxed event; any answer ends its resending.
+
+        ``status`` is kept as the server spelt it (an ``EventResultStatus`` when the
+        server speaks this client's protocol version).
+        """
+        db.execute(
+            "UPDATE outbox SET result = ?, result_code = ? WHERE event_id = ?",
+            (status, code, event_id),
+        )
+
+    def stop_ids_waiting_to_sync(self) -> set[int]:
+        """Stops with a capture the server has not answered yet."""
+        rows = self.query("SELECT stop_id FROM outbox WHERE result IS NULL")
+        return {int(row["stop_id"]) for row in rows}
+
+    def captured_events(self) -> list[sqlite3.Row]:
+        """Every event captured on this device, in capture order, with the server's
+        answer (``result`` is NULL while it waits)."""
+        return self.query(
+            "SELECT event_id, stop_id, result, result_code FROM outbox ORDER BY rowid"
+        )
+
     def pending_events(self, limit: int = 500) -> list[dict[str, Any]]:
         # Rejected events stay for the driver to see but are not resent: the server
         # would answer the same.
@@ -177,7 +256,59 @@ class Store:
         return int(self.query("SELECT count(*) AS n FROM outbox WHERE result IS NULL")[0]["n"])
 
     def rejected_events(self) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM outbox WHERE result = 'rejected' ORDER BY created_at")
+        return self.query(
+            "SELECT * FROM outbox WHERE result = ? ORDER BY created_at",
+            (EventResultStatus.REJECTED,),
+        )
 
     def pending_files(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM files WHERE uploaded = 0 ORDER BY rowid")
+
+    def file_path(self, sha256: str) -> Path | None:
+        """Where the evidence file with this hash is kept; None if this device never had it."""
+        rows = self.query("SELECT path FROM files WHERE sha256 = ?", (sha256,))
+        return Path(rows[0]["path"]) if rows else None
+
+    def known_file_paths(self) -> set[str]:
+        """The paths of every file a committed capture cites."""
+        return {row["path"] for row in self.query("SELECT path FROM files")}
+
+    def is_cited_by_unsent_event(self, sha256: str) -> bool:
+        """Whether an event still waiting in the outbox cites the file with this hash."""
+        rows = self.query(
+            "SELECT 1 FROM outbox WHERE result IS NULL AND instr(body, ?) > 0 LIMIT 1",
+            (sha256,),
+        )
+        return bool(rows)
+
+    def mark_uploaded(self, sha256: str, db: sqlite3.Connection | None = None) -> None:
+        """The server holds the file's bytes, verified: it is never sent again."""
+        self._write(db, "UPDATE files SET uploaded = 1 WHERE sha256 = ?", (sha256,))
+
+    # -- conflicts ------------------------------------------------------------------
+
+    def upsert_conflicts(
+        self, db: sqlite3.Connection, conflicts: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Conflicts as the server last described them (one row per conflict id)."""
+        for conflict in conflicts:
+            db.execute(
+                "INSERT INTO conflicts(id, stop_id, kind, detail, event_ids) "
+                "VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET detail = excluded.detail,"
+                " event_ids = excluded.event_ids",
+                (
+                    conflict["id"],
+                    conflict["stop_id"],
+                    conflict["kind"],
+                    conflict["detail"],
+                    ",".join(conflict["event_ids"]),
+                ),
+            )
+
+    def conflicts(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM conflicts ORDER BY id")
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

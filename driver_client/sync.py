@@ -11,6 +11,7 @@ next one.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.clock import system_now
+from backend.domain.events import ChangeOp
 from driver_client import APP_VERSION
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
@@ -106,10 +108,7 @@ class SyncEngine:
             for result in body["results"]:
                 if result.get("id") is None:
                     continue
-                db.execute(
-                    "UPDATE outbox SET result = ?, result_code = ? WHERE event_id = ?",
-                    (result["status"], result.get("code", ""), result["id"]),
-                )
+                self.store.record_result(db, result["id"], result["status"], result.get("code", ""))
                 if result["status"] in ACKNOWLEDGED:
                     report.acknowledged += 1
                 else:
@@ -117,25 +116,12 @@ class SyncEngine:
             if snapshot:
                 self.store.forget_stops(db)
             for change in body["changes"]:
-                if change["op"] == "upsert":
+                if change["op"] == ChangeOp.UPSERT:
                     self.store.upsert_stop(db, change["stop"])
                 else:
                     self.store.remove_stop(db, change["stop_id"])
             report.changes += len(body["changes"])
-            for conflict in body["conflicts"]:
-                db.execute(
-                    "INSERT INTO conflicts(id, stop_id, kind, detail, event_ids) "
-                    "VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(id) DO UPDATE SET detail = excluded.detail,"
-                    " event_ids = excluded.event_ids",
-                    (
-                        conflict["id"],
-                        conflict["stop_id"],
-                        conflict["kind"],
-                        conflict["detail"],
-                        ",".join(conflict["event_ids"]),
-                    ),
-                )
+            self.store.upsert_conflicts(db, body["conflicts"])
             report.conflicts.extend(body["conflicts"])
             # The cursor moves only with the changes it covers, in the same transaction;
             # a new day drops it, so the next request pulls that day's snapshot.
@@ -147,39 +133,29 @@ class SyncEngine:
         self._owed = body["uploads"]
         return new_day
 
-    def _settle_files_the_server_has(self, db: Any, owed: set[str]) -> None:
+    def _settle_files_the_server_has(self, db: sqlite3.Connection, owed: set[str]) -> None:
         """Files no longer owed, for acknowledged events, are on the server.
 
         The server never asks twice for bytes it holds, even when another device sent
         them; without this such a file would look pending here forever.
         """
-        for row in db.execute("SELECT sha256 FROM files WHERE uploaded = 0").fetchall():
-            sha = row[0]
-            if sha in owed:
-                continue
-            unsent = db.execute(
-                "SELECT 1 FROM outbox WHERE result IS NULL AND instr(body, ?) > 0 LIMIT 1",
-                (sha,),
-            ).fetchone()
-            if unsent is None:
-                db.execute("UPDATE files SET uploaded = 1 WHERE sha256 = ?", (sha,))
+        for row in self.store.pending_files():
+            sha = row["sha256"]
+            if sha not in owed and not self.store.is_cited_by_unsent_event(sha):
+                self.store.mark_uploaded(sha, db)
 
     def _upload(self, report: SyncReport) -> None:
         for target in self._owed:
-            rows = self.store.query("SELECT * FROM files WHERE sha256 = ?", (target["sha256"],))
-            if not rows:
+            path = self.store.file_path(target["sha256"])
+            if path is None:
                 continue  # owed by another device of this driver
-            path = Path(rows[0]["path"])
             try:
                 ok = self._send_file(target, path)
             except Offline:
                 report.upload_failures += 1
                 break
             if ok:
-                with self.store.transaction() as db:
-                    db.execute(
-                        "UPDATE files SET uploaded = 1 WHERE sha256 = ?", (target["sha256"],)
-                    )
+                self.store.mark_uploaded(target["sha256"])
                 report.uploaded += 1
             else:
                 report.upload_failures += 1

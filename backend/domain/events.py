@@ -3,6 +3,9 @@
 ``parse_event`` turns one untrusted JSON object into a :class:`DoorEvent` or raises
 :class:`EventRejected` with a stable ``code`` and the offending ``field``; the sync
 endpoint answers each event on its own line, so one bad event never blocks the rest.
+
+The sync protocol's closed sets of words (event types, evidence kinds, result
+statuses, change ops) are defined here, once, for the device and the server alike.
 """
 
 from __future__ import annotations
@@ -69,6 +72,22 @@ class WhereLeft(enum.StrEnum):
 class EvidenceKind(enum.StrEnum):
     SIGNATURE = "signature"
     PHOTO = "photo"
+
+
+class EventResultStatus(enum.StrEnum):
+    """How a sync answer settles one event the device sent (docs/sync-protocol.md)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+class ChangeOp(enum.StrEnum):
+    """What one plan change in a sync answer asks of the device."""
+
+    UPSERT = "upsert"  # hold the stop as sent, at its current version
+    REMOVE = "remove"  # stop offering it: taken from this driver, or withdrawn
 
 
 CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})

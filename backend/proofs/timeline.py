@@ -40,6 +40,7 @@ from backend.db.models import (
     Proof,
     Stop,
 )
+from backend.domain.events import ChangeOp, EventResultStatus
 
 DEVICE = "device"
 SERVER = "server"
@@ -264,7 +265,7 @@ def _plan_change_entry(
 ) -> TimelineEntry:
     """``sent`` collects the (driver, version) pairs already sent: a repeat of one is
     the server pushing a status change, not a new version of the plan."""
-    if change.kind != "upsert":
+    if change.kind != ChangeOp.UPSERT:
         return TimelineEntry(
             at=change.created_at,
             kind="removed_from_device",
@@ -345,7 +346,7 @@ def _door_detail(event: DoorEventRow, files: Sequence[_CitedFile]) -> str:
         parts.append(f'driver\'s note: "{failure_note}"')
     if files:
         parts.append("evidence: " + ", ".join(_cited(cited) for cited in files))
-    if event.result != "applied":
+    if event.result != EventResultStatus.APPLIED:
         answer = f"{event.result} ({_words(event.result_code)})" if event.result_code else ""
         parts.append(f"server answered {answer or event.result}")
     return "; ".join(parts)

@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db.models import Manifest, Organization, PlanChange, Stop
+from backend.domain.events import ChangeOp
 from backend.manifests.service import bump_revision, offered_to_drivers, withdrawn
 
-UPSERT = "upsert"
-REMOVE = "remove"
+# The feed's rows carry the protocol's own words (``op`` in a sync answer).
+UPSERT = ChangeOp.UPSERT
+REMOVE = ChangeOp.REMOVE
 
 
 def lock_plan(session: Session, org_id: int) -> None:

@@ -23,6 +23,7 @@ from backend.db.models import DoorEventRow, EventEvidence, PlanChange, Proof, St
 from backend.domain.events import (
     DoorEvent,
     EventRejected,
+    EventResultStatus,
     EventType,
     event_fingerprint,
     parse_event,
@@ -37,10 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APPLIED = "applied"
-DUPLICATE = "duplicate"
-CONFLICT = "conflict"
-REJECTED = "rejected"
+# The protocol's words for an event's result, defined once in the shared rules.
+APPLIED = EventResultStatus.APPLIED
+DUPLICATE = EventResultStatus.DUPLICATE
+CONFLICT = EventResultStatus.CONFLICT
+REJECTED = EventResultStatus.REJECTED
 
 
 @dataclass

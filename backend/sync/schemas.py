@@ -11,6 +11,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from backend.domain.events import ChangeOp, EventResultStatus
 from backend.domain.untrusted import INT64_MAX
 from backend.schemas import ResponseSchema, UtcDateTime
 
@@ -68,7 +69,7 @@ class SyncRequestSchema(Schema):
 class EventResultSchema(Schema):
     id = fields.String(required=True, allow_none=True)
     status = fields.String(
-        required=True, metadata={"enum": ["applied", "duplicate", "conflict", "rejected"]}
+        required=True, metadata={"enum": [status.value for status in EventResultStatus]}
     )
     code = fields.String(metadata={"description": "Why, for rejected and conflict"})
     message = fields.String()
@@ -80,7 +81,7 @@ class EventResultSchema(Schema):
 
 class ChangeSchema(Schema):
     seq = fields.Integer(required=True)
-    op = fields.String(required=True, metadata={"enum": ["upsert", "remove"]})
+    op = fields.String(required=True, metadata={"enum": [op.value for op in ChangeOp]})
     stop_id = fields.Integer(required=True)
     stop = fields.Dict(metadata={"description": "The whole stop, for upserts"})
 

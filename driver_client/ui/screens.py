@@ -9,7 +9,7 @@ from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from backend.domain.events import FailureReason, WhereLeft
+from backend.domain.events import EvidenceKind, FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
 from driver_client.capture import CaptureRefused, Evidence
 from driver_client.media import MediaRejected, prepare_photo
@@ -63,10 +63,7 @@ class ManifestScreen(Screen):
 
     def refresh(self) -> None:
         app = _app()
-        waiting = {
-            row["stop_id"]
-            for row in app.device.store.query("SELECT stop_id FROM outbox WHERE result IS NULL")
-        }
+        waiting = app.device.store.stop_ids_waiting_to_sync()
         self.stops = [
             {
                 "stop_id": stop["id"],
@@ -148,9 +145,10 @@ class CaptureScreen(Screen):
 
     def save(self) -> None:
         app = _app()
-        evidence = [Evidence(p, "photo", "image/jpeg") for p in self.photos]
+        evidence = [Evidence(p, EvidenceKind.PHOTO, "image/jpeg") for p in self.photos]
         if self.ids.pad.strokes:
-            evidence.insert(0, Evidence(self.ids.pad.to_png(), "signature", "image/png"))
+            signature = Evidence(self.ids.pad.to_png(), EvidenceKind.SIGNATURE, "image/png")
+            evidence.insert(0, signature)
         barcodes = [b for b in self.ids.barcodes.text.replace(",", " ").split() if b]
         try:
             app.device.capture.deliver(
@@ -207,7 +205,7 @@ class SyncStatusScreen(Screen):
             f"{len(store.pending_files())} file(s)",
             f"Problem: {app.sync_error or 'none'}",
         ]
-        for row in store.query("SELECT * FROM conflicts ORDER BY id"):
+        for row in store.conflicts():
             lines.append(f"Conflict on stop {row['stop_id']}: {row['detail']}")
         for row in store.rejected_events():
             lines.append(f"Refused by the server: stop {row['stop_id']} ({row['result_code']})")

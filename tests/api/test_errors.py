@@ -213,3 +213,22 @@ def test_a_refusal_is_answered_with_its_mapped_status_and_field_errors(app: Flas
     body = _assert_error(response, STATUS_BY_CODE["import_invalid"], "import_invalid")
     assert body["errors"] == {"_file": ["the file is empty"]}
     assert response.headers["Retry-After"] == "3"
+
+
+def test_docs_api_lists_every_refusal_code_with_its_status() -> None:
+    import re
+
+    from backend.errors import STATUS_BY_CODE
+
+    documented: dict[str, int] = {}
+    for line in Path("docs/api.md").read_text().splitlines():
+        row = re.fullmatch(r"\| (\d{3}) \| (.+?) \| .*\|", line)
+        if row:
+            for code in re.findall(r"`([a-z0-9_]+)`", row.group(2)):
+                documented[code] = int(row.group(1))
+    wrong = {
+        code: (status, documented.get(code))
+        for code, status in STATUS_BY_CODE.items()
+        if documented.get(code) != status
+    }
+    assert wrong == {}, "docs/api.md's Errors table: code -> (status, documented status)"
