@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -286,7 +286,8 @@ def _register_device(session: Session, user: User, device_key: str, now: datetim
 
 
 def _is_known_device(session: Session, user: User, device_key: str | None) -> bool:
-    """Whether ``device_key`` last logged in to ``user``'s account successfully."""
+    """Whether ``device_key`` last logged in to ``user``'s account successfully, and
+    has not been revoked since (a stolen phone is no longer trusted to guess)."""
     if device_key is None:
         return False
     found = session.scalar(
@@ -294,6 +295,7 @@ def _is_known_device(session: Session, user: User, device_key: str | None) -> bo
             Device.org_id == user.org_id,
             Device.device_key == device_key,
             Device.user_id == user.id,
+            or_(Device.revoked_at.is_(None), Device.last_seen_at > Device.revoked_at),
         )
     )
     return found is not None

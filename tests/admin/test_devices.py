@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -130,3 +132,26 @@ def test_revoking_one_device_leaves_the_drivers_other_device_signed_in(
 def test_an_unknown_device_is_not_found(client: FlaskClient, world: World, auth: Auth) -> None:
     response = client.post(f"{URL}/999999/revoke", headers=auth("admin"))
     assert response.status_code == 404
+
+
+def test_a_revoked_device_is_no_longer_trusted_past_its_addresss_throttle(
+    app: Flask, client: FlaskClient, world: World, auth: Auth
+) -> None:
+    app.config["DOORSTEP"] = dataclasses.replace(
+        app.config["DOORSTEP"], login_free_failures_per_address=3
+    )
+    depot = {"REMOTE_ADDR": "10.9.9.9"}
+
+    def login(device_id: str, password: str = "pw", username: str = "driver_a") -> int:
+        body = {"username": username, "password": password, "device_id": device_id}
+        return client.post("/api/v1/auth/token", json=body, environ_base=depot).status_code
+
+    assert login("phone-1") == 200
+    for name in ("driver_b", "support", "nobody", "dispatcher"):
+        login("other", "guess", name)
+    # Known, the phone gets in although its address is past its allowance...
+    assert login("phone-1") == 200
+    device_row_id = _device_row(client, auth, "phone-1")["id"]
+    client.post(f"{URL}/{device_row_id}/revoke", headers=auth("admin"))
+    # ...revoked, it is held to the address's limit like any stranger.
+    assert login("phone-1") == 429
