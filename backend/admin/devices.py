@@ -10,6 +10,7 @@ events it recorded before and delivered after it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,27 @@ def get_device(session: Session, device_id: int) -> DeviceState:
     username = session.scalar(select(User.username).where(User.id == device.user_id))
     owed = _files_owed(session, [device.device_key]).get(device.device_key, 0)
     return DeviceState(device, username, owed)
+
+
+def revocations(session: Session, device_keys: Iterable[str]) -> dict[str, datetime]:
+    """When each of ``device_keys`` was last revoked (those never revoked are absent)."""
+    keys = sorted(set(device_keys))
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Device.device_key, Device.revoked_at).where(
+            Device.device_key.in_(keys), Device.revoked_at.is_not(None)
+        )
+    )
+    return {key: at for key, at in rows if at is not None}
+
+
+def revoked_in_between(event: DoorEventRow, revoked: Mapping[str, datetime]) -> bool:
+    """Whether the event's device was revoked after recording it and before the server
+    received it: captured before the revocation, delivered after a fresh login. The
+    one rule for the evidence bundle and the timeline."""
+    at = revoked.get(event.device_key)
+    return at is not None and event.recorded_at < at <= event.received_at
 
 
 def revoke_device(

@@ -37,15 +37,14 @@ counts (evidence is never discarded) and says so with ``device_revoked_in_betwee
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.admin.devices import revocations, revoked_in_between
 from backend.db.models import (
     Conflict,
-    Device,
     DoorEventRow,
     EvidenceFile,
     Manifest,
@@ -79,23 +78,6 @@ def event_to_dict(row: DoorEventRow) -> dict[str, Any]:
         "result": row.result,
         "result_code": row.result_code,
     }
-
-
-def _revocations(session: Session, device_keys: list[str]) -> dict[str, datetime]:
-    if not device_keys:
-        return {}
-    rows = session.execute(
-        select(Device.device_key, Device.revoked_at).where(
-            Device.device_key.in_(device_keys), Device.revoked_at.is_not(None)
-        )
-    )
-    return {key: at for key, at in rows if at is not None}
-
-
-def _revoked_between(row: DoorEventRow, revoked: dict[str, datetime]) -> bool:
-    """Whether the device was revoked after recording the event and before sending it."""
-    at = revoked.get(row.device_key)
-    return at is not None and row.recorded_at < at <= row.received_at
 
 
 def _proof_section(proof: Proof, kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -146,7 +128,7 @@ def build_bundle(
         select(Conflict).where(Conflict.stop_id == stop.id).order_by(Conflict.id)
     ).all()
     device_keys = sorted({row.device_key for row in events})
-    revoked = _revocations(session, device_keys)
+    revoked = revocations(session, device_keys)
     invalid = {sha: f.invalid_reason for sha, f in files.items() if f.invalid_reason}
     # A proof names its invalid files itself, so a PDF's proof.json carries it too.
     cited = {
@@ -164,7 +146,7 @@ def build_bundle(
         "status": stop.status.value,
         "evidence_pending": bool(pending),
         "events": [
-            {**event_to_dict(row), "device_revoked_in_between": _revoked_between(row, revoked)}
+            {**event_to_dict(row), "device_revoked_in_between": revoked_in_between(row, revoked)}
             for row in events
         ],
         "files": [

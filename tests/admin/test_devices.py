@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from backend.admin import audit
 from backend.db.models import Stop
 from backend.domain.clock import SetClock
+from backend.proofs.timeline import build_timeline
 from tests.conftest import World
 from tests.factories import make_manifest
 from tests.sync.helpers import Device, files_by_hash, png, ref
@@ -113,6 +114,10 @@ def test_a_revoked_devices_tokens_fail_at_once_and_its_evidence_is_accepted_afte
     assert event["device_revoked_in_between"] is True
     assert bundle["status"] == "delivered"
     session.rollback()
+    stop = session.get(Stop, stop_id)
+    assert stop is not None
+    [revocation] = [e for e in build_timeline(session, stop) if e.kind == "device_revoked"]
+    assert "phone-1" in revocation.title
     [entry] = [e for e in audit.entries(session) if e.action == "device.revoke"]
     assert entry.after == {"device_id": "phone-1", "revoked_at": revoked.get_json()["revoked_at"]}
 
