@@ -159,6 +159,9 @@ def change_depot(
     before = depot_dict(depot)
     for name, value in clean.items():
         setattr(depot, name, value)
+    if depot_dict(depot) == before:
+        session.rollback()
+        return get_depot(session, depot_id)
     session.flush()
     audit.record(
         session,

@@ -71,6 +71,11 @@ def change_settings(
     before = _from_row(org)
     after = validated(before, changes)
     whole = after.editable_dict()
+    changed = {k for k, v in whole.items() if before.editable_dict()[k] != v}
+    if not changed:
+        # Nothing differs: no new version, no audit entry.
+        session.rollback()
+        return before
     version = before.version + 1
     org.timezone = after.timezone
     org.geofence_threshold_m = after.geofence_threshold_m
@@ -86,7 +91,6 @@ def change_settings(
             created_at=clock.now(),
         )
     )
-    changed = {k for k, v in whole.items() if before.editable_dict()[k] != v}
     audit.record(
         session,
         org_id,

@@ -139,3 +139,34 @@ def test_an_import_names_its_depot_and_an_unknown_or_retired_one_refuses_that_ro
     session.rollback()
     depots = {s.order_number: s.depot_id for s in session.scalars(select(Stop))}
     assert depots == {"X-1": north, "X-2": None}
+
+
+def test_a_json_import_names_its_depot_too(
+    client: FlaskClient, world: World, auth: Auth, session: Session
+) -> None:
+    north = _create(client, auth).get_json()["id"]
+    stop = {
+        "order_number": "J-1",
+        "address": "1 A St",
+        "lat": 47.6,
+        "lon": -122.3,
+        "parcels": ["P1"],
+    }
+    response = client.post(
+        "/api/v1/stops/import",
+        json={
+            "service_date": "2026-11-24",
+            "stops": [{**stop, "depot": "North"}, {**stop, "order_number": "J-2", "depot": "Nope"}],
+        },
+        headers=auth("dispatcher"),
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["rows"]) == ["1"]
+    fixed = client.post(
+        "/api/v1/stops/import",
+        json={"service_date": "2026-11-24", "stops": [{**stop, "depot": "North"}]},
+        headers=auth("dispatcher"),
+    )
+    assert fixed.status_code == 201
+    session.rollback()
+    assert session.scalars(select(Stop.depot_id)).all() == [north]

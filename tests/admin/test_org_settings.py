@@ -151,3 +151,13 @@ def test_new_stops_without_a_policy_get_the_default_and_those_with_one_keep_thei
     }
     assert stops["D-2"].proof_policy["signature"] is False
     assert stops["D-2"].proof_policy["photo"] is False
+
+
+def test_a_change_that_changes_nothing_makes_no_version(
+    client: FlaskClient, world: World, auth: Auth, session: Session
+) -> None:
+    assert _put(client, auth, {"timezone": "UTC", "geofence_threshold_m": 150}).status_code == 200
+    assert client.get(URL, headers=auth("admin")).get_json()["version"] == 0
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(OrgSettingsVersion)) == 0
+    assert [e for e in audit.entries(session) if e.action == "settings.change"] == []
