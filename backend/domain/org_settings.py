@@ -8,13 +8,14 @@ so a bad value never half-applies. Pure: no I/O, usable by the API, console and 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from backend.domain.refusal import Refusal
 from backend.domain.stops import ProofPolicy
@@ -84,12 +85,18 @@ class OrgSettings:
         return cls(**known, version=version)
 
 
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def zone_exists(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    """Whether ``name`` is an IANA time zone this machine knows (``Europe/Paris``).
+
+    Checked against the zone list, never by opening a file named after the input:
+    a folder such as ``America`` or an over-long name must be refused, not raise.
+    """
+    return name in _known_zones()
 
 
 def _int_in(value: Any, low: int, high: int) -> str | None:

@@ -71,6 +71,7 @@ def test_an_admin_creates_edits_and_retires_a_depot_and_each_step_is_audited(
         ({"lon": -180.5}, "lon"),
         ({"lat": "north"}, "lat"),
         ({"timezone": "Atlantis/Capital"}, "timezone"),
+        ({"timezone": "Europe"}, "timezone"),
         ({"name": ""}, "name"),
     ],
 )

@@ -56,6 +56,8 @@ def test_each_change_is_a_new_version_with_who_and_the_whole_settings_and_an_aud
     [
         ("timezone", "Mars/Olympus_Mons"),
         ("timezone", ""),
+        ("timezone", "America"),
+        ("timezone", "x" * 300),
         ("geofence_threshold_m", 0),
         ("geofence_threshold_m", 100_000),
         ("geofence_threshold_m", "far"),
