@@ -65,6 +65,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "token_unknown_key": 401,
     "rate_limited": 429,
     "invalid_totp_code": 401,
+    "totp_code_required": 401,
+    "totp_enrolment_required": 403,
     # What they may see and do.
     "device_mismatch": 403,
     "not_found": 404,

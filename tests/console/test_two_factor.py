@@ -146,3 +146,35 @@ def test_an_admin_resets_a_lost_second_factor(
     response = _password(client)
     assert response.status_code == 302
     assert _signed_in(client)
+
+
+def _api_login(client: FlaskClient, username: str, **extra: str) -> Any:
+    body = {"username": username, "password": "pw", "device_id": "laptop", **extra}
+    return client.post("/api/v1/auth/token", json=body)
+
+
+def test_staff_with_two_factor_need_a_code_for_an_api_token_too(
+    app: Flask, world: World, clock: SetClock
+) -> None:
+    secret = _enrol(app.test_client(), clock)
+    client = app.test_client()
+    missing = _api_login(client, "dispatcher")
+    assert (missing.status_code, missing.get_json()["code"]) == (401, "totp_code_required")
+    wrong = _api_login(client, "dispatcher", totp_code="000000")
+    assert (wrong.status_code, wrong.get_json()["code"]) == (401, "invalid_totp_code")
+    clock.advance(timedelta(seconds=30))
+    right = _api_login(client, "dispatcher", totp_code=pyotp.TOTP(secret).at(clock.now()))
+    assert right.status_code == 200, right.get_json()
+
+
+def test_a_required_second_factor_stops_unenrolled_staff_at_the_api_but_not_drivers(
+    app: Flask, world: World, auth: Auth
+) -> None:
+    client = app.test_client()
+    changed = client.put(
+        "/api/v1/admin/settings", json={"require_staff_totp": True}, headers=auth("admin")
+    )
+    assert changed.status_code == 200
+    refused = _api_login(client, "support")
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "totp_enrolment_required")
+    assert _api_login(client, "driver_a").status_code == 200
