@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CORE_STAMP := $(VENV)/.core-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps driver demo fuzz
+.PHONY: help run test lint format migrate seed serve-prod bench bench-deps clean ui-deps browser-deps proxy-deps zbar-deps driver driver-deps apk demo fuzz
 
 # `make` alone lists the targets from their `## target: what it does` lines, in the
 # order they appear (run first); a `##` line right after one continues it.
@@ -47,7 +47,7 @@ run: $(CORE_STAMP)
 UI_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libmtdev1
 
 ## test: the whole suite, on SQLite and (when reachable) PostgreSQL
-test: $(DEV_STAMP) ui-deps browser-deps proxy-deps
+test: $(DEV_STAMP) ui-deps browser-deps proxy-deps zbar-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # $(call apt_or_skip,<check>,<packages>,<tests that need them>): as root, install the
@@ -65,6 +65,10 @@ endef
 # The driver app's tests run the real Kivy window under Xvfb with Mesa's software GL.
 ui-deps:
 	$(call apt_or_skip,command -v xvfb-run >/dev/null,$(UI_PACKAGES),the driver app UI tests)
+
+# Barcode scanning decodes with zbar (pyzbar loads the shared library).
+zbar-deps:
+	$(call apt_or_skip,test -n "$$(ldconfig -p | grep libzbar.so)",libzbar0,the barcode scanning tests)
 
 # The console's browser tests drive Debian's Chromium through Playwright; Playwright's own
 # browser download is never used (`playwright install` cannot reach its host from CI).
@@ -90,6 +94,35 @@ demo: $(DEV_STAMP)
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)
 	$(BIN)/python -m driver_client.ui --server http://$(HOST):$(PORT) --data var/driver
+
+## driver-deps: the driver app alone in .venv-driver: the `driver` group, no server library
+# `--no-deps` keeps the server's dependencies out; the driver group (pyproject.toml) is the
+# whole list of what the app loads. Run it there: .venv-driver/bin/python -m driver_client.ui
+DRIVER_VENV := .venv-driver
+DRIVER_GROUP = $$($(DRIVER_VENV)/bin/python -c 'import tomllib; \
+  print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["driver"]))')
+driver-deps: $(DRIVER_VENV)/.installed zbar-deps
+$(DRIVER_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DRIVER_VENV)
+	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check $(DRIVER_GROUP)
+	$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## apk: the driver app's Android package into bin/ (buildozer.spec); needs a JDK 17 and the
+## Android SDK and NDK (docs/driver-client.md, "Building the APK")
+# buildozer would otherwise try to download the SDK and NDK itself, which these machines
+# cannot: say what is missing and stop. SERVER=https://... sets the app's server.
+apk: $(DEV_STAMP)
+	@missing=""; \
+	  [ -d "$$ANDROID_SDK_ROOT" ] || missing="$$missing\n  ANDROID_SDK_ROOT: the Android SDK (platforms;android-34, build-tools;34.0.0, platform-tools)"; \
+	  [ -d "$$ANDROID_NDK_HOME" ] || missing="$$missing\n  ANDROID_NDK_HOME: the Android NDK, r28c (python-for-android's recommended version)"; \
+	  command -v javac >/dev/null || missing="$$missing\n  javac: a JDK 17"; \
+	  if [ -n "$$missing" ]; then \
+	    printf "make apk cannot build here; missing:$$missing\nSee docs/driver-client.md, \"Building the APK\".\n" >&2; \
+	    exit 1; fi
+	$(if $(SERVER),printf '%s\n' '$(SERVER)' > driver_client/android/server.txt)
+	APP_ANDROID_SDK_PATH="$$ANDROID_SDK_ROOT" APP_ANDROID_NDK_PATH="$$ANDROID_NDK_HOME" \
+	  $(BIN)/buildozer android debug
 
 ## lint: ruff, mypy and the dead-code scan (vulture; its settings are in pyproject.toml)
 lint: $(DEV_STAMP)
@@ -132,4 +165,4 @@ bench-deps:
 
 ## clean: delete the virtualenv, var/ and the tools' caches
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DRIVER_VENV) .buildozer bin var .pytest_cache .mypy_cache .ruff_cache

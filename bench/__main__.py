@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import api, backoffice, client, sync
+from bench import api, backoffice, client, shift, sync
 from bench.common import Row
 
 
@@ -28,6 +28,11 @@ SECTIONS = (
     Section("api", "API throughput (gunicorn, 2 workers, SQLite)", api.run),
     Section("sync", "Sync ingest (in-process, SQLite)", sync.run),
     Section("client", "Driver client", client.run),
+    Section(
+        "shift",
+        "End of shift: every driver syncs at once (gunicorn, production recipe, PostgreSQL)",
+        shift.run,
+    ),
     Section("backoffice", "Back office (in-process, SQLite, a simulated day)", backoffice.run),
 )
 

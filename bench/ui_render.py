@@ -14,6 +14,7 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 from kivy.clock import Clock
 
 from driver_client.device import Device
+from driver_client.photos import NoCamera
 from driver_client.ui.app import DriverApp
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     folder = Path(sys.argv[1])
     device = Device(folder, "http://127.0.0.1:9")
     device.store.put("access_token", "unused")  # open straight on the list
-    app = DriverApp(device, lambda: None, sync_interval_s=3600)
+    app = DriverApp(device, NoCamera(), sync_interval_s=3600)
     timings: dict[str, float] = {}
 
     def fill(count: int) -> None:

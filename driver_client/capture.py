@@ -149,6 +149,8 @@ class Evidence:
     data: bytes
     kind: EvidenceKind
     content_type: str
+    # A photo's {taken_at, geo} when it reached the app (photos.py); its file has none.
+    stamp: dict[str, Any] | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -214,6 +216,11 @@ class Capture:
         }
         if age_verified is not None:
             payload["age_verified"] = age_verified
+        stamped = [e for e in evidence if e.stamp is not None]
+        if stamped:
+            payload["photos"] = [
+                {"sha256": hashlib.sha256(e.data).hexdigest(), **(e.stamp or {})} for e in stamped
+            ]
         return self._record(stop_id, EventType.DELIVERED, payload, evidence)
 
     # -- internals -------------------------------------------------------------------

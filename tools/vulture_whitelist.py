@@ -30,6 +30,8 @@ _.isolation_level, _.row_factory, _.system_time
 _.JsonErrorThreadWorker, _.JsonErrorSyncWorker, _.gettimeout, _.setblocking
 # Kivy: properties and methods used from driver_client/ui/kv/*.kv.
 _.open_stop, _.add_photo, _.details, _.policy_text, _.where_choices
+_.scan_with_camera, _.scan_status
+_.disabled  # a Kivy widget property, read by its own drawing
 # Enum members that arrive as text from the phone or a support agent.
 _.NOT_RECEIVED, _.DAMAGED, _.WRONG_ITEM, _.WRONG_ADDRESS
 _.RECIPIENT_ABSENT, _.ADDRESS_NOT_FOUND, _.ACCESS_DENIED, _.REFUSED, _.UNSAFE_LOCATION
@@ -41,3 +43,5 @@ _.organization
 # Tests: hypothesis's teardown, a file object's protocol, a fixture wanted for its effect,
 # and the World fixture's second tenant (built positionally; no test reads it by name yet).
 _.teardown, _.readable, _.readinto, _.stop_with_dispute, _.other_org_id
+# buildozer reads these of the object whose sources it copies (tests/phone/test_android_spec.py).
+_.logger, _.app_dir

@@ -351,9 +351,10 @@ class Parcel(TenantScoped, Base):
 class PlanChange(TenantScoped, Base):
     """One change to what a driver should see, in the order drivers must see them.
 
-    ``seq`` is the sync cursor. Writers take the tenant's plan lock before inserting
-    (see ``backend.sync.changes``), so within a tenant rows commit in ``seq`` order and
-    a reader that has seen ``seq = n`` can never later find a committed row below n.
+    ``seq`` is the sync cursor. Writers take the driver's feed lock before inserting
+    (see ``backend.sync.changes``), so each driver's rows commit in ``seq`` order and a
+    reader of that feed that has seen ``seq = n`` never later finds a committed row
+    below n.
     """
 
     __tablename__ = "plan_change"
@@ -427,11 +428,9 @@ class EvidenceFile(TenantScoped, Base):
     """A file some event references, by content hash; stored once per tenant."""
 
     __tablename__ = "evidence_file"
-    __table_args__ = (
-        UniqueConstraint("org_id", "sha256"),
-        # Finds the (few) files still pending without scanning the verified ones.
-        Index("ix_evidence_file_pending", "org_id", "verified_at"),
-    )
+    # Reached by (org_id, sha256) only: an index starting from the tenant's pending
+    # files (many at the end of a shift) would only tempt planners (migration 0008).
+    __table_args__ = (UniqueConstraint("org_id", "sha256"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))

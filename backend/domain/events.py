@@ -219,9 +219,37 @@ def _payload_keys(payload: Mapping[str, Any], allowed: set[str]) -> None:
         raise _reject("unknown_field", f"unknown payload field {name!r}", f"payload.{name}")
 
 
+def _photos(raw: Any, now: datetime) -> list[dict[str, Any]]:
+    """When and where each photo was taken, by its file's hash.
+
+    The photo files carry no metadata (the device strips EXIF, the camera's GPS
+    included), so the event is where a photo's time and place are kept.
+    """
+    if not isinstance(raw, list) or len(raw) > MAX_EVIDENCE_PER_EVENT:
+        raise _reject(
+            "invalid_payload", f"a list of at most {MAX_EVIDENCE_PER_EVENT}", "payload.photos"
+        )
+    photos = []
+    for index, item in enumerate(raw):
+        field = f"payload.photos[{index}]"
+        if not isinstance(item, dict) or set(item) != {"sha256", "taken_at", "geo"}:
+            raise _reject("invalid_payload", "each photo is {sha256, taken_at, geo}", field)
+        if not is_sha256_hex(item["sha256"]):
+            raise _reject("invalid_payload", "sha256 is 64 lowercase hex digits", f"{field}.sha256")
+        photos.append(
+            {
+                "sha256": item["sha256"],
+                "taken_at": _parse_time(item["taken_at"], f"{field}.taken_at", now).isoformat(),
+                "geo": parse_geo(item["geo"], f"{field}.geo", now),
+            }
+        )
+    return photos
+
+
 def _delivered(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     _payload_keys(
-        payload, {"recipient_name", "geo", "scanned_barcodes", "where_left", "age_verified"}
+        payload,
+        {"recipient_name", "geo", "scanned_barcodes", "where_left", "age_verified", "photos"},
     )
     barcodes = payload.get("scanned_barcodes", [])
     if not isinstance(barcodes, list) or len(barcodes) > MAX_BARCODES:
@@ -247,13 +275,17 @@ def _delivered(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         raise _reject(
             "invalid_geo", "a delivery carries geo (null when there was no fix)", "payload.geo"
         )
-    return {
+    clean = {
         "recipient_name": _text(payload.get("recipient_name"), "payload.recipient_name", 200),
         "geo": parse_geo(payload["geo"], "payload.geo", now),
         "scanned_barcodes": list(barcodes),
         "where_left": where,
         "age_verified": age,
     }
+    # Only when sent: an event recorded before photos were stamped keeps its fingerprint.
+    if "photos" in payload:
+        clean["photos"] = _photos(payload["photos"], now)
+    return clean
 
 
 def _failed(payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -373,6 +405,14 @@ def parse_event(raw: Mapping[str, Any], device_id: str, now: datetime) -> DoorEv
         raise _reject("invalid_payload", "payload is an object", "payload")
     clean_payload = _PAYLOAD_RULES[event_type](payload, now)
     evidence = _evidence(raw.get("evidence"), event_type)
+    photo_files = {ref.sha256 for ref in evidence if ref.kind is EvidenceKind.PHOTO}
+    for index, photo in enumerate(clean_payload.get("photos", ())):
+        if photo["sha256"] not in photo_files:
+            raise _reject(
+                "invalid_payload",
+                "a photo's time and place name a photo file of this event",
+                f"payload.photos[{index}].sha256",
+            )
     return DoorEvent(
         id=canonical_id,
         stop_id=stop_id,

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -57,7 +59,16 @@ def register_files(session: Session, org_id: int, refs: Iterable[tuple[str, str,
         if sha not in known
     ]
     if missing:
-        session.execute(insert(EvidenceFile), missing)
+        # Syncs of one tenant run side by side: another may register the same file
+        # between the read above and this insert. Its row is as good as ours.
+        dialect = session.get_bind().dialect.name
+        dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            dialect_insert(EvidenceFile).on_conflict_do_nothing(
+                index_elements=["org_id", "sha256"]
+            ),
+            missing,
+        )
 
 
 def inspect_image(store: EvidenceStore, org_id: int, sha256: str, content_type: str) -> str | None:

@@ -35,7 +35,7 @@ from backend.domain.stops import (
 )
 from backend.manifests.service import bump_revision, get_or_create_manifest
 from backend.planning.importer import StopDraft, validate_rows
-from backend.sync.changes import UPSERT, lock_plan, record_stop_change
+from backend.sync.changes import UPSERT, lock_feeds, lock_plan, record_stop_change
 from backend.sync.derive import derive
 
 # Fields a driver acts on at the door: changing one makes older reports stale.
@@ -121,6 +121,8 @@ def _create_stops(
 ) -> list[dict[str, Any]]:
     manifests: dict[str, Manifest] = {}
     next_sequence: dict[int, int] = {}
+    # Every feed this import writes to, at once, before any of its rows is allocated.
+    lock_feeds(session, [driver.id for driver in drivers.values() if driver is not None])
     created = []
     for draft in drafts:
         manifest = None

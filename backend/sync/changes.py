@@ -8,19 +8,27 @@ gets a ``remove``: the device must not offer it. A driver's cursor is the highes
 they have received.
 
 Sequences are allocated when a row is inserted, but transactions commit in their own
-order: on PostgreSQL, a transaction holding seq 10 may commit after one holding 11,
-and a reader at cursor 11 would skip 10 forever. So every writer first takes the
-tenant's *plan lock* (a row lock on the organization) and holds it to commit: within
-a tenant, rows are allocated and committed in the same order. On SQLite,
+order: on PostgreSQL, a transaction holding seq 10 may commit after one holding 11, and
+a reader at cursor 11 would skip 10 forever. A reader only ever reads one driver's
+feed, so it is enough that each driver's rows commit in seq order: every writer takes
+the *feed lock* of each driver it writes rows for (:func:`lock_feeds`, a transaction
+advisory lock) before it inserts them, and holds it to commit. Two writers of one feed
+then allocate and commit one after the other; writers of different feeds (the drivers
+of a tenant syncing at the end of a shift) never wait for each other. On SQLite,
 ``BEGIN IMMEDIATE`` already serialises writers.
+
+Lock order, so that writers do not deadlock: the device row, then stop rows (ascending
+id), then feed locks (ascending driver id, all a transaction knows it needs at once).
+The *plan lock* (:func:`lock_plan`) only serialises plan edits among themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -33,9 +41,38 @@ UPSERT = ChangeOp.UPSERT
 REMOVE = ChangeOp.REMOVE
 
 
+# The advisory lock class of driver feeds (the key's first half; the driver id is the
+# second). Two drivers whose ids agree modulo 2**31 share a lock: they wait, never skip.
+FEED_LOCK_CLASS = 0x0D5F
+_INT4 = 2**31
+
+
 def lock_plan(session: Session, org_id: int) -> None:
-    """Take the tenant's plan lock until the transaction ends (see module docstring)."""
-    session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+    """Serialise plan edits of the tenant until the transaction ends.
+
+    ``FOR NO KEY UPDATE``: plan editors still exclude each other, but the key-share
+    locks that every insert of a tenant row takes on the organization (its foreign key)
+    do not wait behind a plan edit, so syncs go on while back office works.
+    """
+    session.execute(
+        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
+    )
+
+
+def lock_feeds(session: Session, driver_ids: Iterable[int]) -> None:
+    """Take the feed lock of each driver until the transaction ends (module docstring).
+
+    Call before inserting the drivers' plan_change rows, with every driver the
+    transaction will need at once when it can: locks are taken in ascending order.
+    Taking one again is harmless.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for driver_id in sorted(set(driver_ids)):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"),
+            {"space": FEED_LOCK_CLASS, "key": driver_id % _INT4},
+        )
 
 
 def driver_of(session: Session, manifest_id: int | None) -> int | None:
@@ -44,17 +81,31 @@ def driver_of(session: Session, manifest_id: int | None) -> int | None:
     return session.scalar(select(Manifest.driver_id).where(Manifest.id == manifest_id))
 
 
+def drivers_of(session: Session, manifest_ids: Iterable[int | None]) -> set[int]:
+    """The drivers of these manifests."""
+    wanted = {m for m in manifest_ids if m is not None}
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Manifest.driver_id).where(Manifest.id.in_(wanted))))
+
+
 def record_stop_change(
     session: Session, stop: Stop, previous_manifest_id: int | None = None
 ) -> None:
     """Publish ``stop`` as it is now to the drivers concerned.
 
     Call after changing the stop (and bumping ``stop.version`` for plan changes), in
-    the same transaction, with the plan lock held. ``previous_manifest_id`` is the
-    manifest the stop was on before, when it moved.
+    the same transaction; it takes the feed locks of the drivers concerned.
+    ``previous_manifest_id`` is the manifest the stop was on before, when it moved.
     """
     session.flush()
     current_driver = driver_of(session, stop.manifest_id)
+    previous_driver = (
+        driver_of(session, previous_manifest_id)
+        if previous_manifest_id is not None and previous_manifest_id != stop.manifest_id
+        else None
+    )
+    lock_feeds(session, [d for d in (current_driver, previous_driver) if d is not None])
     if current_driver is not None:
         session.add(
             PlanChange(
@@ -67,7 +118,6 @@ def record_stop_change(
         )
     bump_revision(session, stop.manifest_id)
     if previous_manifest_id is not None and previous_manifest_id != stop.manifest_id:
-        previous_driver = driver_of(session, previous_manifest_id)
         if previous_driver is not None and previous_driver != current_driver:
             session.add(
                 PlanChange(
@@ -107,6 +157,7 @@ def record_status_changes(session: Session, stops: list[Stop]) -> None:
         if stop.manifest_id in drivers
     ]
     if rows:
+        lock_feeds(session, drivers.values())
         session.execute(insert(PlanChange), rows)
     for manifest_id in sorted(manifest_ids):
         bump_revision(session, manifest_id)

@@ -23,6 +23,8 @@ from backend.sync import changes
 OPEN = "open"
 REPORTED_AFTER_REPLAN = ConflictKind.REPORTED_AFTER_REPLAN.value
 SUPERSEDED = "superseded"
+# Keys per IN list: well inside SQLite's bound on parameters per statement.
+LOOKUP_CHUNK = 500
 
 
 def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
@@ -54,18 +56,7 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
             DoorEventRow.not_before,
         ).where(DoorEventRow.stop_id.in_(stop_ids))
     ).all()
-    unverified = set(
-        session.scalars(
-            select(EventEvidence.event_row_id)
-            .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
-            .join(
-                EvidenceFile,
-                (EvidenceFile.sha256 == EventEvidence.sha256)
-                & (EvidenceFile.org_id == EventEvidence.org_id),
-            )
-            .where(DoorEventRow.stop_id.in_(stop_ids), EvidenceFile.verified_at.is_(None))
-        )
-    )
+    unverified = _citing_unverified(session, [row.id for row in rows])
     grouped: dict[int, list[Report]] = defaultdict(list)
     for row in rows:
         grouped[row.stop_id].append(
@@ -84,6 +75,40 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
             )
         )
     return grouped
+
+
+def _citing_unverified(session: Session, event_row_ids: list[int]) -> set[int]:
+    """Which of these events cite a file that has not arrived and verified yet.
+
+    Starts from the events' own links, then looks each file up by its unique key and
+    judges it here: the tenant's pending files (tens of thousands at the end of a
+    shift) are never the starting point, whatever the planner's statistics say.
+    """
+    links: list[tuple[int, int, str]] = []
+    for start in range(0, len(event_row_ids), LOOKUP_CHUNK):
+        links.extend(
+            (row.event_row_id, row.org_id, row.sha256)
+            for row in session.execute(
+                select(
+                    EventEvidence.event_row_id, EventEvidence.org_id, EventEvidence.sha256
+                ).where(EventEvidence.event_row_id.in_(event_row_ids[start : start + LOOKUP_CHUNK]))
+            )
+        )
+    verified: set[tuple[int, str]] = set()
+    for org_id in sorted({org_id for _, org_id, _ in links}):
+        hashes = sorted({sha for _, org, sha in links if org == org_id})
+        for start in range(0, len(hashes), LOOKUP_CHUNK):
+            verified.update(
+                (org_id, row.sha256)
+                for row in session.execute(
+                    select(EvidenceFile.sha256, EvidenceFile.verified_at).where(
+                        EvidenceFile.org_id == org_id,
+                        EvidenceFile.sha256.in_(hashes[start : start + LOOKUP_CHUNK]),
+                    )
+                )
+                if row.verified_at is not None
+            )
+    return {row_id for row_id, org_id, sha in links if (org_id, sha) not in verified}
 
 
 def derive_many(session: Session, stops: list[Stop]) -> dict[int, Derivation]:
@@ -118,10 +143,12 @@ def _event_key(event_ids: tuple[str, ...]) -> str:
 def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[Conflict]:
     """Recompute statuses and conflicts for ``stops``; return their open conflicts.
 
-    Caller holds the plan lock. One open conflict per (stop, kind) is kept, its
-    reports updated as more arrive; a disagreement back office already resolved is
-    not reopened unless a new report joins it; an open conflict the rule no longer
-    finds is marked superseded (kept, not deleted).
+    Caller holds the stops' row locks (a plan edit, or a sync's batch), so reports on
+    them are never derived side by side; the feed locks are taken here. One open
+    conflict per (stop, kind) is kept, its reports updated as more arrive; a
+    disagreement back office already resolved is not reopened unless a new report
+    joins it; an open conflict the rule no longer finds is marked superseded (kept,
+    not deleted).
     """
     if not stops:
         return []
@@ -179,12 +206,14 @@ def _hold_copies_of_reported_originals(
     copy_ids = [s.replanned_as_id for s in stops if s.id in reported and s.replanned_as_id]
     if not copy_ids:
         return
-    for copy in session.scalars(select(Stop).where(Stop.id.in_(copy_ids))):
+    for copy in session.scalars(
+        select(Stop)
+        .where(Stop.id.in_(copy_ids))
+        .order_by(Stop.id)
+        .with_for_update(of=Stop, key_share=True)
+        .execution_options(populate_existing=True)
+    ):
         if copy.held_at is None and copy.cancelled_at is None:
             copy.held_at = now
             copy.version += 1
             changes.record_stop_change(session, copy)
-
-
-def rederive_stop(session: Session, stop: Stop, now: datetime) -> list[Conflict]:
-    return rederive_stops(session, [stop], now)

@@ -90,6 +90,25 @@ def ingest_events(
 ) -> IngestOutcome:
     """Judge and store every event of the batch; see the module docstring."""
     results, parsed = _parse(raw_events, device_key, ctx.now)
+    stop_ids = {event.stop_id for _, event, _ in parsed}
+    # Locked (ascending, so two batches never deadlock) before anything is judged: a
+    # concurrent report on one of these stops is either committed and read below, or
+    # waits for this batch and then reads it. FOR NO KEY UPDATE: rows that merely
+    # reference a stop (their foreign key check) never wait for it.
+    stops = (
+        {
+            s.id: s
+            for s in session.scalars(
+                select(Stop)
+                .where(Stop.id.in_(stop_ids))
+                .order_by(Stop.id)
+                .with_for_update(of=Stop, key_share=True)
+                .execution_options(populate_existing=True)
+            )
+        }
+        if stop_ids
+        else {}
+    )
     ids = [event.id for _, event, _ in parsed]
     previous = (
         {
@@ -104,12 +123,6 @@ def ingest_events(
             )
         }
         if ids
-        else {}
-    )
-    stop_ids = {event.stop_id for _, event, _ in parsed}
-    stops = (
-        {s.id: s for s in session.scalars(select(Stop).where(Stop.id.in_(stop_ids)))}
-        if stop_ids
         else {}
     )
     seen = (

@@ -1,10 +1,14 @@
 """One sync round trip: apply the device's events, then hand back the plan changes.
 
-The whole request is one transaction under the tenant's plan lock: either every
-accepted event, its files' rows, proofs, conflicts and derived statuses are committed
-together, or (on a database failure) nothing is and the device simply retries. Events
-are judged one by one: a rejected event is answered on its own line and never blocks
-the rest of the batch.
+The whole request is one transaction: either every accepted event, its files' rows,
+proofs, conflicts and derived statuses are committed together, or (on a database
+failure) nothing is and the device simply retries. Events are judged one by one: a
+rejected event is answered on its own line and never blocks the rest of the batch.
+
+It locks only what it works on, in the order backend.sync.changes documents: the
+device's row (a resent batch waits for the first copy, then finds it stored), the
+batch's stops (two reports on one stop are derived together, never side by side) and
+the feeds it writes to. Drivers of one tenant sync side by side.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from backend.admin.settings import org_settings
@@ -43,6 +47,11 @@ from backend.sync.schemas import MAX_EVENTS_PER_BATCH
 from backend.sync.seal import ProofSealer
 from backend.webhooks import service as webhooks
 
+# At most this many files are listed per response (docs/sync-protocol.md).
+MAX_UPLOADS_LISTED = 200
+# Keys per IN list: well inside SQLite's bound on parameters per statement.
+LOOKUP_CHUNK = 500
+
 
 @dataclass
 class SyncContext:
@@ -54,7 +63,7 @@ class SyncContext:
     # Read by run_sync inside its write transaction, never before it: a read ahead of
     # begin_write starts the transaction deferred (see backend.db.session.begin_write).
     geofence_threshold_m: int = DEFAULT_GEOFENCE_THRESHOLD_M
-    # The driver's day, read under the plan lock: the organization's today.
+    # The driver's day: the organization's today.
     service_date: date | None = None
     skew_ms: int | None = None
     # When this device last sent everything it held (before this request), if ever.
@@ -74,16 +83,27 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         ctx.skew_ms = int((body["sent_at"] - ctx.now).total_seconds() * 1000)
 
     begin_write(session)
-    changes.lock_plan(session, ctx.principal.org_id)
     ctx.geofence_threshold_m = org_settings(session, ctx.principal.org_id).geofence_threshold_m
     ctx.service_date = org_today(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key, body)
+    session.flush()
+    outcome = ingest_events(session, ctx, raw_events, device_key)
+    ctx.touched_stops = outcome.touched
+    # The feeds this request writes to (its driver's, and those of whoever holds the
+    # stops it touched), at once, before reading its own: no other transaction can add
+    # to this driver's feed until commit, so the horizon below and the cursor handed
+    # back cannot pass over a change that commits later.
+    changes.lock_feeds(
+        session,
+        [
+            ctx.principal.user_id,
+            *changes.drivers_of(session, [s.manifest_id for s in outcome.touched.values()]),
+        ],
+    )
     # Everything the feed holds for this driver up to now; rows after this horizon are
     # written by this very request (statuses its own events changed), and the device
     # learns those from its results, not from the change list.
     horizon = changes.current_cursor(session, ctx.principal.user_id)
-    outcome = ingest_events(session, ctx, raw_events, device_key)
-    ctx.touched_stops = outcome.touched
     results = outcome.results
     conflict_rows = _rederive(session, ctx)
     _mark_conflicting_results(session, results, conflict_rows, outcome, ctx.principal.org_id)
@@ -229,38 +249,58 @@ def _stops_with_parcels(session: Session, stop_ids: list[int]) -> dict[int, dict
 def _uploads_owed(session: Session, ctx: SyncContext, device_key: str) -> list[dict[str, Any]]:
     """Files this device's events reference that the server does not hold yet.
 
-    Starts from the tenant's pending files (few: they verify within minutes) and
-    checks each against the device's events through the sha256 index, so the cost
-    does not grow with the device's history.
+    Starts from the device's own events and looks each cited file up by its key, in
+    two statements whose only possible plans are those index walks: the tenant's
+    pending files (tens of thousands at the end of a shift, as files upload after the
+    sync) are never the starting point, whatever the planner's statistics say. The
+    cost follows the device's own history, not the tenant's crowd.
     """
-    cited_by_device = (
-        select(EventEvidence.id)
-        .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
-        .where(
-            EventEvidence.org_id == EvidenceFile.org_id,
-            EventEvidence.sha256 == EvidenceFile.sha256,
-            DoorEventRow.device_key == device_key,
+    cited = sorted(
+        set(
+            session.scalars(
+                select(EventEvidence.sha256)
+                .join(DoorEventRow, DoorEventRow.id == EventEvidence.event_row_id)
+                .where(
+                    DoorEventRow.org_id == ctx.principal.org_id,
+                    DoorEventRow.device_key == device_key,
+                    EventEvidence.org_id == ctx.principal.org_id,
+                )
+            )
         )
-        .exists()
     )
-    # Plain rows, not ORM objects: a batch can owe hundreds of files.
-    pending = session.execute(
-        select(
-            EvidenceFile.org_id,
-            EvidenceFile.sha256,
-            EvidenceFile.content_type,
-            EvidenceFile.size,
-            EvidenceFile.verified_at,
-        )
-        .where(EvidenceFile.verified_at.is_(None), cited_by_device)
-        .order_by(EvidenceFile.id)
-        .limit(200)
-    ).all()
+    # Plain rows, not ORM objects: a batch can owe hundreds of files. Pending is judged
+    # here rather than in SQL, so only the (org_id, sha256) key can serve the lookup.
+    pending = sorted(
+        (row for row in _files(session, ctx.principal.org_id, cited) if row.verified_at is None),
+        key=lambda row: row.id,
+    )[:MAX_UPLOADS_LISTED]
     targets = evidence.upload_targets(ctx.store, pending, ctx.api_base)
     for target in targets:
         if target["method"] == "POST":
             target["complete_url"] = f"{ctx.api_base}/api/v1/evidence/{target['sha256']}/complete"
     return targets
+
+
+def _files(session: Session, org_id: int, hashes: list[str]) -> list[Row[Any]]:
+    """The evidence_file rows of ``hashes``, looked up by their unique key."""
+    rows: list[Row[Any]] = []
+    for start in range(0, len(hashes), LOOKUP_CHUNK):
+        rows.extend(
+            session.execute(
+                select(
+                    EvidenceFile.id,
+                    EvidenceFile.org_id,
+                    EvidenceFile.sha256,
+                    EvidenceFile.content_type,
+                    EvidenceFile.size,
+                    EvidenceFile.verified_at,
+                ).where(
+                    EvidenceFile.org_id == org_id,
+                    EvidenceFile.sha256.in_(hashes[start : start + LOOKUP_CHUNK]),
+                )
+            )
+        )
+    return rows
 
 
 def conflict_to_dict(conflict: Conflict) -> dict[str, Any]:

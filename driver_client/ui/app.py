@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from driver_client.device import Device
+from driver_client.photos import PhotoSource
 from driver_client.sync import BackgroundSync, SyncReport
 from driver_client.ui import screens
 from driver_client.ui.widgets import SignaturePad
@@ -28,7 +28,6 @@ SCREENS = (
     ("failure", screens.FailureScreen),
     ("sync", screens.SyncStatusScreen),
 )
-PhotoSource = Callable[[], bytes | None]
 
 
 class DriverApp(App):

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
 from backend.domain.events import EvidenceKind, FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy
+from driver_client.barcodes import ScannerMissing, check_scans, decode
 from driver_client.capture import CaptureRefused, Evidence
-from driver_client.media import MediaRejected, prepare_photo
+from driver_client.fixes import describe_fix
+from driver_client.media import MediaRejected
+from driver_client.photos import Photo
 from driver_client.transport import Offline, ServerRefused
 
 
@@ -69,7 +73,7 @@ class ManifestScreen(Screen):
                 "stop_id": stop["id"],
                 "text": (
                     f"{stop['sequence'] or '-'}. {stop['address']}\n"
-                    f"[size=13]{_window(stop)}   {stop['status'].replace('_', ' ')}"
+                    f"[size=14sp]{_window(stop)}   {stop['status'].replace('_', ' ')}"
                     f"{'   - waiting to sync' if stop['id'] in waiting else ''}[/size]"
                 ),
             }
@@ -120,32 +124,71 @@ class StopScreen(Screen):
 class CaptureScreen(Screen):
     message = StringProperty("")
     photo_count = NumericProperty(0)
+    scan_status = StringProperty("")
+    fix_text = StringProperty("")
     where_choices = ListProperty([w.value for w in WhereLeft])
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.message = ""
-        self.photos: list[bytes] = []
+        self.photos: list[Evidence] = []
         self.photo_count = 0
         self.ids.recipient.text = ""
         self.ids.barcodes.text = ""
         self.ids.pad.clear()
         self.ids.age.active = False
+        self.show_fix()
+        Clock.schedule_interval(self.show_fix, 1.0)
+
+    def on_leave(self, *_args: Any) -> None:
+        Clock.unschedule(self.show_fix)
+
+    def show_fix(self, *_args: Any) -> None:
+        capture = _app().device.capture
+        self.fix_text = describe_fix(capture.location.current_fix(), capture.now())
 
     def add_photo(self) -> None:
-        data = _app().photo_source()
-        if data is None:
-            self.message = "No photo was taken."
+        _app().photo_source.take(self.photo_taken)
+
+    def photo_taken(self, photo: Photo | None, problem: str) -> None:
+        if photo is None:
+            self.message = problem or "No photo was taken."
             return
         try:
-            self.photos.append(prepare_photo(data))
+            self.photos.append(photo.evidence())
         except MediaRejected as exc:
             self.message = str(exc)
             return
         self.photo_count = len(self.photos)
 
+    def scan_with_camera(self) -> None:
+        _app().photo_source.take(self.scan_taken)
+
+    def scan_taken(self, picture: Photo | None, problem: str) -> None:
+        """Barcodes read from the picture join the typed ones; the picture is not kept."""
+        if picture is None:
+            self.message = problem or "No picture was taken."
+            return
+        try:
+            codes = decode(picture.data)
+        except ScannerMissing as exc:
+            self.message = f"{exc}: type the barcodes instead."
+            return
+        if not codes:
+            self.message = "No barcode found in the picture: try closer, or type it."
+            return
+        typed = self.ids.barcodes.text.replace(",", " ").split()
+        self.ids.barcodes.text = " ".join(dict.fromkeys([*typed, *codes]))
+        self.show_scans()
+
+    def show_scans(self) -> None:
+        store = _app().device.store
+        stop = store.stop(_app().current_stop_id) or {}
+        codes = self.ids.barcodes.text.replace(",", " ").split()
+        self.scan_status = check_scans(codes, stop, store.stops()).summary()
+
     def save(self) -> None:
         app = _app()
-        evidence = [Evidence(p, EvidenceKind.PHOTO, "image/jpeg") for p in self.photos]
+        evidence = list(self.photos)
         if self.ids.pad.strokes:
             signature = Evidence(self.ids.pad.to_png(), EvidenceKind.SIGNATURE, "image/png")
             evidence.insert(0, signature)

@@ -8,6 +8,7 @@ the end, or ``FAILED <reason>``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -22,7 +23,10 @@ from typing import Any
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
+import barcode
+from barcode.writer import ImageWriter
 from kivy.config import Config
+from PIL import Image
 
 Config.set("graphics", "width", "480")
 Config.set("graphics", "height", "800")
@@ -33,6 +37,7 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from backend.domain.clock import SetClock  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
+from driver_client.photos import FileSource, Stamper  # noqa: E402
 from driver_client.ui.app import DriverApp  # noqa: E402
 
 Step = Iterator[Callable[[], bool] | float]
@@ -70,9 +75,19 @@ def ask_parent(request: str) -> None:
         raise RuntimeError(f"the test did not acknowledge {request}")
 
 
+def label_jpeg(text: str) -> bytes:
+    """A parcel label (Code 128) as a phone camera would see it."""
+    out = io.BytesIO()
+    barcode.get("code128", text, writer=ImageWriter()).write(out)
+    picture = io.BytesIO()
+    Image.open(out).convert("RGB").save(picture, format="JPEG", quality=85)
+    return picture.getvalue()
+
+
 class Scenario:
     def __init__(self, app: DriverApp, shots: Path, mode: str) -> None:
         self.app = app
+        self.photos: FileSource = app.photo_source
         self.shots = shots
         self.result: dict[str, Any] = {}
         self.steps = {
@@ -115,11 +130,20 @@ class Scenario:
         tap(capture.ids.save)  # nothing captured yet: the policy must refuse
         yield 0.2
         self.result["refusal"] = capture.message
+        self.result["fix"] = capture.fix_text
         type_into(capture.ids.recipient, "Dana Whitfield")
         draw(capture.ids.pad, [(0.1, 0.3), (0.25, 0.7), (0.4, 0.35), (0.6, 0.75), (0.85, 0.4)])
         draw(capture.ids.pad, [(0.2, 0.2), (0.8, 0.22)])
         tap(capture.ids.photo)
         yield lambda: capture.photo_count == 1
+        # "Scan" with the camera pointed at the parcel's label: its barcode is read.
+        [parcel] = [p["barcode"] for p in (self.app.device.store.stop(stop_id) or {})["parcels"]]
+        self.photos.path = self.app.device.data_dir / "label.jpg"
+        self.photos.path.write_bytes(label_jpeg(parcel))
+        tap(capture.ids.scan)
+        yield lambda: parcel in capture.ids.barcodes.text
+        self.result["scanned"] = capture.ids.barcodes.text
+        self.result["scan_status"] = capture.scan_status
         yield 0.2
         self.shot("04-capture")
         tap(capture.ids.save)
@@ -223,7 +247,8 @@ def main() -> None:
     now = SetClock(datetime.fromisoformat(sys.argv[6])).now
     shots.mkdir(parents=True, exist_ok=True)
     device = Device(data, server, FixedLocation(47.611, -122.331, 6, now), now)
-    app = DriverApp(device, lambda: Path(photo).read_bytes(), sync_interval_s=3600)
+    photos = FileSource(Path(photo), Stamper(device.capture.location, device.capture.now))
+    app = DriverApp(device, photos, sync_interval_s=3600)
     # A short timer so the restarted app syncs (and probes) promptly in the test.
     app.sync_interval_s = 3600 if mode != "resume" else 1
     scenario = Scenario(app, shots, mode)

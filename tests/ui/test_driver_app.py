@@ -88,6 +88,8 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     result, _code = _run_scenario(tmp_path, server, "full")
     assert result is not None, "the scenario ended without a result"
     assert "a signature is required" in result["refusal"]
+    assert result["scan_status"] == "Scanned 1 of 1."
+    assert result["fix"] == "Position within 6 m, just now."
     assert result["badge_offline"] == "Waiting to sync: 1"
     assert result["badge_online"] == "Waiting to sync: 0"
     body = _proof(client, auth, result["stop_id"])
@@ -96,6 +98,7 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert len(body["events"]) == 1
     assert {f["kind"] for f in body["files"]} == {"signature", "photo"}
     assert body["proof"]["fields"]["recipient_name"] == "Dana Whitfield"
+    assert body["proof"]["fields"]["scanned_barcodes"] == [result["scanned"]]
     for name in ("02-manifest", "04-capture", "05-saved-offline", "07-synced"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 1000
 
