@@ -1,7 +1,7 @@
 """organization settings and their versions, depot retirement, device state, TOTP
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 13:00:00
 """
 
@@ -12,8 +12,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# Chained after main's 0008 (sync_scale); rechain after the people migration at merge.
+
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
