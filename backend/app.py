@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from backend import clock as app_clock
 from backend import console, errors, http, wiring
+from backend.admin.org_routes import blp as admin_org_blp
 from backend.admin.people_routes import blp as admin_people_blp
 from backend.auth.routes import blp as auth_blp
 from backend.config import Settings, load_settings
@@ -95,6 +96,7 @@ def create_app(
         disputes_blp,
         webhooks_blp,
         admin_people_blp,
+        admin_org_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +200,7 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_retention(args: argparse.Namespace) -> int:
-    """Delete evidence bytes of stops before a date, except under legal hold."""
-    from datetime import date
-
+    """Delete evidence bytes of stops before a cut-off, except under legal hold."""
     from backend import clock
     from backend.evidence.retention import purge_before, remove_abandoned_uploads
     from backend.evidence.service import build_store
@@ -212,7 +211,7 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     try:
         with database.session() as session:
-            report = purge_before(session, store, date.fromisoformat(args.before), args.dry_run)
+            report = purge_before(session, store, args.before, args.dry_run)
     finally:
         database.dispose()
     verb = "would purge" if args.dry_run else "purged"
@@ -416,7 +415,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     hooks.add_argument("--every", type=float, default=5.0, help="seconds between passes")
     hooks.set_defaults(run=_cmd_webhooks)
     retention = commands.add_parser("retention", help="purge old evidence, honouring legal hold")
-    retention.add_argument("--before", required=True, help="service date cut-off, YYYY-MM-DD")
+    retention.add_argument(
+        "--before",
+        type=date.fromisoformat,
+        help="one service date cut-off, YYYY-MM-DD, for every organization "
+        "(default: each organization's evidence retention setting)",
+    )
     retention.add_argument("--dry-run", action="store_true")
     retention.set_defaults(run=_cmd_retention)
     from backend.domain.roles import Grant

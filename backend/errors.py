@@ -64,6 +64,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "token_type": 401,
     "token_unknown_key": 401,
     "rate_limited": 429,
+    "invalid_totp_code": 401,
+    "totp_code_required": 401,
+    "totp_enrolment_required": 403,
     # What they may see and do.
     "device_mismatch": 403,
     "wrong_password": 403,
@@ -89,6 +92,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "org_exists": 409,
     "last_admin": 409,
     "own_account": 409,
+    "depot_name_taken": 409,
+    "totp_already_enrolled": 409,
+    "totp_not_pending": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

@@ -23,6 +23,7 @@ from typing import Any
 
 from backend.domain.clock import system_now
 from backend.domain.events import ChangeOp
+from driver_client import APP_VERSION
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
@@ -84,6 +85,9 @@ class SyncEngine:
             # Everything waiting is in this request: the server may then hold anything
             # recorded earlier that arrives later as backdated (docs/sync-protocol.md).
             "outbox_drained": len(events) == self.store.pending_count(),
+            # What the device still owes once this batch is in: shown to admins.
+            "pending_events": self.store.pending_count() - len(events),
+            "app_version": APP_VERSION,
         }
         report.requests += 1
         report.sent += len(events)

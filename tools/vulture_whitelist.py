@@ -20,7 +20,10 @@ _.openapi, _.health
 _.depot_name, _.kind_label, _.status_label
 # SQLAlchemy: a TypeDecorator's hooks; columns written but read only by SQL and people.
 _.impl, _.cache_ok, _.process_bind_param, _.process_result_value
-_.first_seen_at, _.updated_at, _.delivered_at
+_.first_seen_at, _.updated_at, _.delivered_at, _.changed_by
+# Organization settings served whole (asdict) and read by the recipient work to come.
+_.evidence_retention_days, _.tracking_page_name, _.tracking_logo_url
+_.notification_sender_name, _.notification_sender_email, _.notification_sender_phone
 # sqlite3 and pyHanko settings, set as attributes.
 _.isolation_level, _.row_factory, _.system_time
 # gunicorn: worker classes named in config; the socket methods it calls on ours.

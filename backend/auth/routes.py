@@ -54,6 +54,7 @@ class Token(MethodView):
             body["password"],
             body["device_id"],
             request.remote_addr or "unknown",
+            totp_code=body.get("totp_code"),
         )
         return _pair_body(pair)
 

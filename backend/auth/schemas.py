@@ -32,6 +32,14 @@ class LoginSchema(Schema):
             "pattern": DEVICE_ID_PATTERN,
         },
     )
+    totp_code = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=16),
+        metadata={
+            "description": "For staff with two-factor sign-in (docs/admin.md): the 6 digits "
+            "their authenticator app shows now"
+        },
+    )
 
 
 class RefreshSchema(Schema):

@@ -24,11 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.admin import totp
 from backend.auth.passwords import verify_password
 from backend.auth.tokens import (
     Principal,
@@ -41,7 +42,7 @@ from backend.config import Settings
 from backend.db.models import Device, LoginThrottle, RefreshToken, User
 from backend.db.session import begin_write
 from backend.domain.refusal import Refusal
-from backend.domain.roles import Grant
+from backend.domain.roles import Grant, Role
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,70 @@ def check_credentials(
     return user
 
 
+# Staff sign in with a TOTP code too when enrolled (or when their organization requires
+# it); drivers' handhelds never ask.
+SECOND_FACTOR_ROLES = frozenset({Role.DISPATCHER, Role.SUPPORT, Role.ADMIN})
+
+
+def _check_second_factor(
+    session: Session,
+    settings: Settings,
+    user: User,
+    code: str | None,
+    client_ip: str,
+    now: datetime,
+) -> None:
+    """Refuse a staff login that owes a TOTP code and has none, or a wrong one (which
+    counts as a failed login). Leaves a write transaction open on success."""
+    enrolled = totp.is_enrolled(session, user.id)
+    if not enrolled and not totp.required_for(session, user):
+        return
+    username = user.username
+    if not enrolled:
+        session.commit()  # the password was right: its throttle stays forgotten
+        raise Refusal(
+            "totp_enrolment_required",
+            "this organization requires two-factor sign-in: set it up in the console first",
+            field="totp_code",
+        )
+    if not code:
+        session.commit()
+        raise Refusal(
+            "totp_code_required",
+            "this account signs in with a code from its authenticator app too (totp_code)",
+            field="totp_code",
+        )
+    if not totp.check_code(session, user.id, code):
+        count_failed_login(session, settings, username, client_ip, now)
+        raise Refusal(
+            "invalid_totp_code",
+            "that code is not right; enter the 6 digits your authenticator shows now",
+            field="totp_code",
+        )
+    begin_write(session)  # check_code committed; the login's writes follow
+
+
+def refuse_if_login_throttled(
+    session: Session, settings: Settings, username: str, client_ip: str, now: datetime
+) -> None:
+    """Refuse (``rate_limited``) while this source must wait: the second step of a
+    login (a TOTP code) is held to the same limits as the password."""
+    _refuse_if_throttled(session, _throttles_for(settings, username, client_ip, None), now)
+
+
+def count_failed_login(
+    session: Session, settings: Settings, username: str, client_ip: str, now: datetime
+) -> None:
+    """Count a failed second step (a wrong TOTP code) as a failed login, and commit."""
+    begin_write(session)
+    try:
+        for throttle in _throttles_for(settings, username, client_ip, None):
+            _record_failure(session, settings, throttle, now)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+
+
 def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
     """Username by user id, in one query: audit trails store ids, people read names."""
     wanted = {user_id for user_id in user_ids if user_id is not None}
@@ -126,12 +191,17 @@ def login(
     device_key: str,
     client_ip: str,
     now: datetime | None = None,
+    totp_code: str | None = None,
 ) -> TokenPair:
-    """Check the credentials and open a new token family for this device."""
+    """Check the credentials (and a staff member's TOTP code, when they have or their
+    organization requires two-factor sign-in), then open a new token family for this
+    device."""
     now = now or clock.now()
     user = check_credentials(
         session, settings, username, password, client_ip, device_key=device_key, now=now
     )
+    if user.role in SECOND_FACTOR_ROLES:
+        _check_second_factor(session, settings, user, totp_code, client_ip, now)
     device = _register_device(session, user, device_key, now)
     pair, _ = _issue_pair(
         session, settings, principal_of(user, device_key), device.id, uuid.uuid4().hex, now
@@ -269,7 +339,8 @@ def _register_device(session: Session, user: User, device_key: str, now: datetim
 
 
 def _is_known_device(session: Session, user: User, device_key: str | None) -> bool:
-    """Whether ``device_key`` last logged in to ``user``'s account successfully."""
+    """Whether ``device_key`` last logged in to ``user``'s account successfully, and
+    has not been revoked since (a stolen phone is no longer trusted to guess)."""
     if device_key is None:
         return False
     found = session.scalar(
@@ -277,6 +348,7 @@ def _is_known_device(session: Session, user: User, device_key: str | None) -> bo
             Device.org_id == user.org_id,
             Device.device_key == device_key,
             Device.user_id == user.id,
+            or_(Device.revoked_at.is_(None), Device.last_seen_at > Device.revoked_at),
         )
     )
     return found is not None

@@ -16,9 +16,11 @@ from backend.console import (  # noqa: F401
     clock,
     deliveries,
     dispatch,
+    org_admin,
     password,
     people,
     support,
+    two_factor,
 )
 from backend.console.auth import SESSION_LIFETIME
 from backend.console.blueprint import bp

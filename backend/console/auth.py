@@ -31,9 +31,11 @@ from flask import (
     url_for,
 )
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from backend import clock
+from backend.admin import totp
 from backend.auth.service import check_credentials
 from backend.auth.tokens import Principal
 from backend.console.blueprint import bp
@@ -54,6 +56,9 @@ FORM_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The one page a user whose password change is due may see (backend/console/password.py).
 PASSWORD_PAGE = "console.password"  # noqa: S105 - an endpoint name, not a secret
 PASSWORD_PAGES = frozenset({PASSWORD_PAGE, "console.change_password"})
+# The cookie key of a login whose password was right and whose TOTP code is owed.
+PENDING_LOGIN = "pending_login"
+PENDING_LOGIN_LIFETIME_S = 300
 
 
 @dataclass(frozen=True)
@@ -300,6 +305,17 @@ def login_submit() -> Any:
             "drivers use the Doorstep app on their handheld; the console is for "
             "dispatch and customer service",
         )
+    second_step = two_factor_step(database, user, next_url)
+    if second_step is not None:
+        database.commit()  # the password's success (its throttle forgotten) stands
+        return second_step
+    return start_console_session(user, next_url)
+
+
+def start_console_session(user: User, next_url: str) -> Response:
+    """Sign ``user`` in: a new server-side session and a fresh cookie for it."""
+    database = db_session()
+    begin_write(database)
     token = secrets.token_urlsafe(32)
     now = clock.now()
     previous = session.get("sid")
@@ -332,9 +348,44 @@ def login_submit() -> Any:
     return redirect(console_path(next_url) or home_url(user.role))
 
 
+def two_factor_step(database: Session, user: User, next_url: str) -> Response | None:
+    """After the password: ask for a code (enrolled), send to enrolment (the organization
+    requires a code and the user has none), or None to sign in now.
+
+    The user waiting for their second step is remembered in the signed cookie for a
+    few minutes; no console session exists until the code is right.
+    """
+    enrolled = totp.is_enrolled(database, user.id)
+    if not enrolled and not totp.required_for(database, user):
+        return None
+    session[PENDING_LOGIN] = {
+        "uid": user.id,
+        "at": clock.now().timestamp(),
+        "next": console_path(next_url) or "",
+        "enrol": not enrolled,
+    }
+    return redirect(url_for("console.login_enrol" if not enrolled else "console.login_code"))
+
+
+def pending_login() -> tuple[User, str, bool] | None:
+    """The user whose password was right and who owes a code: (user, next, enrol)."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict):
+        return None
+    if clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_LOGIN_LIFETIME_S:
+        session.pop(PENDING_LOGIN, None)
+        return None
+    user = db_session().get(User, pending.get("uid"))
+    if user is None or not user.is_active or user.role not in CONSOLE_ROLES:
+        session.pop(PENDING_LOGIN, None)
+        return None
+    return user, str(pending.get("next") or ""), bool(pending.get("enrol"))
+
+
 def _login_refused(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
+    """The login page again, with why it refused."""
     body = render_template(
         "console/login.html",
         next=request.form.get("next", ""),

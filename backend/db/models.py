@@ -86,6 +86,27 @@ class Organization(Base):
     # before it becomes a geofence exception.
     geofence_threshold_m: Mapped[int] = mapped_column(Integer, default=150)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The rest of the current settings (backend.domain.org_settings.OrgSettings), and
+    # their version (0: never changed). Read only through backend.admin.settings.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrgSettingsVersion(TenantScoped, Base):
+    """One version of an organization's settings, whole, kept forever: who, when, what."""
+
+    __tablename__ = "org_settings_version"
+    __table_args__ = (UniqueConstraint("org_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    # Who changed them, as a person reads it (kept even if the user row goes away).
+    actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -99,6 +120,9 @@ class Depot(TenantScoped, Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A retired depot stays for the stops and manifests that name it, but no new stop
+    # may name it.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class User(TenantScoped, Base):
@@ -141,6 +165,35 @@ class Device(TenantScoped, Base):
     # The last time (server clock) the device sent every event it held: anything it
     # recorded before then would have been in that request.
     drained_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the app says of itself in its sync requests (older apps say nothing).
+    app_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How many events the app said it still held after its last sync request.
+    pending_events: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When an admin revoked it (lost or stolen): every login it held ended then. It may
+    # log in again with a password; what it captured before still counts.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TotpCredential(TenantScoped, Base):
+    """A console user's TOTP two-factor secret (RFC 6238), confirmed with a code.
+
+    The secret is never shown again after enrolment, nor written to the audit log or
+    any log line. ``last_step`` is the time step of the last code accepted: a code is
+    good once, so one seen over a shoulder cannot be replayed within its window.
+    """
+
+    __tablename__ = "totp_credential"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="CASCADE"), unique=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None until the user proved with a code that their authenticator holds the secret.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RefreshToken(TenantScoped, Base):

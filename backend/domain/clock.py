@@ -80,7 +80,7 @@ def zone(name: str | None) -> ZoneInfo:
     """The named IANA zone; UTC when the name is empty or unknown to this machine."""
     try:
         return ZoneInfo(name or DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
         return ZoneInfo(DEFAULT_ZONE)
 
 

@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.db.models import Manifest, Organization, Parcel, Stop
+from backend.admin.settings import org_settings
+from backend.db.models import Manifest, Parcel, Stop
 from backend.domain.clock import zone
 
 
@@ -89,8 +90,8 @@ def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[i
 
 
 def org_zone(session: Session, org_id: int) -> ZoneInfo:
-    """The organization's time zone (UTC when unset or unknown to this machine)."""
-    return zone(session.scalar(select(Organization.timezone).where(Organization.id == org_id)))
+    """The organization's time zone, from its settings (UTC when unknown to this machine)."""
+    return zone(org_settings(session, org_id).timezone)
 
 
 def org_today(session: Session, org_id: int) -> date:

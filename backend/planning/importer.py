@@ -49,6 +49,7 @@ CSV_COLUMNS = frozenset(
         "geofence",
         "driver",
         "sequence",
+        "depot",
         *POLICY_FIELDS,
     }
 )
@@ -78,10 +79,13 @@ class StopDraft:
     recipient_phone: str
     instructions: str
     parcels: list[tuple[str, str]]
-    proof_policy: dict[str, Any]
+    # None when the row gives no proof policy: the organization's default applies.
+    proof_policy: dict[str, Any] | None
     geofence: Any | None
     driver: str | None
     sequence: int | None
+    # The depot's name, resolved by the service among the depots not retired.
+    depot: str | None = None
     row: str = field(default="")
 
 
@@ -235,9 +239,11 @@ def _flag(value: Any, name: str, errors: RowErrors) -> bool:
     return False
 
 
-def _policy(raw: Mapping[str, Any], errors: RowErrors) -> dict[str, Any]:
+def _policy(raw: Mapping[str, Any], errors: RowErrors) -> dict[str, Any] | None:
     if "proof_policy" in raw:
-        given = raw["proof_policy"] or {}
+        if raw["proof_policy"] is None:
+            return None
+        given = raw["proof_policy"]
         if not isinstance(given, dict) or not set(given) <= set(ProofPolicy().to_dict()):
             errors.setdefault("proof_policy", []).append(
                 "must be an object with signature, photo, min_photos, age_check, parcel_scan"
@@ -255,6 +261,8 @@ def _policy(raw: Mapping[str, Any], errors: RowErrors) -> dict[str, Any]:
             errors.setdefault("proof_policy.min_photos", []).append("must be 0..10")
             min_photos = 0
         return ProofPolicy(**flags, min_photos=min_photos).to_dict()
+    if all(raw.get(column) in (None, "") for column in POLICY_FIELDS):
+        return None
     flags = {
         field: _flag(raw.get(column), column, errors) for column, field in POLICY_FIELDS.items()
     }
@@ -327,6 +335,7 @@ def validate_row(
         geofence=_geofence(raw.get("geofence"), errors),
         driver=_text(raw, "driver", errors, 150) or None,
         sequence=_sequence(raw.get("sequence"), errors),
+        depot=_text(raw, "depot", errors, 200) or None,
     )
     has_start, has_end = draft.window_start is not None, draft.window_end is not None
     if has_start != has_end and not {"window_start", "window_end"} & set(errors):

@@ -19,9 +19,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.admin.depots import depots_by_name
+from backend.admin.settings import org_settings
 from backend.auth.tokens import Principal
 from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
 from backend.db.session import begin_write
+from backend.domain.clock import zone
 from backend.domain.refusal import Refusal, not_found
 from backend.domain.roles import Role
 from backend.domain.stops import (
@@ -30,7 +33,7 @@ from backend.domain.stops import (
     check_cancellable,
     check_plan_editable,
 )
-from backend.manifests.service import bump_revision, get_or_create_manifest, org_zone
+from backend.manifests.service import bump_revision, get_or_create_manifest
 from backend.planning.importer import StopDraft, validate_rows
 from backend.sync.changes import UPSERT, lock_feeds, lock_plan, record_stop_change
 from backend.sync.derive import derive
@@ -71,9 +74,9 @@ def import_stops(
     """Validate every row, then create all stops or none (422 ``import_invalid``)."""
     begin_write(session)
     lock_plan(session, principal.org_id)
-    drafts, problems = validate_rows(
-        rows, service_date, org_zone(session, principal.org_id), allowed
-    )
+    settings = org_settings(session, principal.org_id)
+    drafts, problems = validate_rows(rows, service_date, zone(settings.timezone), allowed)
+    depots = depots_by_name(session)
     existing = set(
         session.scalars(
             select(Stop.order_number).where(
@@ -92,6 +95,8 @@ def import_stops(
                 drivers[draft.driver] = find_driver(session, draft.driver)
             if drivers[draft.driver] is None:
                 errors["driver"] = [f"no driver named {draft.driver!r}"]
+        if draft.depot is not None and draft.depot not in depots:
+            errors["depot"] = [f"no depot named {draft.depot!r} (retired depots take no stops)"]
         if errors:
             problems[draft.row] = errors
     if problems:
@@ -100,7 +105,10 @@ def import_stops(
             f"{len(problems)} row(s) are invalid; nothing was imported",
             errors={"rows": dict(sorted(problems.items(), key=lambda kv: int(kv[0])))},
         )
-    return _create_stops(session, principal.org_id, service_date, drafts, drivers)
+    for draft in drafts:
+        if draft.proof_policy is None:
+            draft.proof_policy = settings.default_proof_policy.to_dict()
+    return _create_stops(session, principal.org_id, service_date, drafts, drivers, depots)
 
 
 def _create_stops(
@@ -109,6 +117,7 @@ def _create_stops(
     service_date: date,
     drafts: list[StopDraft],
     drivers: Mapping[str, User | None],
+    depots: Mapping[str, int],
 ) -> list[dict[str, Any]]:
     manifests: dict[str, Manifest] = {}
     next_sequence: dict[int, int] = {}
@@ -138,6 +147,7 @@ def _create_stops(
             service_date=service_date,
             order_number=draft.order_number,
             manifest_id=manifest.id if manifest else None,
+            depot_id=depots[draft.depot] if draft.depot is not None else None,
             sequence=sequence,
             address=draft.address,
             lat=draft.lat,

@@ -16,6 +16,7 @@ Shape (``bundle_version`` 1)::
       "files": [{"sha256", "kind", "content_type", "size", "verified", "invalid_reason",
                  "purged", "url"}],
       "conflicts": [...],
+      "devices": [{"device_id", "revoked_at"}],
       "public_keys": {"<kid>": "<Ed25519 public key, base64>"}
     }
 
@@ -27,6 +28,11 @@ proof's own file list; they never count as proof and never verify.
 ``proof`` is the delivery the stop's status rests on; ``other_proofs`` are any other
 delivery reports (conflicting ones included: evidence is never dropped). The public
 keys are included for convenience only: ``doorstep verify --keys`` pins them.
+
+``devices`` are the devices that sent the events, each with when an admin last revoked
+it (null if never). An event recorded before that moment and received after it was
+captured on the device before it was revoked and delivered after a fresh login: it
+counts (evidence is never discarded) and says so with ``device_revoked_in_between``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.admin.devices import revocations, revoked_in_between
 from backend.db.models import (
     Conflict,
     DoorEventRow,
@@ -120,6 +127,8 @@ def build_bundle(
     conflicts = session.scalars(
         select(Conflict).where(Conflict.stop_id == stop.id).order_by(Conflict.id)
     ).all()
+    device_keys = sorted({row.device_key for row in events})
+    revoked = revocations(session, device_keys)
     invalid = {sha: f.invalid_reason for sha, f in files.items() if f.invalid_reason}
     # A proof names its invalid files itself, so a PDF's proof.json carries it too.
     cited = {
@@ -136,7 +145,10 @@ def build_bundle(
         "stop": {**stop_to_dict(stop, parcels), "driver": driver},
         "status": stop.status.value,
         "evidence_pending": bool(pending),
-        "events": [event_to_dict(row) for row in events],
+        "events": [
+            {**event_to_dict(row), "device_revoked_in_between": revoked_in_between(row, revoked)}
+            for row in events
+        ],
         "files": [
             {
                 **ref,
@@ -152,6 +164,9 @@ def build_bundle(
         ],
         "other_proofs": others,
         "conflicts": [conflict_to_dict(c) for c in conflicts],
+        "devices": [
+            {"device_id": key, "revoked_at": utc_text(revoked.get(key))} for key in device_keys
+        ],
         "public_keys": public_keys,
     }
     if main is not None:

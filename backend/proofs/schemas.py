@@ -99,6 +99,20 @@ class BundleEventSchema(Schema):
     clock_skew_ms = fields.Integer(required=True, allow_none=True)
     result = fields.String(required=True)
     result_code = fields.String(required=True)
+    device_revoked_in_between = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "recorded before its device was revoked, received after a "
+            "fresh login (it still counts)"
+        },
+    )
+
+
+class BundleDeviceSchema(Schema):
+    device_id = fields.String(required=True)
+    revoked_at = fields.String(
+        required=True, allow_none=True, metadata={**DATE_TIME, "description": "last revoked"}
+    )
 
 
 class ProofBundleSchema(Schema):
@@ -115,6 +129,7 @@ class ProofBundleSchema(Schema):
     files = fields.List(fields.Nested(BundleFileSchema), required=True)
     # Built by the same conflict_to_dict as a sync answer's, so the same schema.
     conflicts = fields.List(fields.Nested(ConflictSchema), required=True)
+    devices = fields.List(fields.Nested(BundleDeviceSchema), required=True)
     public_keys = fields.Dict(
         keys=fields.String(),
         values=fields.String(),

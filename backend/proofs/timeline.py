@@ -12,7 +12,8 @@ the device's time corrected by that skew, so a phone set two hours fast does not
 its delivery after the dispute about it; the detail still quotes the raw device time.
 Everything else is placed at the server clock.
 
-The number of queries is fixed (one per source, plus one for usernames), whatever
+The number of queries is fixed (one per source, plus one for usernames and one for
+device revocations), whatever
 the number of events, files or notes.
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from backend.admin.devices import revocations, revoked_in_between
 from backend.auth.service import usernames
 from backend.db.models import (
     Conflict,
@@ -52,6 +54,7 @@ HASH_PREFIX = 12
 _PLAN_KINDS = ("planned", "cancelled", "sent_to_device", "removed_from_device")
 _DOOR_KINDS = ("arrived", "note", "failed", "delivered")
 _SERVER_KINDS = (
+    "device_revoked",
     "file_received",
     "proof_sealed",
     "conflict_raised",
@@ -124,6 +127,8 @@ class _StopRecords:
     disputes: Sequence[Dispute]
     dispute_notes: Sequence[DisputeNote]
     usernames: dict[int, str]
+    # When each reporting device was last revoked (backend.admin.devices).
+    revocations: dict[str, datetime]
 
     def username(self, user_id: int | None) -> str | None:
         if user_id is None:
@@ -138,6 +143,7 @@ def build_timeline(session: Session, stop: Stop) -> list[TimelineEntry]:
     entries = [
         *_plan_entries(stop, records),
         *_door_entries(records),
+        *_revocation_entries(records),
         *_file_entries(records),
         *_proof_entries(records),
         *_conflict_entries(records),
@@ -200,6 +206,7 @@ def _load(session: Session, stop: Stop) -> _StopRecords:
         disputes=disputes,
         dispute_notes=dispute_notes,
         usernames=usernames(session, user_ids),
+        revocations=revocations(session, (event.device_key for event in events)),
     )
 
 
@@ -305,6 +312,22 @@ def _door_entries(records: _StopRecords) -> Iterator[TimelineEntry]:
             actor=driver,
             source=DEVICE,
         )
+
+
+def _revocation_entries(records: _StopRecords) -> Iterator[TimelineEntry]:
+    """A device revoked between recording reports here and sending them: the reports
+    still count (evidence is never discarded), and the timeline says so."""
+    for device_key, revoked_at in sorted(records.revocations.items()):
+        held = [e for e in records.events if revoked_in_between(e, records.revocations)]
+        held = [e for e in held if e.device_key == device_key]
+        if held:
+            yield TimelineEntry(
+                at=revoked_at,
+                kind="device_revoked",
+                title=f"Device {device_key} revoked by an admin",
+                detail=f"{len(held)} report(s) it recorded before were received after it "
+                "signed in again with a password; they count",
+            )
 
 
 # Below this, a device clock is as good as the network delay that measured it.

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.admin.settings import org_settings
 from backend.db.models import (
     Conflict,
     DoorEventRow,
@@ -37,7 +38,6 @@ from backend.domain.reconcile import (
 )
 from backend.domain.stops import ProofPolicy, StopStatus
 from backend.sync.derive import derive_many
-from backend.sync.seal import geofence_threshold
 
 
 @dataclass
@@ -102,7 +102,7 @@ def review_day(
     if not ids:
         return []
     # Failures are checked against the same threshold their proofs were sealed with.
-    threshold_m = geofence_threshold(session, stops[0].org_id)
+    threshold_m = org_settings(session, stops[0].org_id).geofence_threshold_m
     derivations = derive_many(session, stops)
     events: dict[str, DoorEventRow] = {}
     failed: dict[int, list[DoorEventRow]] = defaultdict(list)

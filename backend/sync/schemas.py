@@ -51,6 +51,19 @@ class SyncRequestSchema(Schema):
             "backdated"
         },
     )
+    app_version = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The driver app's version, shown to admins (optional)"},
+    )
+    pending_events = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=1_000_000),
+        metadata={
+            "description": "How many events the device still holds after this request "
+            "(optional): what it still owes, shown to admins"
+        },
+    )
 
 
 class EventResultSchema(Schema):

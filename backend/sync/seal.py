@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from backend.auth.tokens import Principal
 from backend.config import Settings
-from backend.db.models import Organization, Stop
+from backend.db.models import Stop
 from backend.domain.clock import utc_text
 from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
 from backend.domain.events import DoorEvent
@@ -49,21 +46,6 @@ class ProofSealer:
 
     def pdf_certificates_pem(self) -> dict[str, str]:
         return {kid: key.certificate_pem() for kid, key in self.pdf_keys.items()}
-
-
-# The threshold an organization gets when it has not set one (Organization's default).
-DEFAULT_GEOFENCE_THRESHOLD_M = 150
-
-
-def geofence_threshold(session: Session, org_id: int) -> int:
-    """How far beyond a fix's accuracy the tenant lets a proof be taken from its stop.
-
-    The one lookup: sealing a delivery and reviewing it later must use the same value.
-    """
-    value = session.scalar(
-        select(Organization.geofence_threshold_m).where(Organization.id == org_id)
-    )
-    return int(value or DEFAULT_GEOFENCE_THRESHOLD_M)
 
 
 def proof_fields(stop: Stop, event: DoorEvent, driver_username: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
+from backend.admin.settings import org_settings
 from backend.auth.tokens import Principal
 from backend.db.models import (
     Conflict,
@@ -33,6 +34,7 @@ from backend.db.models import (
 )
 from backend.db.session import begin_write
 from backend.domain.clock import utc_text
+from backend.domain.org_settings import DEFAULT_GEOFENCE_THRESHOLD_M
 from backend.domain.refusal import Refusal
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
@@ -42,7 +44,7 @@ from backend.sync import changes
 from backend.sync.derive import rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
-from backend.sync.seal import DEFAULT_GEOFENCE_THRESHOLD_M, ProofSealer, geofence_threshold
+from backend.sync.seal import ProofSealer
 from backend.webhooks import service as webhooks
 
 # At most this many files are listed per response (docs/sync-protocol.md).
@@ -81,9 +83,9 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         ctx.skew_ms = int((body["sent_at"] - ctx.now).total_seconds() * 1000)
 
     begin_write(session)
-    ctx.geofence_threshold_m = geofence_threshold(session, ctx.principal.org_id)
+    ctx.geofence_threshold_m = org_settings(session, ctx.principal.org_id).geofence_threshold_m
     ctx.service_date = org_today(session, ctx.principal.org_id)
-    _touch_device(session, ctx, device_key, body.get("outbox_drained", False))
+    _touch_device(session, ctx, device_key, body)
     session.flush()
     outcome = ingest_events(session, ctx, raw_events, device_key)
     ctx.touched_stops = outcome.touched
@@ -123,16 +125,26 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
     }
 
 
-def _touch_device(session: Session, ctx: SyncContext, device_key: str, drained: bool) -> None:
+def _touch_device(
+    session: Session, ctx: SyncContext, device_key: str, body: Mapping[str, Any]
+) -> None:
     device = session.scalars(select(Device).where(Device.device_key == device_key)).one_or_none()
     if device is None:
         device = Device(org_id=ctx.principal.org_id, device_key=device_key, first_seen_at=ctx.now)
         session.add(device)
     device.user_id = ctx.principal.user_id
     device.last_seen_at = ctx.now
+    device.last_sync_at = ctx.now
     ctx.not_before = device.drained_at
-    if drained:
+    if body.get("outbox_drained", False):
         device.drained_at = ctx.now
+    # Older apps say neither; what they last said stays until they say otherwise.
+    if body.get("app_version") is not None:
+        device.app_version = body["app_version"]
+    if body.get("pending_events") is not None:
+        device.pending_events = body["pending_events"]
+    elif body.get("outbox_drained", False):
+        device.pending_events = 0
 
 
 def _rederive(session: Session, ctx: SyncContext) -> list[Conflict]:

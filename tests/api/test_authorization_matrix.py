@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.db.models import Stop
+from backend.db.models import Depot, Device, Organization, Stop
 from tests.admin.cli_helpers import run_cli
 from tests.conftest import World
-from tests.factories import SERVICE_DATE, make_manifest
+from tests.factories import SERVICE_DATE, make_manifest, make_user
 
 ACTORS = ("driver_a", "driver_b", "dispatcher", "support", "other_dispatcher", "other_driver")
 D = SERVICE_DATE.isoformat()
@@ -280,3 +280,71 @@ def test_every_role_changes_its_own_password(
         headers=auth(actor),
     )
     assert response.status_code == 200, response.get_json()
+
+
+# The organization's administration (settings, depots, devices): admins only, and an
+# admin of another tenant finds none of this tenant's depots or devices.
+ORG_ADMIN_ACTORS = ("admin", "other_admin", "dispatcher", "support", "driver_a", "other_dispatcher")
+
+
+def _org_admin_requests(
+    depot_id: int, device_id: int, user_id: int
+) -> dict[str, tuple[str, str, Any]]:
+    return {
+        "settings": ("GET", "/api/v1/admin/settings", None),
+        "change_settings": ("PUT", "/api/v1/admin/settings", {"geofence_threshold_m": 200}),
+        "settings_versions": ("GET", "/api/v1/admin/settings/versions", None),
+        "depots": ("GET", "/api/v1/admin/depots", None),
+        "create_depot": ("POST", "/api/v1/admin/depots", {"name": "New", "lat": 1, "lon": 2}),
+        "depot": ("GET", f"/api/v1/admin/depots/{depot_id}", None),
+        "change_depot": ("PATCH", f"/api/v1/admin/depots/{depot_id}", {"address": "2 Dock Rd"}),
+        "retire_depot": ("POST", f"/api/v1/admin/depots/{depot_id}/retire", None),
+        "devices": ("GET", "/api/v1/admin/devices", None),
+        "revoke_device": ("POST", f"/api/v1/admin/devices/{device_id}/revoke", None),
+        "reset_two_factor": ("DELETE", f"/api/v1/admin/users/{user_id}/two-factor", None),
+    }
+
+
+ORG_ADMIN_MATRIX = {
+    "settings": (200, 200, 403, 403, 403, 403),
+    "change_settings": (200, 200, 403, 403, 403, 403),
+    "settings_versions": (200, 200, 403, 403, 403, 403),
+    "depots": (200, 200, 403, 403, 403, 403),
+    "create_depot": (201, 201, 403, 403, 403, 403),
+    "depot": (200, 404, 403, 403, 403, 403),
+    "change_depot": (200, 404, 403, 403, 403, 403),
+    "retire_depot": (200, 404, 403, 403, 403, 403),
+    "devices": (200, 200, 403, 403, 403, 403),
+    "revoke_device": (200, 404, 403, 403, 403, 403),
+    "reset_two_factor": (204, 404, 403, 403, 403, 403),
+}
+ORG_ADMIN_CASES = [
+    (endpoint, actor, expected[i])
+    for endpoint, expected in ORG_ADMIN_MATRIX.items()
+    for i, actor in enumerate(ORG_ADMIN_ACTORS)
+]
+
+
+@pytest.mark.parametrize(("endpoint", "actor", "expected"), ORG_ADMIN_CASES)
+def test_org_admin_authorization(
+    client: FlaskClient,
+    world: World,
+    session: Session,
+    auth: Callable[[str], dict[str, str]],
+    endpoint: str,
+    actor: str,
+    expected: int,
+) -> None:
+    other = session.get(Organization, world.other_org_id)
+    assert other is not None
+    make_user(session, other, "other_admin", "admin")
+    depot = Depot(org_id=world.org_id, name="North", lat=47.6, lon=-122.3)
+    device = Device(org_id=world.org_id, device_key="phone-of-driver_a")
+    session.add_all([depot, device])
+    session.commit()
+    method, url, body = _org_admin_requests(depot.id, device.id, world.users["support"])[endpoint]
+    response = client.open(url, method=method, json=body, headers=auth(actor))
+    assert response.status_code == expected, response.get_json()
+    if endpoint in ("depots", "devices") and actor == "other_admin":
+        seen = {item.get("name") or item.get("device_id") for item in response.get_json()["items"]}
+        assert not seen & {"North", "phone-of-driver_a"}
