@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.db.models import Depot, Device, Organization, Stop
+from backend.db.models import Depot, Device, Stop
 from tests.admin.cli_helpers import run_cli
 from tests.conftest import World
-from tests.factories import SERVICE_DATE, make_manifest, make_user
+from tests.factories import SERVICE_DATE, make_manifest
 
 ACTORS = ("driver_a", "driver_b", "dispatcher", "support", "other_dispatcher", "other_driver")
 D = SERVICE_DATE.isoformat()
@@ -282,9 +282,10 @@ def test_every_role_changes_its_own_password(
     assert response.status_code == 200, response.get_json()
 
 
-# The organization's administration (settings, depots, devices): admins only, and an
-# admin of another tenant finds none of this tenant's depots or devices.
-ORG_ADMIN_ACTORS = ("admin", "other_admin", "dispatcher", "support", "driver_a", "other_dispatcher")
+# The organization's administration (settings, depots, devices): admins only, and the
+# admin of a tenant made with `doorstep org create` finds none of this tenant's depots
+# or devices.
+ORG_ADMIN_ACTORS = ("admin", "cli_admin", "dispatcher", "support", "driver_a", "other_dispatcher")
 
 
 def _org_admin_requests(
@@ -331,20 +332,19 @@ def test_org_admin_authorization(
     world: World,
     session: Session,
     auth: Callable[[str], dict[str, str]],
+    cli_admin_headers: dict[str, str],
     endpoint: str,
     actor: str,
     expected: int,
 ) -> None:
-    other = session.get(Organization, world.other_org_id)
-    assert other is not None
-    make_user(session, other, "other_admin", "admin")
     depot = Depot(org_id=world.org_id, name="North", lat=47.6, lon=-122.3)
     device = Device(org_id=world.org_id, device_key="phone-of-driver_a")
     session.add_all([depot, device])
     session.commit()
     method, url, body = _org_admin_requests(depot.id, device.id, world.users["support"])[endpoint]
-    response = client.open(url, method=method, json=body, headers=auth(actor))
+    headers = cli_admin_headers if actor == "cli_admin" else auth(actor)
+    response = client.open(url, method=method, json=body, headers=headers)
     assert response.status_code == expected, response.get_json()
-    if endpoint in ("depots", "devices") and actor == "other_admin":
+    if endpoint in ("depots", "devices") and actor == "cli_admin":
         seen = {item.get("name") or item.get("device_id") for item in response.get_json()["items"]}
         assert not seen & {"North", "phone-of-driver_a"}
