@@ -6,7 +6,10 @@ check what the browser changed behind its back, without scraping pages for eithe
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +38,7 @@ def login(page: Page, base: str, username: str, password: str = DEMO_PASSWORD) -
         raise AssertionError(f"login as {username!r} stayed on {page.url}: {text}") from None
 
 
-def _call(method: str, url: str, token: str = "", body: Any = None) -> Any:
+def _open(method: str, url: str, token: str = "", body: Any = None) -> http.client.HTTPResponse:
     if not url.startswith("http://127.0.0.1:"):
         # The tests only ever talk to their own background server.
         raise ValueError(f"not the test server: {url}")
@@ -44,7 +47,12 @@ def _call(method: str, url: str, token: str = "", body: Any = None) -> Any:
         headers["Authorization"] = f"Bearer {token}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 - checked above
-    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - checked above
+    response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=15)  # noqa: S310 - checked above
+    return response
+
+
+def _call(method: str, url: str, token: str = "", body: Any = None) -> Any:
+    with contextlib.closing(_open(method, url, token, body)) as response:
         return json.load(response)
 
 
@@ -58,3 +66,16 @@ def api_token(base: str, username: str) -> str:
 def api_get(base: str, path: str, token: str) -> Any:
     """GET ``path`` (starting with /api/) as the token's user: the parsed JSON body."""
     return _call("GET", f"{base}{path}", token)
+
+
+def api_answer(
+    base: str, method: str, path: str, token: str = "", body: Any = None
+) -> tuple[int, Any]:
+    """Call ``path`` (starting with /api/): the status and the parsed JSON body (None if
+    there is none), refusals included, so a test asserts on a 401's code as on a 200."""
+    try:
+        with contextlib.closing(_open(method, f"{base}{path}", token, body)) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return status, json.loads(raw) if raw else None
