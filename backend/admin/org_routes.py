@@ -50,7 +50,7 @@ class Settings(MethodView):
         return _settings_body(org.org_settings(db_session(), current_principal().org_id))
 
     @require_admin()
-    @blp.arguments(schemas.SettingsChangeSchema)
+    @blp.arguments(schemas.SettingsChangeSchema, required=False)
     @blp.response(200, schemas.SettingsSchema, description="The new settings (next version)")
     @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class DepotView(MethodView):
         return depots.depot_dict(depots.get_depot(db_session(), depot_id))
 
     @require_admin()
-    @blp.arguments(schemas.DepotInSchema)
+    @blp.arguments(schemas.DepotInSchema, required=False)
     @blp.response(200, schemas.DepotSchema, description="The changed depot")
     @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
     @blp.alt_response(409, schema=ErrorSchema, description="depot_name_taken")
