@@ -497,13 +497,7 @@ def user_dict(user: User) -> dict[str, Any]:
     """An account as the API and the console show it."""
     return {
         "id": user.id,
-        "username": user.username,
-        "full_name": user.full_name,
-        "phone": user.phone,
-        "email": user.email,
-        "role": user.role.value,
-        "is_active": user.is_active,
-        "must_change_password": user.must_change_password,
+        **user_facts(user),
         "password_changed_at": utc_text(user.password_changed_at),
         "created_at": utc_text(user.created_at),
     }
