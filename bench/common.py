@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, insert
+
 from backend.cli import migrate
 from backend.config import Settings, load_settings
+from backend.db.models import DoorEventRow, EventEvidence, EvidenceFile
 from backend.domain.clock import utc_text
 from demo.devserver import background_server as server
 
@@ -123,3 +126,60 @@ def delivered_events(device: str, stop_ids: list[int], first_ms: int) -> list[di
             }
         )
     return events
+
+
+def insert_events_core(
+    conn: Connection, org_id: int, driver_id: int, events: list[dict[str, Any]], now: datetime
+) -> None:
+    """The floor a sync is measured against: the same event, evidence and file rows as
+    one Core bulk insert each, with none of the checks, sealing or feed work."""
+    ids = conn.scalars(
+        insert(DoorEventRow).returning(DoorEventRow.id, sort_by_parameter_order=True),
+        [
+            {
+                "org_id": org_id,
+                "event_id": e["id"],
+                "stop_id": e["stop_id"],
+                "driver_id": driver_id,
+                "device_key": "floor",
+                "type": e["type"],
+                "recorded_at": now,
+                "received_at": now,
+                "hlc": e["hlc"],
+                "base_version": 1,
+                "payload": e["payload"],
+                "evidence": e["evidence"],
+                "fingerprint": "0" * 64,
+                "result": "applied",
+                "result_code": "",
+            }
+            for e in events
+        ],
+    ).all()
+    conn.execute(
+        insert(EventEvidence),
+        [
+            {
+                "org_id": org_id,
+                "event_row_id": row_id,
+                "sha256": ref["sha256"],
+                "kind": ref["kind"],
+            }
+            for row_id, e in zip(ids, events, strict=True)
+            for ref in e["evidence"]
+        ],
+    )
+    conn.execute(
+        insert(EvidenceFile),
+        [
+            {
+                "org_id": org_id,
+                "sha256": ref["sha256"],
+                "content_type": ref["content_type"],
+                "size": ref["size"],
+                "created_at": now,
+            }
+            for e in events
+            for ref in e["evidence"]
+        ],
+    )

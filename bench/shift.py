@@ -49,8 +49,6 @@ from backend.cli import migrate
 from backend.config import Settings, load_settings
 from backend.db.models import (
     DoorEventRow,
-    EventEvidence,
-    EvidenceFile,
     Manifest,
     Organization,
     Parcel,
@@ -61,7 +59,7 @@ from backend.db.models import (
 from backend.db.session import Database
 from backend.domain.clock import local_date, system_now
 from backend.domain.roles import Role
-from bench.common import Row, delivered_events, server
+from bench.common import Row, delivered_events, insert_events_core, server
 
 STOPS = 150
 TENANTS_SPREAD = 20
@@ -329,56 +327,7 @@ def _floor(database: Database, drivers: list[Driver], now: datetime) -> float:
         events = events_for(f"floor-{driver.username}", driver.stop_ids, now)
         started = time.perf_counter()
         with database.engine.begin() as conn:
-            ids = conn.scalars(
-                insert(DoorEventRow).returning(DoorEventRow.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "org_id": org_id,
-                        "event_id": e["id"],
-                        "stop_id": e["stop_id"],
-                        "driver_id": driver.user_id,
-                        "device_key": "floor",
-                        "type": e["type"],
-                        "recorded_at": now,
-                        "received_at": now,
-                        "hlc": e["hlc"],
-                        "base_version": 1,
-                        "payload": e["payload"],
-                        "evidence": e["evidence"],
-                        "fingerprint": "0" * 64,
-                        "result": "applied",
-                        "result_code": "",
-                    }
-                    for e in events
-                ],
-            ).all()
-            conn.execute(
-                insert(EventEvidence),
-                [
-                    {
-                        "org_id": org_id,
-                        "event_row_id": row_id,
-                        "sha256": ref["sha256"],
-                        "kind": ref["kind"],
-                    }
-                    for row_id, e in zip(ids, events, strict=True)
-                    for ref in e["evidence"]
-                ],
-            )
-            conn.execute(
-                insert(EvidenceFile),
-                [
-                    {
-                        "org_id": org_id,
-                        "sha256": ref["sha256"],
-                        "content_type": ref["content_type"],
-                        "size": ref["size"],
-                        "created_at": now,
-                    }
-                    for e in events
-                    for ref in e["evidence"]
-                ],
-            )
+            insert_events_core(conn, org_id, driver.user_id, events, now)
         spent += time.perf_counter() - started
     return spent
 

@@ -28,8 +28,6 @@ from backend.auth.tokens import Principal, TokenType, issue_token
 from backend.config import Settings
 from backend.db.models import (
     DoorEventRow,
-    EventEvidence,
-    EvidenceFile,
     Manifest,
     Organization,
     Parcel,
@@ -39,7 +37,7 @@ from backend.db.models import (
 )
 from backend.db.session import Database
 from backend.domain.roles import Role
-from bench.common import Row, delivered_events, fresh_settings
+from bench.common import Row, delivered_events, fresh_settings, insert_events_core
 
 DAY = date(2026, 11, 24)
 STOPS = 150
@@ -152,60 +150,7 @@ def _floor(database: Database, org_id: int, driver: tuple[int, str, list[int]]) 
     now = datetime.now(UTC)
     started = time.perf_counter()
     with database.engine.begin() as conn:
-        ids = (
-            conn.execute(
-                insert(DoorEventRow).returning(DoorEventRow.id),
-                [
-                    {
-                        "org_id": org_id,
-                        "event_id": e["id"],
-                        "stop_id": e["stop_id"],
-                        "driver_id": user_id,
-                        "device_key": "floor",
-                        "type": e["type"],
-                        "recorded_at": now,
-                        "received_at": now,
-                        "hlc": e["hlc"],
-                        "base_version": 1,
-                        "payload": e["payload"],
-                        "evidence": e["evidence"],
-                        "fingerprint": "0" * 64,
-                        "result": "applied",
-                        "result_code": "",
-                    }
-                    for e in events
-                ],
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(
-            insert(EventEvidence),
-            [
-                {
-                    "org_id": org_id,
-                    "event_row_id": row_id,
-                    "sha256": ref["sha256"],
-                    "kind": ref["kind"],
-                }
-                for row_id, e in zip(ids, events, strict=True)
-                for ref in e["evidence"]
-            ],
-        )
-        conn.execute(
-            insert(EvidenceFile),
-            [
-                {
-                    "org_id": org_id,
-                    "sha256": ref["sha256"],
-                    "content_type": ref["content_type"],
-                    "size": ref["size"],
-                    "created_at": now,
-                }
-                for e in events
-                for ref in e["evidence"]
-            ],
-        )
+        insert_events_core(conn, org_id, user_id, events, now)
     return time.perf_counter() - started
 
 
