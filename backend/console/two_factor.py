@@ -112,6 +112,13 @@ def login_enrol_submit() -> Any:
     if pending is None or not pending[2]:
         return redirect(url_for("console.login"))
     user, next_url, _ = pending
+    refused = _confirm_enrolment(user, "console.login_enrol_submit", "console.login_enrol", True)
+    return refused or start_console_session(user, next_url)
+
+
+def _confirm_enrolment(user: User, action: str, restart: str, required: bool) -> Any:
+    """Confirm the enrolment with the form's code: None when it holds, else the
+    enrolment page again with why (a wrong code counts against the login throttle)."""
     code = request.form.get("code", "")[:32]
     try:
         _throttled_code(user, lambda: _confirmed(user, code))
@@ -120,11 +127,20 @@ def login_enrol_submit() -> Any:
             "console/two_factor_enrol.html",
             exc,
             enrolment=None,
-            action=url_for("console.login_enrol_submit"),
-            restart=url_for("console.login_enrol"),
-            required=True,
+            action=url_for(action),
+            restart=url_for(restart),
+            required=required,
         )
-    return start_console_session(user, next_url)
+    return None
+
+
+def _signed_in_user() -> User:
+    """The console user's own row, for a change to their account."""
+    me = current_user()
+    assert me is not None  # console_view let the request in
+    user = db_session().get(User, me.id)
+    assert user is not None
+    return user
 
 
 @bp.get("/account/two-factor")
@@ -138,13 +154,8 @@ def two_factor() -> Any:
 @bp.post("/account/two-factor")
 @console_view()
 def two_factor_start() -> Any:
-    me = current_user()
-    assert me is not None
-    database = db_session()
-    user = database.get(User, me.id)
-    assert user is not None
     try:
-        enrolment = totp.begin_enrolment(database, user)
+        enrolment = totp.begin_enrolment(db_session(), _signed_in_user())
     except Refusal as exc:
         return _refused("console/two_factor.html", exc, enrolled=True)
     return _page(
@@ -158,21 +169,7 @@ def two_factor_start() -> Any:
 @bp.post("/account/two-factor/confirm")
 @console_view()
 def two_factor_confirm() -> Any:
-    me = current_user()
-    assert me is not None
-    database = db_session()
-    user = database.get(User, me.id)
-    assert user is not None
-    code = request.form.get("code", "")[:32]
-    try:
-        _throttled_code(user, lambda: _confirmed(user, code))
-    except Refusal as exc:
-        return _refused(
-            "console/two_factor_enrol.html",
-            exc,
-            enrolment=None,
-            action=url_for("console.two_factor_confirm"),
-            restart=url_for("console.two_factor"),
-            required=False,
-        )
-    return redirect(url_for("console.two_factor"))
+    refused = _confirm_enrolment(
+        _signed_in_user(), "console.two_factor_confirm", "console.two_factor", False
+    )
+    return refused or redirect(url_for("console.two_factor"))
