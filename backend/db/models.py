@@ -301,8 +301,15 @@ class Stop(TenantScoped, Base):
     geofence: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The window promised to the customer at planning time. It may differ from the
+    # driver's working window above; on-time is judged against this one, and every
+    # later change to it is kept in ``promise_change``.
+    promised_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    promised_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     recipient_phone: Mapped[str] = mapped_column(String(40), default="")
+    # Where the recipient's messages go (tracking link, arriving soon, delivered).
+    recipient_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
     proof_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[StopStatus] = mapped_column(
@@ -618,3 +625,79 @@ class AuditEntry(TenantScoped, Base):
     target_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class PromiseChange(TenantScoped, Base):
+    """One version of the window promised to a stop's customer, oldest first.
+
+    The first row is the promise made at planning time; each later row is a change
+    (a dispatcher's edit, a reschedule). Never updated or deleted: on-time and the
+    customer's history are judged against what was promised when.
+    """
+
+    __tablename__ = "promise_change"
+    __table_args__ = (Index("ix_promise_change_stop", "org_id", "stop_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    promised_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    promised_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why it changed: "planned", "changed", "rescheduled", ...
+    reason: Mapped[str] = mapped_column(String(32))
+    changed_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StopEta(TenantScoped, Base):
+    """The current estimate of when the driver reaches a stop: one row per open stop,
+    rewritten as the driver's day moves (``backend.eta``); what the tracking page,
+    the notifications and the console read."""
+
+    __tablename__ = "stop_eta"
+
+    stop_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("stop.id", ondelete="CASCADE"), primary_key=True
+    )
+    eta_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How many of the driver's open stops come before this one.
+    stops_before: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EtaSnapshot(TenantScoped, Base):
+    """An ETA as it was shown at a moment: appended whenever a stop's estimate is
+    computed and has moved, so ETA accuracy (by lead time) can be measured later
+    against the actual arrival. Append-only."""
+
+    __tablename__ = "eta_snapshot"
+    __table_args__ = (Index("ix_eta_snapshot_stop", "org_id", "stop_id", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    eta_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TrackingToken(TenantScoped, Base):
+    """The recipient's key to one order's tracking page (``/t/<token>``).
+
+    The token is an HMAC of ``nonce`` under the server's secret key, so the server can
+    write the link again into every message while the table alone (a backup, a read
+    replica) cannot be turned into working links; lookups go by ``token_hash``. The
+    token names the stop it was issued for; the page follows ``stop.replanned_as`` to
+    the order's latest attempt. Revocable, and it expires a set time after the
+    order's final outcome (``expires_at`` is set then). See ``backend.tracking.tokens``.
+    """
+
+    __tablename__ = "tracking_token"
+    __table_args__ = (Index("ix_tracking_token_stop", "org_id", "stop_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(32))
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

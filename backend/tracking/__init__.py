@@ -1,0 +1,1 @@
+"""The recipient's side: tracking links and what a link opens."""
