@@ -701,3 +701,37 @@ class TrackingToken(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DriverPosition(TenantScoped, Base):
+    """A driver's latest reported position during a shift: one row per driver,
+    overwritten by each sync that carries a newer fix (``backend.eta``)."""
+
+    __tablename__ = "driver_position"
+
+    driver_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DriverFix(TenantScoped, Base):
+    """The day's trail of a driver's fixes, bounded per driver and day (the oldest
+    are dropped past the bound); sent in sync requests during the shift only."""
+
+    __tablename__ = "driver_fix"
+    __table_args__ = (
+        Index("ix_driver_fix_driver_day", "org_id", "driver_id", "service_date", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    driver_id: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="CASCADE"))
+    service_date: Mapped[date] = mapped_column(Date)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -124,6 +124,60 @@ def upgrade() -> None:
     with op.batch_alter_table("tracking_token", schema=None) as batch_op:
         batch_op.create_index("ix_tracking_token_stop", ["org_id", "stop_id"], unique=False)
 
+    op.create_table(
+        "driver_position",
+        sa.Column("driver_id", BIG_ID, nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("accuracy_m", sa.Float(), nullable=True),
+        sa.Column("recorded_at", WHEN, nullable=False),
+        sa.Column("received_at", WHEN, nullable=False),
+        sa.Column("org_id", BIG_ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["driver_id"],
+            ["app_user.id"],
+            name=op.f("fk_driver_position_driver_id_app_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_driver_position_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("driver_id", name=op.f("pk_driver_position")),
+    )
+    op.create_table(
+        "driver_fix",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("driver_id", BIG_ID, nullable=False),
+        sa.Column("service_date", sa.Date(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("accuracy_m", sa.Float(), nullable=True),
+        sa.Column("recorded_at", WHEN, nullable=False),
+        sa.Column("org_id", BIG_ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["driver_id"],
+            ["app_user.id"],
+            name=op.f("fk_driver_fix_driver_id_app_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+            name=op.f("fk_driver_fix_org_id_organization"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_driver_fix")),
+    )
+    with op.batch_alter_table("driver_fix", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_driver_fix_driver_day",
+            ["org_id", "driver_id", "service_date", "recorded_at"],
+            unique=False,
+        )
+
     with op.batch_alter_table("stop", schema=None) as batch_op:
         batch_op.add_column(sa.Column("promised_start", WHEN, nullable=True))
         batch_op.add_column(sa.Column("promised_end", WHEN, nullable=True))
@@ -133,6 +187,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("driver_fix", schema=None) as batch_op:
+        batch_op.drop_index("ix_driver_fix_driver_day")
+    op.drop_table("driver_fix")
+    op.drop_table("driver_position")
     with op.batch_alter_table("stop", schema=None) as batch_op:
         batch_op.drop_column("recipient_email")
         batch_op.drop_column("promised_end")
