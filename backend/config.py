@@ -67,6 +67,9 @@ class Settings:
     # pair again instead of revoking the login as a stolen token would.
     refresh_retry_grace_s: int = 30
     max_content_length: int = 16 * 1024 * 1024
+    # Serialized manifest bodies each process keeps (an LRU keyed by manifest revision);
+    # 0 turns the cache off, which the benchmark uses to measure the cold path.
+    manifest_cache_entries: int = 512
     storage_backend: str = "local"
     storage_dir: Path = VAR_DIR / "evidence"
     s3_bucket: str = ""
@@ -184,6 +187,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "s3_endpoint_url": env.get("DOORSTEP_S3_ENDPOINT_URL", base.s3_endpoint_url),
         "s3_region": env.get("DOORSTEP_S3_REGION", base.s3_region),
         "trusted_proxies": int(env.get("DOORSTEP_TRUSTED_PROXIES", base.trusted_proxies)),
+        "manifest_cache_entries": int(
+            env.get("DOORSTEP_MANIFEST_CACHE_ENTRIES", base.manifest_cache_entries)
+        ),
         "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
         "secrets_dir": Path(env.get("DOORSTEP_SECRETS_DIR", str(base.secrets_dir))),

@@ -25,7 +25,7 @@ class Section:
 
 
 SECTIONS = (
-    Section("api", "API throughput (gunicorn, 2 workers, SQLite)", api.run),
+    Section("api", "API throughput (gunicorn, 2 workers; SQLite, then PostgreSQL)", api.run),
     Section("sync", "Sync ingest (in-process, SQLite)", sync.run),
     Section("client", "Driver client", client.run),
     Section(

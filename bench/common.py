@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
+import secrets
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, insert
 
 from backend.cli import migrate
@@ -183,3 +189,44 @@ def insert_events_core(
             for ref in e["evidence"]
         ],
     )
+
+
+def _admin_url() -> str:
+    url = os.environ.get(
+        "DOORSTEP_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    if "127.0.0.1" not in url and "localhost" not in url:
+        raise SystemExit("bench: benchmarks only run against a local PostgreSQL")
+    return url
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database, dropped when the block ends."""
+    admin = _admin_url()
+    plain = admin.replace("postgresql+psycopg://", "postgresql://")
+    name = f"doorstep_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"bench: PostgreSQL unreachable at {admin}: {exc}") from exc
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def production_env(folder: Path, database_url: str) -> dict[str, str]:
+    """What `make serve-prod` needs: production mode with real (random) secrets."""
+    seed = base64.b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "DOORSTEP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "DOORSTEP_SECRET_KEY": secrets.token_urlsafe(48),
+        "DOORSTEP_JWT_KEYS": f"bench:{secrets.token_urlsafe(48)}",
+        "DOORSTEP_RECEIPT_KEYS": f"bench:{seed}",
+        "DOORSTEP_STORAGE_DIR": str(folder / "evidence"),
+        "DOORSTEP_SECRETS_DIR": str(folder),
+    }

@@ -3,6 +3,10 @@
 Both run for a fixed time against one URL on the loopback interface, after a short
 warm-up, and report requests per second and how many answers were errors. A section
 compares runs made with the same generator only, so which one ran does not bias a ratio.
+
+:func:`measure_rotating` spreads the load over many URLs (one driver's manifest each,
+so no per-process cache can answer twice); it always uses the Python client, which
+also records each request's latency.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 DURATION_S = 5
 WARMUP_S = 1
 CONNECTIONS = 16
 WRK_THREADS = 2
+
+# One request to make: a loopback URL and its headers.
+Target = tuple[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,8 @@ class Load:
     # so a few read errors at the end of a run are normal and only reported.
     socket_errors: int
     tool: str
+    # The 99th-percentile latency in milliseconds (the Python client only).
+    p99_ms: float | None = None
 
 
 def load_tool() -> str:
@@ -44,9 +54,23 @@ def measure(url: str, headers: dict[str, str], duration_s: int = DURATION_S) -> 
     """Warm up for WARMUP_S, then load ``url`` for ``duration_s`` seconds."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("benchmarks only send traffic to 127.0.0.1")
-    run = _wrk if load_tool() == "wrk" else _python
-    run(url, headers, WARMUP_S)
-    return run(url, headers, duration_s)
+    if load_tool() == "wrk":
+        _wrk(url, headers, WARMUP_S)
+        return _wrk(url, headers, duration_s)
+    return measure_rotating([(url, headers)], duration_s)
+
+
+def measure_rotating(targets: Sequence[Target], duration_s: int = DURATION_S) -> Load:
+    """Warm up, then load every ``(url, headers)`` in turn for ``duration_s`` seconds.
+
+    Each connection starts at its own place in the list and walks it round, so at any
+    moment the connections ask for different URLs. The warm-up reads the list once
+    from each connection too, so the measured run is past the first connection's cost.
+    """
+    if not all(url.startswith("http://127.0.0.1:") for url, _ in targets):
+        raise ValueError("benchmarks only send traffic to 127.0.0.1")
+    _python(targets, WARMUP_S)
+    return _python(targets, duration_s)
 
 
 def _wrk(url: str, headers: dict[str, str], duration_s: int) -> Load:
@@ -76,17 +100,22 @@ class _Tally:
     done: int = 0
     bad: int = 0
     socket_errors: int = 0
+    latencies_s: list[float] = field(default_factory=list)
 
 
-def _python(url: str, headers: dict[str, str], duration_s: int) -> Load:
-    parts = urlsplit(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
+def _python(targets: Sequence[Target], duration_s: int) -> Load:
+    parts = urlsplit(targets[0][0])
+    paths = [(_path_and_query(url), headers) for url, headers in targets]
     deadline = time.monotonic() + duration_s
     tallies = [_Tally() for _ in range(CONNECTIONS)]
 
-    def client(tally: _Tally) -> None:
+    def client(number: int, tally: _Tally) -> None:
         connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        turn = number * len(paths) // CONNECTIONS
         while time.monotonic() < deadline:
+            target, headers = paths[turn % len(paths)]
+            turn += 1
+            began = time.perf_counter()
             try:
                 connection.request("GET", target, headers=headers)
                 response = connection.getresponse()
@@ -96,6 +125,7 @@ def _python(url: str, headers: dict[str, str], duration_s: int) -> Load:
                 # A closed connection reopens on the next request.
                 connection.close()
                 continue
+            tally.latencies_s.append(time.perf_counter() - began)
             tally.done += 1
             tally.bad += not 200 <= response.status < 400
             if response.will_close:
@@ -104,7 +134,7 @@ def _python(url: str, headers: dict[str, str], duration_s: int) -> Load:
         connection.close()
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(t,)) for t in tallies]
+    threads = [threading.Thread(target=client, args=(n, t)) for n, t in enumerate(tallies)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -115,4 +145,17 @@ def _python(url: str, headers: dict[str, str], duration_s: int) -> Load:
         bad_responses=sum(t.bad for t in tallies),
         socket_errors=sum(t.socket_errors for t in tallies),
         tool="python",
+        p99_ms=_p99_ms([s for t in tallies for s in t.latencies_s]),
     )
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _p99_ms(latencies_s: list[float]) -> float | None:
+    if not latencies_s:
+        return None
+    ordered = sorted(latencies_s)
+    return 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]

@@ -22,20 +22,15 @@ every 200 ms; the report names what the server's sessions were waiting on.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import http.client
 import json
 import os
-import secrets
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -59,7 +54,14 @@ from backend.db.models import (
 from backend.db.session import Database
 from backend.domain.clock import local_date, system_now
 from backend.domain.roles import Role
-from bench.common import Row, delivered_events, insert_events_core, server
+from bench.common import (
+    Row,
+    delivered_events,
+    fresh_postgres,
+    insert_events_core,
+    production_env,
+    server,
+)
 
 STOPS = 150
 TENANTS_SPREAD = 20
@@ -80,47 +82,6 @@ def _sizes() -> list[int]:
 
 def _workers() -> int:
     return int(os.environ.get("DOORSTEP_BENCH_SHIFT_WORKERS", "4"))
-
-
-def _admin_url() -> str:
-    url = os.environ.get(
-        "DOORSTEP_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    if "127.0.0.1" not in url and "localhost" not in url:
-        raise SystemExit("bench: the shift section only runs against a local PostgreSQL")
-    return url
-
-
-@contextmanager
-def _fresh_database() -> Iterator[str]:
-    """A new, uniquely named PostgreSQL database, dropped when the block ends."""
-    admin = _admin_url()
-    plain = admin.replace("postgresql+psycopg://", "postgresql://")
-    name = f"doorstep_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"bench: PostgreSQL unreachable at {admin}: {exc}") from exc
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _production_env(folder: Path, database_url: str) -> dict[str, str]:
-    """What `make serve-prod` needs: production mode with real (random) secrets."""
-    seed = base64.b64encode(secrets.token_bytes(32)).decode()
-    return {
-        "DOORSTEP_ENV": "production",
-        "DATABASE_URL": database_url,
-        "DOORSTEP_SECRET_KEY": secrets.token_urlsafe(48),
-        "DOORSTEP_JWT_KEYS": f"bench:{secrets.token_urlsafe(48)}",
-        "DOORSTEP_RECEIPT_KEYS": f"bench:{seed}",
-        "DOORSTEP_STORAGE_DIR": str(folder / "evidence"),
-        "DOORSTEP_SECRETS_DIR": str(folder),
-    }
 
 
 @dataclass
@@ -353,8 +314,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 def burst(drivers: int, tenants: int) -> Burst:
     """One scenario on its own database and server; see the module docstring."""
     now = system_now()
-    with tempfile.TemporaryDirectory(prefix="doorstep-shift-") as folder, _fresh_database() as url:
-        env = _production_env(Path(folder), url)
+    with tempfile.TemporaryDirectory(prefix="doorstep-shift-") as folder, fresh_postgres() as url:
+        env = production_env(Path(folder), url)
         settings = load_settings(environ=env)
         migrate(settings)
         database = Database(url)

@@ -18,7 +18,7 @@ from backend.auth.tokens import (
     principal_from_claims,
 )
 from backend.db.models import RefreshToken, User
-from backend.db.session import db_session, scope_to_tenant
+from backend.db.session import db_session, end_of_auth_read, scope_to_tenant
 from backend.domain.roles import Grant, Role
 from backend.errors import ApiError
 
@@ -94,8 +94,8 @@ def _check_account(principal: Principal, family: object) -> tuple[Principal, boo
             User.id == principal.user_id
         )
     ).one_or_none()
-    # End this read, so a view that writes still opens its own transaction (begin_write).
-    session.rollback()
+    # A view that writes still opens its own transaction: begin_write ends this read.
+    end_of_auth_read(session)
     if found is None or not found[0]:
         raise TokenInvalid("account_inactive", "the account has been deactivated")
     if found[1]:

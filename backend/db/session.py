@@ -22,6 +22,8 @@ from backend.db.models import TenantScoped
 
 TENANT_KEY = "org_id"
 IMMEDIATE_OPTION = "doorstep_sqlite_immediate"
+# Set while the transaction's only statement so far is the authentication check.
+AUTH_READ_ONLY_KEY = "doorstep_auth_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -74,6 +76,10 @@ def begin_write(session: Session) -> None:
     SQLite that transaction began deferred and cannot take the lock any more, so under
     concurrent writers it would fail with "database is locked" (503) instead of queueing.
     """
+    if session.info.pop(AUTH_READ_ONLY_KEY, False) and session.in_transaction():
+        # Only the request's token check has read: end that read here, so the write
+        # takes its lock at BEGIN like any other.
+        session.rollback()
     if not session.in_transaction():
         session.connection(execution_options={IMMEDIATE_OPTION: True})
     elif not session.connection().get_execution_options().get(IMMEDIATE_OPTION):
@@ -96,8 +102,20 @@ class Database:
         self.engine.dispose()
 
 
+def end_of_auth_read(session: Session) -> None:
+    """Mark the transaction as having run only the authentication check so far.
+
+    The check's read and the view's reads then share one transaction and one pooled
+    connection (a 304 revalidation is the token check and one read). If the view
+    writes, :func:`begin_write` ends the check's read first; any other statement
+    clears the mark, so begin_write after a real read still refuses as documented.
+    """
+    session.info[AUTH_READ_ONLY_KEY] = True
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    state.session.info.pop(AUTH_READ_ONLY_KEY, None)
     org_id = state.session.info.get(TENANT_KEY)
     if org_id is None or not (state.is_select or state.is_update or state.is_delete):
         return

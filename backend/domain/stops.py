@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from backend.domain.refusal import Refusal
@@ -51,7 +51,15 @@ class ProofPolicy:
             object.__setattr__(self, "min_photos", 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies through reflection, and this
+        # runs for every stop of every manifest served.
+        return {
+            "signature": self.signature,
+            "photo": self.photo,
+            "min_photos": self.min_photos,
+            "age_check": self.age_check,
+            "parcel_scan": self.parcel_scan,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> ProofPolicy:

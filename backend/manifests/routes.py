@@ -25,9 +25,12 @@ blp = ApiBlueprint(
 
 def _body_cache() -> service.BodyCache:
     # One per app, so tests (and apps pointed at another database) never share bodies.
-    cache: service.BodyCache = current_app.extensions.setdefault(
-        "doorstep.manifest_bodies", service.BodyCache()
-    )
+    cache: service.BodyCache | None = current_app.extensions.get("doorstep.manifest_bodies")
+    if cache is None:
+        capacity = current_app.config["DOORSTEP"].manifest_cache_entries
+        cache = current_app.extensions.setdefault(
+            "doorstep.manifest_bodies", service.BodyCache(capacity)
+        )
     return cache
 
 
@@ -49,7 +52,7 @@ class MyManifest(MethodView):
         principal = current_principal()
         session = db_session()
         service_date = args.get("date") or service.org_today(session, principal.org_id)
-        manifest = service.find_driver_manifest(session, principal.user_id, service_date)
+        manifest = service.find_manifest_head(session, principal.user_id, service_date)
         if manifest is None:
             raise not_found("manifest")
         etag = service.manifest_etag(manifest)
@@ -59,9 +62,15 @@ class MyManifest(MethodView):
         key = (principal.org_id, manifest.id, manifest.revision, gzipped)
         body = _body_cache().get(key)
         if body is None:
-            stops, parcels = service.load_stops(session, manifest)
+            stops, parcels = service.load_stops(session, manifest.id)
             raw = json.dumps(
-                manifest_to_dict(manifest, stops, parcels), separators=(",", ":")
+                manifest_to_dict(
+                    manifest,
+                    service.driver_username(session, principal.user_id),
+                    stops,
+                    parcels,
+                ),
+                separators=(",", ":"),
             ).encode()
             body = gzip_body(raw) if gzipped else raw
             _body_cache().put(key, body)

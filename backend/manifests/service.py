@@ -10,16 +10,41 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import date
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Row, select, update
 from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.admin.settings import org_settings
-from backend.db.models import Manifest, Parcel, Stop
+from backend.db.models import Manifest, Parcel, Stop, User
 from backend.domain.clock import zone
+
+
+class ManifestHead(NamedTuple):
+    """What a revalidation needs of a manifest, and the body's header fields."""
+
+    id: int
+    revision: int
+    service_date: date
+
+
+def find_manifest_head(session: Session, driver_id: int, service_date: date) -> ManifestHead | None:
+    """The manifest's id and revision: one read of the (org, driver, date) unique index,
+    with no join, so a 304 costs the token check and this."""
+    found = session.execute(
+        select(Manifest.id, Manifest.revision, Manifest.service_date).where(
+            Manifest.driver_id == driver_id, Manifest.service_date == service_date
+        )
+    ).one_or_none()
+    return None if found is None else ManifestHead(*found)
+
+
+def driver_username(session: Session, driver_id: int) -> str:
+    return session.execute(select(User.username).where(User.id == driver_id)).scalar_one()
 
 
 def find_driver_manifest(session: Session, driver_id: int, service_date: date) -> Manifest | None:
@@ -53,7 +78,7 @@ def bump_revision(session: Session, manifest_id: int | None) -> None:
     )
 
 
-def manifest_etag(manifest: Manifest) -> str:
+def manifest_etag(manifest: Manifest | ManifestHead) -> str:
     # Weak: the same revision is served plain or gzipped, which are different bytes.
     return f'W/"m{manifest.id}.r{manifest.revision}"'
 
@@ -69,21 +94,44 @@ def offered_to_drivers() -> tuple[ColumnElement[bool], ...]:
     return (Stop.replanned_at.is_(None), Stop.held_at.is_(None))
 
 
-def load_stops(session: Session, manifest: Manifest) -> tuple[list[Stop], dict[int, list[Parcel]]]:
+# The columns a manifest body shows (serialize.stop_to_dict), read as plain rows: building
+# 150 ORM objects and their parcels costs more than the queries themselves.
+STOP_BODY_COLUMNS = (
+    Stop.id,
+    Stop.order_number,
+    Stop.service_date,
+    Stop.sequence,
+    Stop.status,
+    Stop.version,
+    Stop.address,
+    Stop.lat,
+    Stop.lon,
+    Stop.geofence,
+    Stop.window_start,
+    Stop.window_end,
+    Stop.recipient_name,
+    Stop.recipient_phone,
+    Stop.proof_policy,
+    Stop.instructions,
+)
+
+
+def load_stops(
+    session: Session, manifest_id: int
+) -> tuple[Sequence[Row[Any]], dict[int, list[Any]]]:
     """The manifest's stops the driver works, in driving order, and their parcels, in
-    two queries."""
-    stops = list(
-        session.scalars(
-            select(Stop)
-            .where(Stop.manifest_id == manifest.id, *offered_to_drivers())
-            .order_by(Stop.sequence.asc().nulls_last(), Stop.id)
-        )
-    )
-    parcels_by_stop: dict[int, list[Parcel]] = {}
+    two queries, as rows with the attributes ``serialize.stop_to_dict`` reads."""
+    stops = session.execute(
+        select(*STOP_BODY_COLUMNS)
+        .where(Stop.manifest_id == manifest_id, *offered_to_drivers())
+        .order_by(Stop.sequence.asc().nulls_last(), Stop.id)
+    ).all()
+    parcels_by_stop: dict[int, list[Any]] = {}
     if stops:
-        stop_ids = [s.id for s in stops]
-        for parcel in session.scalars(
-            select(Parcel).where(Parcel.stop_id.in_(stop_ids)).order_by(Parcel.id)
+        for parcel in session.execute(
+            select(Parcel.stop_id, Parcel.barcode, Parcel.description)
+            .where(Parcel.stop_id.in_([s.id for s in stops]))
+            .order_by(Parcel.id)
         ):
             parcels_by_stop.setdefault(parcel.stop_id, []).append(parcel)
     return stops, parcels_by_stop

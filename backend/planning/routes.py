@@ -246,8 +246,8 @@ class DriverManifest(MethodView):
         )
         if manifest is None:
             raise not_found("manifest")
-        stops, parcels = load_stops(session, manifest)
-        return manifest_to_dict(manifest, stops, parcels)
+        stops, parcels = load_stops(session, manifest.id)
+        return manifest_to_dict(manifest, manifest.driver.username, stops, parcels)
 
     @require_roles(Role.DISPATCHER)
     @manifests_blp.arguments(schemas.AssignSchema)
@@ -268,5 +268,5 @@ class DriverManifest(MethodView):
             body["stop_ids"],
         )
         session.refresh(manifest)
-        stops, parcels = load_stops(session, manifest)
-        return manifest_to_dict(manifest, stops, parcels)
+        stops, parcels = load_stops(session, manifest.id)
+        return manifest_to_dict(manifest, manifest.driver.username, stops, parcels)
