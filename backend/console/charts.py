@@ -118,16 +118,14 @@ def line_chart(
         )
     for number, line in enumerate(series):
         points = [
-            (x_at(i), y_at(v)) if v is not None else None
-            for i, v in enumerate(line.values[:count])
+            (x_at(i), y_at(v)) if v is not None else None for i, v in enumerate(line.values[:count])
         ]
         dash = f' stroke-dasharray="{escape(line.dash)}"' if line.dash else ""
         colour = quoteattr(line.colour)
         for run in _runs(points):
             coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
             parts.append(
-                f'<polyline points="{coords}" fill="none" stroke={colour} '
-                f'stroke-width="2"{dash}/>'
+                f'<polyline points="{coords}" fill="none" stroke={colour} stroke-width="2"{dash}/>'
             )
         for index, value in enumerate(line.values[:count]):
             if value is None:

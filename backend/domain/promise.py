@@ -113,9 +113,7 @@ class EtaShown:
     eta_at: datetime
 
 
-def eta_errors(
-    snapshots: Sequence[EtaShown], arrival: datetime | None
-) -> dict[int, float]:
+def eta_errors(snapshots: Sequence[EtaShown], arrival: datetime | None) -> dict[int, float]:
     """Lead (minutes) -> absolute error (minutes) of the ETA shown that long before
     ``arrival``; a lead with no snapshot that early is left out. ``snapshots`` need not
     be sorted."""
@@ -174,7 +172,9 @@ class PromiseTally:
     on_time_measured: int = 0
     first_attempt_successes: int = 0
     first_attempts: int = 0
-    eta_error_sum: dict[int, float] = field(default_factory=lambda: dict.fromkeys(LEAD_MINUTES, 0.0))
+    eta_error_sum: dict[int, float] = field(
+        default_factory=lambda: dict.fromkeys(LEAD_MINUTES, 0.0)
+    )
     eta_measured: dict[int, int] = field(default_factory=lambda: dict.fromkeys(LEAD_MINUTES, 0))
 
     def add(self, stop: StopPromise) -> None:
@@ -205,9 +205,7 @@ class PromiseTally:
 
     @property
     def has_data(self) -> bool:
-        return bool(
-            self.on_time_measured or self.first_attempts or any(self.eta_measured.values())
-        )
+        return bool(self.on_time_measured or self.first_attempts or any(self.eta_measured.values()))
 
     def figures(self) -> dict[str, float | int | None]:
         """The tally as the API, the console and the CSV name its figures."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import DoorEventRow, EtaSnapshot, Manifest, Stop, User
@@ -69,9 +69,8 @@ class _StopRow:
     promise: StopPromise
 
 
-def _stops_query(
-    first: date, last: date, depot_id: int | None, driver: str | None
-) -> Select[Any]:
+def _stops_of(first: date, last: date, depot_id: int | None, driver: str | None) -> Subquery:
+    """The stops of the dates (and depot, driver) with their driver's name."""
     query = (
         select(
             Stop.id,
@@ -93,13 +92,13 @@ def _stops_query(
         query = query.where(Stop.depot_id == depot_id)
     if driver is not None:
         query = query.where(User.username == driver)
-    return query
+    return query.subquery()
 
 
 def _stop_rows(
     session: Session, first: date, last: date, depot_id: int | None, driver: str | None
 ) -> list[_StopRow]:
-    stops = _stops_query(first, last, depot_id, driver).subquery()
+    stops = _stops_of(first, last, depot_id, driver)
     reports: dict[int, dict[str, datetime]] = defaultdict(dict)
     for stop_id, kind, earliest in session.execute(
         select(DoorEventRow.stop_id, DoorEventRow.type, func.min(DoorEventRow.recorded_at))

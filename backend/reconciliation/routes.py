@@ -17,6 +17,7 @@ from backend.domain.roles import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation.decisions import DecisionTarget, decide, decide_many
 from backend.reconciliation.progress import drivers_progress
+from backend.reconciliation.promise_metrics import promise_trend, summary_with_promise, trend_csv
 from backend.reconciliation.review import StopReview, decision_dict, review_day
 from backend.reconciliation.schemas import (
     DayReviewSchema,
@@ -26,7 +27,6 @@ from backend.reconciliation.schemas import (
     SummarySchema,
     TrendSchema,
 )
-from backend.reconciliation.promise_metrics import promise_trend, summary_with_promise, trend_csv
 from backend.reconciliation.summary import summary_csv
 from backend.schemas import ErrorSchema
 

@@ -17,7 +17,8 @@ def _chart(values: list[float | None], **kwargs: str) -> ET.Element:
         "y_label": "share",
         **kwargs,
     }
-    return ET.fromstring(
+    # The chart module's own output: nothing untrusted is parsed.
+    return ET.fromstring(  # noqa: S314
         line_chart(
             x_labels=[f"d{n}" for n in range(len(values))],
             series=[Series("Rate", values, "#123456")],
@@ -28,7 +29,7 @@ def _chart(values: list[float | None], **kwargs: str) -> ET.Element:
 
 
 def test_every_text_is_escaped() -> None:
-    chart = _chart([0.5], title="North <&> \"South\"", desc="</desc><script>x</script>")
+    chart = _chart([0.5], title='North <&> "South"', desc="</desc><script>x</script>")
     assert chart.findtext(f"{SVG}title") == 'North <&> "South"'
     assert chart.findtext(f"{SVG}desc") == "</desc><script>x</script>"
     assert chart.find(f".//{SVG}script") is None

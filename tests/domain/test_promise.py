@@ -126,12 +126,22 @@ def test_the_tally_averages_eta_errors_and_rates_only_what_was_measured() -> Non
     stops = [
         # On time, reached with a shown ETA 6 min off at every lead.
         StopPromise(
-            "A-1", StopStatus.DELIVERED, window, at(12), None, at(11, 58),
+            "A-1",
+            StopStatus.DELIVERED,
+            window,
+            at(12),
+            None,
+            at(11, 58),
             [EtaShown(at(9), at(12, 4))],
         ),
         # Late, 2 min off at every lead.
         StopPromise(
-            "A-2", StopStatus.DELIVERED, window, at(17, 30), None, None,
+            "A-2",
+            StopStatus.DELIVERED,
+            window,
+            at(17, 30),
+            None,
+            None,
             [EtaShown(at(15), at(17, 28))],
         ),
         # Failed: in first attempts, not in on-time.
@@ -161,4 +171,3 @@ def test_an_empty_group_has_no_figures_rather_than_zeros() -> None:
         "eta_mae_30": None,
         "eta_mae_10": None,
     }
-

@@ -102,9 +102,7 @@ def build_promise_day(session: Session, world: World) -> PromiseDay:
     a4.status = StopStatus.DELIVERED
     report(session, a4, a, "delivered", at(14))
 
-    b1, b2 = _stops(
-        session, make_manifest(session, world.org_id, b, stops=2, depot_id=south.id).id
-    )
+    b1, b2 = _stops(session, make_manifest(session, world.org_id, b, stops=2, depot_id=south.id).id)
     b1.promised_start, b1.promised_end = at(10), at(12)
     b1.status = StopStatus.DELIVERED
     report(session, b1, b, "delivered", at(16))
