@@ -16,6 +16,7 @@ from backend.reconciliation.promise_metrics import TREND_COLUMNS
 from backend.reconciliation.schemas import SummaryRowSchema, TrendPointSchema
 from backend.reconciliation.summary import SUMMARY_COLUMNS
 from tests.conftest import World
+from tests.documented import assert_documented
 from tests.factories import SERVICE_DATE
 from tests.reconciliation.promise_day import EARLIER, PromiseDay, build_promise_day
 
@@ -46,6 +47,8 @@ def test_the_summary_gives_each_row_its_promise_figures(
     assert rows[("*", "*")]["on_time_rate"] == 0.5
     # The schema (and so the OpenAPI document) declares exactly what the body holds.
     assert set(a) == set(SummaryRowSchema().fields)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert_documented(spec, "Summary", body)
 
 
 def test_the_summary_csv_has_the_promise_columns(
@@ -72,6 +75,7 @@ def test_the_trend_answers_30_days_as_json(
     assert points[EARLIER.isoformat()]["first_attempt_success_rate"] == 1.0
     assert points[(SERVICE_DATE - timedelta(days=1)).isoformat()]["on_time_rate"] is None
     assert set(body["points"][0]) == set(TrendPointSchema().fields)
+    assert_documented(client.get("/api/v1/openapi.json").get_json(), "Trend", body)
 
 
 def test_the_trend_narrows_to_a_depot_or_a_driver(
