@@ -18,7 +18,7 @@ from backend.domain.promise import LEAD_MINUTES, PromiseTally
 
 WIDTH, HEIGHT = 640, 220
 # Room for the y axis labels on the left, the x labels and the legend below.
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 58
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 58
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 INK, GRID, MUTED = "#1f2933", "#d9dee3", "#52606d"
 
@@ -36,6 +36,11 @@ def _fmt(value: float, percent: bool, unit: str) -> str:
     if percent:
         return f"{value * 100:.1f}%"
     return f"{value:.1f}{unit}"
+
+
+def _tick(value: float, percent: bool) -> str:
+    """An axis value: short, the axis' label names the unit."""
+    return f"{value * 100:.0f}%" if percent else f"{value:.1f}"
 
 
 def _runs(points: list[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
@@ -93,7 +98,7 @@ def line_chart(
         )
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">'
-            f"{escape(_fmt(top * fraction, percent, unit))}</text>"
+            f"{escape(_tick(top * fraction, percent))}</text>"
         )
     parts.append(
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + PLOT_H}" stroke="{INK}"/>'
@@ -105,12 +110,17 @@ def line_chart(
         f'transform="rotate(-90 12 {TOP + PLOT_H / 2:.1f})">{escape(y_label)}</text>'
     )
     # The first, middle and last day name the x axis; every point names its own day.
-    if count:
-        for index in sorted({0, count // 2, count - 1}):
-            parts.append(
-                f'<text x="{x_at(index):.1f}" y="{TOP + PLOT_H + 16}" text-anchor="middle" '
-                f'fill="{MUTED}">{escape(x_labels[index])}</text>'
-            )
+    # The ends are anchored inwards so their labels stay inside the picture.
+    anchors: dict[int, str] = {}
+    if count == 1:
+        anchors = {0: "middle"}
+    elif count > 1:
+        anchors = {0: "start", count // 2: "middle", count - 1: "end"}
+    for index, anchor in sorted(anchors.items()):
+        parts.append(
+            f'<text x="{x_at(index):.1f}" y="{TOP + PLOT_H + 16}" text-anchor="{anchor}" '
+            f'fill="{MUTED}">{escape(x_labels[index])}</text>'
+        )
     if not measured:
         parts.append(
             f'<text x="{LEFT + PLOT_W / 2:.1f}" y="{TOP + PLOT_H / 2:.1f}" '

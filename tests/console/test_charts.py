@@ -57,3 +57,9 @@ def test_no_values_say_no_data() -> None:
     chart = _chart([None, None])
     assert "No data" in [t.text for t in chart.iter(f"{SVG}text")]
     assert list(chart.iter(f"{SVG}circle")) == []
+
+
+def test_a_chart_of_one_day_or_none_still_draws() -> None:
+    one = _chart([0.5])
+    assert [c.findtext(f"{SVG}title") for c in one.iter(f"{SVG}circle")] == ["Rate, d0: 50.0%"]
+    assert "No data" in [t.text for t in _chart([]).iter(f"{SVG}text")]
