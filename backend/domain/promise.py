@@ -14,7 +14,8 @@ day. The definitions, which the console, the API, the CSV export and the docs sh
   ``backend.planning`` gives a re-planned stop); any other order number is attempt 1.
 - **First-attempt success**: orders whose first attempt was delivered with no failure
   report before it, over orders whose first attempt reached a final outcome (delivered
-  or failed). A re-planned ``-R`` stop is a later attempt: it is in neither count.
+  or failed). A delivery back office rejected (and so re-planned) did not succeed. A
+  re-planned ``-R`` stop is a later attempt: it is in neither count.
 - **Actual arrival**: the earliest ``arrived`` report's recorded time; a stop with no
   ``arrived`` report arrived when its first outcome (delivered or failed) was recorded.
 - **ETA accuracy at lead L**: the ETA shown L minutes before the actual arrival is the
@@ -86,13 +87,16 @@ def attempt_number(order_number: str) -> int:
     return int(match.group(1)) + 1 if match else 1
 
 
-def first_attempt_outcome(order_number: str, status: StopStatus, had_failure: bool) -> bool | None:
+def first_attempt_outcome(
+    order_number: str, status: StopStatus, had_failure: bool, replanned: bool = False
+) -> bool | None:
     """True: a first attempt delivered with no failure before it; False: a first attempt
-    that failed (or failed before it was delivered); None: not counted (a later attempt,
-    or no final outcome yet)."""
+    that failed, failed before it was delivered, or whose delivery back office rejected
+    and re-planned (``replanned``); None: not counted (a later attempt, or no final
+    outcome yet)."""
     if attempt_number(order_number) != 1 or status not in FINAL_STATUSES:
         return None
-    return status in DELIVERED_STATUSES and not had_failure
+    return status in DELIVERED_STATUSES and not had_failure and not replanned
 
 
 def actual_arrival(
@@ -141,6 +145,8 @@ class StopPromise:
     failed_at: datetime | None
     arrived_at: datetime | None
     snapshots: Sequence[EtaShown] = ()
+    # Back office rejected this attempt and planned another.
+    replanned: bool = False
 
     @property
     def on_time(self) -> OnTime:
@@ -149,7 +155,9 @@ class StopPromise:
 
     @property
     def first_attempt(self) -> bool | None:
-        return first_attempt_outcome(self.order_number, self.status, self.failed_at is not None)
+        return first_attempt_outcome(
+            self.order_number, self.status, self.failed_at is not None, self.replanned
+        )
 
     @property
     def arrival(self) -> datetime | None:

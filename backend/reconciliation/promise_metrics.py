@@ -82,6 +82,7 @@ def _stops_of(first: date, last: date, depot_id: int | None, driver: str | None)
             Stop.promised_end,
             Stop.window_start,
             Stop.window_end,
+            Stop.replanned_at,
             User.username,
         )
         .outerjoin(Manifest, Manifest.id == Stop.manifest_id)
@@ -133,6 +134,7 @@ def _stop_rows(
                     failed_at=seen.get("failed"),
                     arrived_at=seen.get("arrived"),
                     snapshots=snapshots.get(stop.id, ()),
+                    replanned=stop.replanned_at is not None,
                 ),
             )
         )

@@ -75,7 +75,11 @@ def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, 
     firsts = [
         outcome
         for r in items
-        if (outcome := first_attempt_outcome(r.stop.order_number, r.stop.status, r.had_failure))
+        if (
+            outcome := first_attempt_outcome(
+                r.stop.order_number, r.stop.status, r.had_failure, r.stop.replanned_at is not None
+            )
+        )
         is not None
     ]
     return {

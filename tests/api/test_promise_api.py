@@ -6,19 +6,24 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.db.models import Stop
+from backend.domain.stops import StopStatus
 from backend.reconciliation.promise_metrics import TREND_COLUMNS
 from backend.reconciliation.schemas import SummaryRowSchema, TrendPointSchema
 from backend.reconciliation.summary import SUMMARY_COLUMNS
 from tests.conftest import World
 from tests.documented import assert_documented
-from tests.factories import SERVICE_DATE
-from tests.reconciliation.promise_day import EARLIER, PromiseDay, build_promise_day
+from tests.factories import SERVICE_DATE, make_manifest
+from tests.reconciliation.promise_day import EARLIER, PromiseDay, at, build_promise_day, report
+from tests.sync.helpers import Device, files_by_hash, png, ref
 
 Auth = Callable[[str], dict[str, str]]
 SUMMARY = f"/api/v1/reconciliation/summary?date={SERVICE_DATE}"
@@ -121,3 +126,57 @@ def test_a_bad_trend_query_is_refused(
 def test_drivers_cannot_read_the_trend(client: FlaskClient, auth: Auth, world: World) -> None:
     assert client.get(TREND, headers=auth("driver_a")).status_code == 403
     assert client.get(TREND).status_code == 401
+
+
+def test_a_rejected_delivery_and_its_next_attempt_are_not_first_attempt_successes(
+    client: FlaskClient, auth: Auth, world: World, session: Session, token_for: Callable[[str], str]
+) -> None:
+    manifest = make_manifest(session, world.org_id, world.users["driver_a"], stops=2)
+    session.commit()
+    first, second = session.scalars(
+        select(Stop.id).where(Stop.manifest_id == manifest.id).order_by(Stop.id)
+    )
+    device = Device(client, "dev-driver_a", {"Authorization": f"Bearer {token_for('driver_a')}"})
+    noon = "2026-11-24T12:00:00+00:00"
+    body = device.sync(
+        [
+            {**device.event(first, evidence=[ref(png("sig"))]), "recorded_at": noon},
+            {**device.event(second), "recorded_at": noon},  # no signature: policy unmet
+        ]
+    ).get_json()
+    device.upload_owed(body, files_by_hash(png("sig")))
+    assert _row(client, auth, SERVICE_DATE)["first_attempt_success_rate"] == 1.0
+
+    rejected = client.post(
+        f"/api/v1/reconciliation/stops/{second}/exceptions/policy_unmet",
+        json={"decision": "reject", "note": "no signature"},
+        headers=auth("dispatcher"),
+    )
+    assert rejected.status_code == 201
+    assert _row(client, auth, SERVICE_DATE)["first_attempt_success_rate"] == 0.5
+
+    # The next attempt is delivered the next day: a second attempt, not a new first one.
+    session.rollback()
+    copy = session.get(Stop, rejected.get_json()["replanned_stop_id"])
+    assert copy is not None
+    assert copy.order_number.endswith("-R1")
+    tomorrow = SERVICE_DATE + timedelta(days=1)
+    copy.manifest_id = make_manifest(
+        session, world.org_id, world.users["driver_a"], stops=0, service_date=tomorrow
+    ).id
+    copy.status = StopStatus.DELIVERED
+    report(session, copy, world.users["driver_a"], "delivered", at(10, day=tomorrow))
+    session.commit()
+    next_day = _row(client, auth, tomorrow)
+    assert (next_day["delivered"], next_day["first_attempt_success_rate"]) == (1, None)
+    assert next_day["on_time_rate"] == 1.0
+
+
+def _row(client: FlaskClient, auth: Auth, day: date) -> dict[str, Any]:
+    """The day's total row of the summary."""
+    rows = client.get(
+        f"/api/v1/reconciliation/summary?date={day}", headers=auth("dispatcher")
+    ).get_json()["rows"]
+    total: dict[str, Any] = rows[-1]
+    assert (total["depot"], total["driver"]) == ("*", "*")
+    return total

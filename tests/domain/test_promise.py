@@ -84,6 +84,12 @@ def test_only_a_first_attempt_with_an_outcome_counts_for_first_attempt_success()
     assert first_attempt_outcome("A-1-R2", StopStatus.FAILED, had_failure=True) is None
 
 
+def test_a_delivery_back_office_rejected_is_not_a_first_attempt_success() -> None:
+    assert first_attempt_outcome("A-1", StopStatus.DELIVERED, False, replanned=True) is False
+    # Rolled over before anyone reached it: no outcome, not counted.
+    assert first_attempt_outcome("A-1", StopStatus.PENDING, False, replanned=True) is None
+
+
 def test_an_r2_chain_counts_once_as_a_failed_first_attempt() -> None:
     chain = [
         StopPromise("A-1", StopStatus.FAILED, None, None, at(10), None),
