@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from backend.console.auth import console_path, console_view, principal_for_console
 from backend.console.blueprint import bp
+from backend.console.charts import promise_charts
 from backend.console.days import DayScope, read_day_scope
 from backend.console.forms import FormInvalid, parse_form
 from backend.db.models import Stop
@@ -24,11 +26,11 @@ from backend.domain.roles import Role
 from backend.errors import status_of
 from backend.reconciliation.decisions import DecisionTarget, decide_many
 from backend.reconciliation.progress import drivers_progress
+from backend.reconciliation.promise_metrics import promise_trend, summary_with_promise, trend_csv
 from backend.reconciliation.review import StopReview, review_day
 from backend.reconciliation.summary import (
     UNASSIGNED,
     depot_names,
-    summarise,
     summarise_by_depot_and_driver,
 )
 from backend.reconciliation.summary import (
@@ -264,19 +266,44 @@ def _confirm_reject(scope: DayScope, form: dict[str, Any], targets: list[Decisio
 @bp.get("/summary")
 @console_view(Role.DISPATCHER)
 def summary() -> str:
+    """The end of the day: outcomes and the promise kept or broken per driver and
+    depot, and the promise's last 30 days as charts drawn on the server."""
     scope = _scope()
     session = db_session()
-    rows = summarise(_reviews(scope), depot_names(session))
-    return render_template("console/summary.html", scope=scope, rows=rows)
+    rows = summary_with_promise(session, scope.service_date, scope.depot_id)
+    points = promise_trend(session, scope.service_date, scope.depot_id)
+    charts = [
+        # charts.py escapes every piece of text it writes.
+        (caption, Markup(svg))  # noqa: S704
+        for caption, svg in promise_charts(
+            [(p.day, p.tally) for p in points], scope.depot_name or "all depots"
+        )
+    ]
+    return render_template(
+        "console/summary.html", scope=scope, rows=rows, points=points, charts=charts
+    )
 
 
 @bp.get("/summary.csv")
 @console_view(Role.DISPATCHER)
 def summary_csv() -> Response:
     scope = _scope()
-    rows = summarise(_reviews(scope), depot_names(db_session()))
+    rows = summary_with_promise(db_session(), scope.service_date, scope.depot_id)
     return Response(
         summary_csv_text(rows),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="summary-{scope.service_date}.csv"'},
+    )
+
+
+@bp.get("/trend.csv")
+@console_view(Role.DISPATCHER)
+def trend_csv_download() -> Response:
+    """The 30 days ending on the page's day, one row per day, as the charts show them."""
+    scope = _scope()
+    points = promise_trend(db_session(), scope.service_date, scope.depot_id)
+    return Response(
+        trend_csv(points),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="trend-{scope.service_date}.csv"'},
     )

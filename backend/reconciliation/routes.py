@@ -17,6 +17,7 @@ from backend.domain.roles import Role
 from backend.http import ApiBlueprint
 from backend.reconciliation.decisions import DecisionTarget, decide, decide_many
 from backend.reconciliation.progress import drivers_progress
+from backend.reconciliation.promise_metrics import promise_trend, summary_with_promise, trend_csv
 from backend.reconciliation.review import StopReview, decision_dict, review_day
 from backend.reconciliation.schemas import (
     DayReviewSchema,
@@ -24,8 +25,9 @@ from backend.reconciliation.schemas import (
     DecisionRecordsSchema,
     ProgressSchema,
     SummarySchema,
+    TrendSchema,
 )
-from backend.reconciliation.summary import depot_names, summarise, summary_csv
+from backend.reconciliation.summary import summary_csv
 from backend.schemas import ErrorSchema
 
 # One bulk action covers a whole day's queue for a large depot, and no more.
@@ -53,6 +55,10 @@ class DayQuerySchema(DayScopeSchema):
 
 class SummaryQuerySchema(DayScopeSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class TrendQuerySchema(SummaryQuerySchema):
+    driver = fields.String(validate=validate.Length(min=1, max=150))
 
 
 class DecisionSchema(Schema):
@@ -210,10 +216,9 @@ class Summary(MethodView):
     # format=csv answers the same rows as text/csv.
     @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     def get(self, query: dict[str, Any]) -> Any:
-        """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate."""
-        session = db_session()
-        reviews = review_day(session, query["date"], None, query.get("depot"))
-        rows = summarise(reviews, depot_names(session))
+        """End-of-day summary: delivered, failed, pending, exceptions, first-attempt rate,
+        on-time rate and ETA accuracy (mean absolute error at 60, 30, 10 minutes)."""
+        rows = summary_with_promise(db_session(), query["date"], query.get("depot"))
         if query["format"] == "csv":
             return Response(
                 summary_csv(rows),
@@ -223,3 +228,30 @@ class Summary(MethodView):
                 },
             )
         return {"date": query["date"].isoformat(), "rows": rows}
+
+
+@blp.route("/trend")
+class Trend(MethodView):
+    @require_roles(Role.DISPATCHER)
+    @blp.arguments(TrendQuerySchema, location="query")
+    @blp.response(200, TrendSchema, description="One point per day, oldest first; JSON or CSV")
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+    def get(self, query: dict[str, Any]) -> Any:
+        """The promise kept or broken over the 30 days ending on ``date``: on-time rate,
+        first-attempt success and ETA accuracy per day, for the tenant, a depot
+        (``depot``) or a driver (``driver``). A day with nothing measured has nulls."""
+        points = promise_trend(db_session(), query["date"], query.get("depot"), query.get("driver"))
+        if query["format"] == "csv":
+            return Response(
+                trend_csv(points),
+                mimetype="text/csv",
+                headers={
+                    "Content-Disposition": f'attachment; filename="trend-{query["date"]}.csv"'
+                },
+            )
+        return {
+            "date": query["date"].isoformat(),
+            "depot": query.get("depot"),
+            "driver": query.get("driver"),
+            "points": [point.as_dict() for point in points],
+        }

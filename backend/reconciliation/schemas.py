@@ -11,6 +11,13 @@ from backend.schemas import DATE, DATE_TIME, ResponseSchema
 EXCEPTION_KINDS = [kind.value for kind in ExceptionKind]
 
 
+def _eta_mae(lead: int) -> dict[str, str]:
+    return {
+        "description": f"mean absolute error in minutes of the ETA shown {lead} minutes "
+        "before the actual arrival; null: no stop measured"
+    }
+
+
 class StopExceptionSchema(ResponseSchema):
     kind = fields.String(required=True, metadata={"enum": EXCEPTION_KINDS})
     detail = fields.String(required=True)
@@ -88,10 +95,51 @@ class SummaryRowSchema(ResponseSchema):
     replanned = fields.Integer(required=True)
     open_exceptions = fields.Integer(required=True)
     first_attempt_success_rate = fields.Float(
-        required=True, allow_none=True, metadata={"description": "null: nothing attempted"}
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "orders whose first attempt was delivered over first attempts "
+            "with an outcome; re-planned -R stops are later attempts, not counted; "
+            "null: no first attempt reached an outcome"
+        },
     )
+    on_time_rate = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "deliveries inside the promised window (the working window when "
+            "no promise was recorded) over deliveries with a window; null: none"
+        },
+    )
+    eta_mae_60 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(60))
+    eta_mae_30 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(30))
+    eta_mae_10 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(10))
 
 
 class SummarySchema(ResponseSchema):
     date = fields.String(required=True, metadata=DATE)
     rows = fields.List(fields.Nested(SummaryRowSchema), required=True)
+
+
+class TrendPointSchema(ResponseSchema):
+    date = fields.String(required=True, metadata=DATE)
+    on_time_rate = fields.Float(required=True, allow_none=True)
+    on_time_measured = fields.Integer(
+        required=True, metadata={"description": "deliveries that had a window"}
+    )
+    first_attempt_success_rate = fields.Float(required=True, allow_none=True)
+    first_attempts = fields.Integer(
+        required=True, metadata={"description": "first attempts that reached an outcome"}
+    )
+    eta_mae_60 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(60))
+    eta_mae_30 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(30))
+    eta_mae_10 = fields.Float(required=True, allow_none=True, metadata=_eta_mae(10))
+
+
+class TrendSchema(ResponseSchema):
+    """The promise figures of each of the 30 days up to ``date``, oldest first."""
+
+    date = fields.String(required=True, metadata=DATE)
+    depot = fields.Integer(required=True, allow_none=True, metadata={"description": "depot id"})
+    driver = fields.String(required=True, allow_none=True)
+    points = fields.List(fields.Nested(TrendPointSchema), required=True)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import (
     Depot,
 )
+from backend.domain.promise import first_attempt_outcome
 from backend.domain.stops import StopStatus
 from backend.reconciliation.review import StopReview
 
@@ -27,6 +28,11 @@ SUMMARY_COLUMNS = (
     "replanned",
     "open_exceptions",
     "first_attempt_success_rate",
+    # The promise figures (backend.reconciliation.promise_metrics); blank: not measured.
+    "on_time_rate",
+    "eta_mae_60",
+    "eta_mae_30",
+    "eta_mae_10",
 )
 ALL = "*"
 NO_DEPOT = "(no depot)"
@@ -64,14 +70,18 @@ def summarise_by_depot_and_driver(
 def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, Any]:
     statuses = Counter(r.stop.status for r in items)
     delivered = statuses[StopStatus.DELIVERED] + statuses[StopStatus.EVIDENCE_PENDING]
-    attempted = delivered + statuses[StopStatus.FAILED]
-    # Delivered with no failed attempt before it.
-    first_time = sum(
-        1
+    # First attempts only: a re-planned "-R" stop is a later attempt of its order,
+    # whose first attempt was counted on its own day.
+    firsts = [
+        outcome
         for r in items
-        if r.stop.status in (StopStatus.DELIVERED, StopStatus.EVIDENCE_PENDING)
-        and not r.had_failure
-    )
+        if (
+            outcome := first_attempt_outcome(
+                r.stop.order_number, r.stop.status, r.had_failure, r.stop.replanned_at is not None
+            )
+        )
+        is not None
+    ]
     return {
         "depot": depot,
         "driver": driver,
@@ -87,7 +97,7 @@ def _summary_row(depot: str, driver: str, items: list[StopReview]) -> dict[str, 
         "cancelled": statuses[StopStatus.CANCELLED],
         "replanned": sum(1 for r in items if r.replanned),
         "open_exceptions": sum(len(r.open_exceptions) for r in items),
-        "first_attempt_success_rate": round(first_time / attempted, 3) if attempted else None,
+        "first_attempt_success_rate": round(sum(firsts) / len(firsts), 3) if firsts else None,
     }
 
 
@@ -96,12 +106,6 @@ def summary_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {
-                **row,
-                "first_attempt_success_rate": ""
-                if row["first_attempt_success_rate"] is None
-                else row["first_attempt_success_rate"],
-            }
-        )
+        # None (nothing to measure) is an empty cell, not the word "None".
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
     return out.getvalue()

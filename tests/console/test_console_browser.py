@@ -88,6 +88,13 @@ def test_a_dispatcher_clears_the_days_exception_queue(
     csv = Path(download.value.path()).read_text()
     assert csv.splitlines()[0].startswith("depot,driver,stops,delivered")
     assert re.search(r"^\*,\*,\d+,", csv, re.MULTILINE)
+    # The promise's last 30 days: three charts the server drew, the day's point on each
+    # rate chart (the simulated day delivered and failed stops inside their windows).
+    charts = page.locator("figure.chart svg")
+    expect(charts).to_have_count(3)
+    expect(charts.first).to_be_visible()
+    assert charts.nth(0).locator("circle").count() >= 1
+    assert charts.nth(1).locator("circle").count() >= 1
     screenshot(page, "summary")
 
 

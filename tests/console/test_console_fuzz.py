@@ -90,6 +90,7 @@ PAGES = {
     "/console/exceptions": ["date", "depot", "driver", "kind"],
     "/console/summary": ["date", "depot"],
     "/console/summary.csv": ["date", "depot"],
+    "/console/trend.csv": ["date", "depot"],
     "/console/search": ["q"],
     "/console/disputes": ["status"],
 }
