@@ -183,6 +183,8 @@ def _route_started(
         )
         .order_by(Stop.manifest_id, Stop.sequence)
     ).all()
+    # Stops this very batch decides are not derived yet, but they are not ahead.
+    open_stops = [stop for stop in open_stops if stop.id not in decided]
     _enqueue_webhook_once(
         session,
         org_id,
@@ -202,7 +204,6 @@ def _route_started(
             Kind.OUT_FOR_DELIVERY, stop, "", base_context(session, org_id, stop, settings)
         )
         for stop in open_stops
-        if stop.id not in decided
     ]
 
 
