@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
-import secrets
-import ipaddress
 import re
+import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -79,7 +79,9 @@ def dedupe_key(kind: str, stop_id: int, about: str, channel: str, address: str) 
     return f"{kind}:{stop_id}:{about}:{channel}:{address}"[:200]
 
 
-def opted_out(session: Session, org_id: int, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def opted_out(
+    session: Session, org_id: int, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
     wanted = set(pairs)
     if not wanted:
         return set()
@@ -224,14 +226,6 @@ def read_unsubscribe_token(secret_key: str, token: str) -> Unsubscribe | None:
     if len(fields) != 3 or not fields[0].isdigit() or fields[1] not in {c.value for c in Channel}:
         return None
     return Unsubscribe(int(fields[0]), fields[1], fields[2])
-
-
-def notifications_of_stop(session: Session, stop_id: int) -> list[Notification]:
-    return list(
-        session.scalars(
-            select(Notification).where(Notification.stop_id == stop_id).order_by(Notification.id)
-        )
-    )
 
 
 def local_text(moment: datetime, timezone: str, fmt: str = "%H:%M") -> str:

@@ -153,7 +153,9 @@ class TwilioSms:
         connection: http.client.HTTPConnection
         if base.scheme == "https":
             connection = http.client.HTTPSConnection(
-                base.hostname, base.port or 443, timeout=target.timeout_s,
+                base.hostname,
+                base.port or 443,
+                timeout=target.timeout_s,
                 context=ssl.create_default_context(),
             )
         else:
@@ -218,4 +220,3 @@ def from_settings(smtp_url: str, sms_url: str) -> Transports:
         email=SmtpTransport(parse_smtp_url(smtp_url)) if smtp_url else None,
         sms=TwilioSms(parse_sms_url(sms_url)) if sms_url else None,
     )
-

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.admin.settings import org_settings
-from backend.db.models import DoorEventRow, Dispute, Organization, Stop, StopEta, WebhookDelivery
+from backend.db.models import Dispute, DoorEventRow, Organization, Stop, StopEta, WebhookDelivery
 from backend.domain.events import DoorEvent, EventType
 from backend.domain.notifications import (
     FAILED_NEXT_STEP,
@@ -68,7 +68,9 @@ def _window(stop: Stop, timezone: str) -> str:
     return f"between {local_text(start, timezone)} and {local_text(end, timezone)}"
 
 
-def base_context(session: Session, org_id: int, stop: Stop, settings: OrgSettings) -> dict[str, Any]:
+def base_context(
+    session: Session, org_id: int, stop: Stop, settings: OrgSettings
+) -> dict[str, Any]:
     """What every message about ``stop`` may say (links are added when it is sent)."""
     return {
         "sender": _sender(session, org_id, settings),
@@ -147,12 +149,11 @@ def _route_started(
     decided: set[int],
     settings: OrgSettings,
 ) -> list[Outgoing]:
-    manifest_ids = {
-        stops[event.stop_id].manifest_id
-        for event, _, _ in accepted
-        if stops[event.stop_id].manifest_id is not None
-        and (today is None or stops[event.stop_id].service_date == today)
-    }
+    manifest_ids: set[int] = set()
+    for event, _, _ in accepted:
+        stop = stops[event.stop_id]
+        if stop.manifest_id is not None and (today is None or stop.service_date == today):
+            manifest_ids.add(stop.manifest_id)
     if not manifest_ids:
         return []
     batch_ids = [event.id for event, _, _ in accepted]
@@ -200,9 +201,7 @@ def _route_started(
         key=lambda payload: payload.get("manifest_id"),
     )
     return [
-        Outgoing(
-            Kind.OUT_FOR_DELIVERY, stop, "", base_context(session, org_id, stop, settings)
-        )
+        Outgoing(Kind.OUT_FOR_DELIVERY, stop, "", base_context(session, org_id, stop, settings))
         for stop in open_stops
     ]
 

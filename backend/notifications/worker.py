@@ -46,8 +46,8 @@ from backend.notifications.transports import (
     Email,
     OutcomeUnknown,
     PermanentSendError,
-    Transports,
     TransientSendError,
+    Transports,
 )
 from backend.tracking import tokens
 
@@ -64,7 +64,7 @@ def backoff(attempts: int) -> timedelta:
     """1 minute doubling per attempt, capped at 1 hour, with jitter (half to full):
     a message is only worth anything while it is fresh."""
     ceiling = min(3600, 60 * 2 ** max(attempts - 1, 0))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - not a secret
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
 @dataclass
@@ -108,9 +108,7 @@ def _sender_address(settings: OrgSettings, public_url: str) -> str:
     return f"no-reply@{urlsplit(public_url).hostname or 'localhost'}"
 
 
-def _prepare(
-    session: Session, row: Notification, settings: OrgSettings, links: Links
-) -> Prepared:
+def _prepare(session: Session, row: Notification, settings: OrgSettings, links: Links) -> Prepared:
     now = clock.now()
     token = tokens.issue(session, row.org_id, row.stop_id, links.secret_key, now)
     unsubscribe_url = (
@@ -181,9 +179,7 @@ def claim(
     due = list(
         session.scalars(
             select(Notification)
-            .where(
-                Notification.status == Status.PENDING.value, Notification.next_attempt_at <= now
-            )
+            .where(Notification.status == Status.PENDING.value, Notification.next_attempt_at <= now)
             .order_by(Notification.next_attempt_at, Notification.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -211,7 +207,7 @@ def claim(
             continue
         try:
             prepared = _prepare(session, row, settings, links)
-        except Exception as exc:  # noqa: BLE001 - a template that breaks fails its row only
+        except Exception as exc:
             row.status, row.last_error = Status.FAILED.value, f"cannot render: {exc}"[:500]
             skipped += 1
             continue
@@ -263,6 +259,7 @@ def send_due(
         session, transports, Links(secret_key, public_url.rstrip("/")), limit
     )
     for prepared in claimed:
+        values: dict[str, Any]
         try:
             reference = _send(prepared, transports)
         except TransientSendError as exc:

@@ -54,9 +54,7 @@ def upgrade() -> None:
             ["stop_id"], ["stop.id"], name=op.f("fk_notification_stop_id_stop"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
-        sa.UniqueConstraint(
-            "org_id", "dedupe_key", name=op.f("uq_notification_org_id_dedupe_key")
-        ),
+        sa.UniqueConstraint("org_id", "dedupe_key", name=op.f("uq_notification_org_id_dedupe_key")),
     )
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.create_index("ix_notification_due", ["status", "next_attempt_at"], unique=False)
@@ -90,9 +88,7 @@ def upgrade() -> None:
         sa.Column("org_id", BIG_ID, nullable=False),
         _org_fk("notification_template"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_template")),
-        sa.UniqueConstraint(
-            "org_id", "kind", name=op.f("uq_notification_template_org_id_kind")
-        ),
+        sa.UniqueConstraint("org_id", "kind", name=op.f("uq_notification_template_org_id_kind")),
     )
 
 

@@ -16,8 +16,8 @@ from backend.notifications.transports import Transports
 from backend.notifications.worker import send_due
 from tests.conftest import World
 from tests.factories import make_manifest
-from tests.sync.helpers import Device
 from tests.notifications.servers import SmsRecorder, SmtpRecorder, SmtpServer
+from tests.sync.helpers import Device
 
 
 @pytest.fixture
@@ -53,9 +53,7 @@ def device(client: FlaskClient, world: World, token_for: Callable[[str], str]) -
 
 
 @pytest.fixture
-def run_worker(
-    app: Flask, database: Database, settings: Settings
-) -> Callable[..., dict[str, int]]:
+def run_worker(app: Flask, database: Database, settings: Settings) -> Callable[..., dict[str, int]]:
     """One pass of the worker on the app's clock, with the given transports."""
 
     def run(transports: Transports, **options: Any) -> dict[str, int]:

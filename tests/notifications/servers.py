@@ -48,9 +48,7 @@ class SmtpRecorder:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.received.append(
-                Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed)
-            )
+            self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
         return "250 OK"
 
 
@@ -94,7 +92,7 @@ class SmsRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode()
                 recorder.requests.append(

@@ -54,7 +54,7 @@ def test_a_worker_killed_while_sending_leaves_the_message_failed_not_resent(
             "DOORSTEP_SMTP_URL": stalling.url + "&timeout=60",
         }
         env.pop("DOORSTEP_SMS_URL", None)
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
+        process = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "notify", "--once"],
             cwd=PROJECT_ROOT,
             env=env,
@@ -68,7 +68,9 @@ def test_a_worker_killed_while_sending_leaves_the_message_failed_not_resent(
             process.wait(10)
         [row] = rows(database, channel="email")
         # The claim was committed before the send began: the row says so.
-        assert row.status == "sending" and row.attempts == 1 and row.claimed_at is not None
+        assert row.status == "sending"
+        assert row.attempts == 1
+        assert row.claimed_at is not None
 
         good = SmtpServer(SmtpRecorder())
         with good:
@@ -80,9 +82,11 @@ def test_a_worker_killed_while_sending_leaves_the_message_failed_not_resent(
             # Past it, the worker is presumed dead: failed, outcome unknown, not resent.
             clock.set(row.claimed_at + worker.CLAIM_TIMEOUT + timedelta(seconds=5))
             counts = run_worker(transports)
-            assert counts["abandoned"] == 1 and counts["sent"] == 0
+            assert counts["abandoned"] == 1
+            assert counts["sent"] == 0
             assert run_worker(transports)["sent"] == 0
             assert good.recorder.received == []
         [after] = rows(database, channel="email")
-        assert after.status == "failed" and after.last_error == worker.OUTCOME_UNKNOWN
+        assert after.status == "failed"
+        assert after.last_error == worker.OUTCOME_UNKNOWN
         assert stalling.recorder.data_started == 1

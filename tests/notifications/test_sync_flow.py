@@ -33,7 +33,8 @@ def _subscribe(database: Database, org_id: int, *events: str) -> None:
 def _html_and_text(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     return text.get_content(), html.get_content()
 
 
@@ -77,7 +78,8 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
         started = session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.event_type == "route.started")
         ).all()
-    assert len(started) == 1 and started[0].payload["stop_ids"] == [stops[2]]
+    assert len(started) == 1
+    assert started[0].payload["stop_ids"] == [stops[2]]
 
     # A later batch of the same day is not the route's start.
     later = device.sync([device.event(stops[2], "delivered")])
@@ -94,7 +96,8 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
     delivered = next(r for r in received if "was delivered" in str(r.message["Subject"]))
     assert delivered.envelope_to == ["recipient1@example.com"]
     text, html = _html_and_text(delivered.message)
-    assert "ORD-" in text and "handed to you" in text
+    assert "ORD-" in text
+    assert "handed to you" in text
     link = next(word for word in text.split() if "/t/" in word)
     assert link.startswith("http://127.0.0.1:8000/t/")
     assert f'href="{link}"' in html
@@ -102,9 +105,11 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
         from backend import clock
 
         token_row = tokens.resolve(session, link.rsplit("/", 1)[1], clock.now())
-    assert token_row is not None and token_row.stop_id == stops[0]
+    assert token_row is not None
+    assert token_row.stop_id == stops[0]
     unsubscribe = str(delivered.message["List-Unsubscribe"])
-    assert unsubscribe.startswith("<http://127.0.0.1:8000/u/") and unsubscribe.endswith(">")
+    assert unsubscribe.startswith("<http://127.0.0.1:8000/u/")
+    assert unsubscribe.endswith(">")
     assert delivered.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # SMS has no transport here: those rows are suppressed with the reason, not sent.
     sms_rows = rows(database, channel="sms")
@@ -115,6 +120,3 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
     assert "nobody was in to take the parcel" in failed_text
     assert "recipient_absent" not in failed_text
 
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in ("status", "attempts")}

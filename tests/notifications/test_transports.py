@@ -34,7 +34,8 @@ def test_an_email_has_a_text_and_an_html_part_and_the_senders_name(smtp: SmtpSer
     assert received.envelope_to == ["dana@example.com"]
     message = received.message
     assert message["From"] == "Acme Deliveries <hello@acme.example>"
-    assert message["Message-ID"] == message_id and message_id.endswith("@acme.example>")
+    assert message["Message-ID"] == message_id
+    assert message_id.endswith("@acme.example>")
     assert message.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in message.iter_parts()]
     assert parts == ["text/plain", "text/html"]
@@ -107,7 +108,11 @@ GOOD_SID = "AC" + "a" * 32
         ("DOORSTEP_SMTP_URL", "smtp://mail.example.com?timeout=abc", "timeout"),
         ("DOORSTEP_SMS_URL", "nexmo://k:s@rest.nexmo.com?from=%2B15550001111", "twilio://"),
         ("DOORSTEP_SMS_URL", "twilio://nope:tok@api.twilio.com?from=%2B15550001111", "Account SID"),
-        ("DOORSTEP_SMS_URL", f"twilio://{GOOD_SID}@api.twilio.com?from=%2B15550001111", "auth token"),
+        (
+            "DOORSTEP_SMS_URL",
+            f"twilio://{GOOD_SID}@api.twilio.com?from=%2B15550001111",
+            "auth token",
+        ),
         ("DOORSTEP_SMS_URL", f"twilio://{GOOD_SID}:t@api.twilio.com", "from="),
         ("DOORSTEP_SMS_URL", f"twilio://{GOOD_SID}:t@api.twilio.com?from=555", "E.164"),
         (

@@ -79,14 +79,25 @@ def test_arriving_soon_goes_to_stops_within_the_tenants_minutes_or_next_once(
 
 
 def test_a_settled_dispute_tells_the_recipient_what_really_happens(
-    client: FlaskClient, auth: Auth, database: Database, world: World, stops: list[int],
+    client: FlaskClient,
+    auth: Auth,
+    database: Database,
+    world: World,
+    stops: list[int],
     device: Device,
 ) -> None:
     assert device.sync([device.event(stops[0]), device.event(stops[1])]).status_code == 200
     outcomes = []
     for stop_id, settlement in (
-        (stops[0], {"outcome": "upheld", "remedy": "refund", "refund_amount": "12.50",
-                    "refund_currency": "EUR"}),
+        (
+            stops[0],
+            {
+                "outcome": "upheld",
+                "remedy": "refund",
+                "refund_amount": "12.50",
+                "refund_currency": "EUR",
+            },
+        ),
         (stops[1], {"outcome": "rejected", "evidence_cited": ["geo", "receipt"]}),
     ):
         opened = client.post(
@@ -108,7 +119,11 @@ def test_a_settled_dispute_tells_the_recipient_what_really_happens(
 
 
 def test_a_redelivery_names_its_date_once(
-    client: FlaskClient, auth: Auth, database: Database, world: World, stops: list[int],
+    client: FlaskClient,
+    auth: Auth,
+    database: Database,
+    world: World,
+    stops: list[int],
     device: Device,
 ) -> None:
     assert device.sync([device.event(stops[0])]).status_code == 200
@@ -120,8 +135,12 @@ def test_a_redelivery_names_its_date_once(
     day = SERVICE_DATE + timedelta(days=2)
     settled = client.post(
         f"/api/v1/disputes/{opened.get_json()['id']}/resolve",
-        json={"outcome": "upheld", "reason": "crushed", "remedy": "redeliver",
-              "redeliver_on": day.isoformat()},
+        json={
+            "outcome": "upheld",
+            "reason": "crushed",
+            "remedy": "redeliver",
+            "redeliver_on": day.isoformat(),
+        },
         headers=auth("support"),
     )
     assert settled.status_code == 200, settled.get_json()

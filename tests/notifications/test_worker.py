@@ -67,9 +67,11 @@ def test_a_refused_attempt_is_retried_with_growing_backoff_then_given_up(
     for attempt in range(1, worker.MAX_ATTEMPTS + 1):
         assert run_worker(transports)["retry" if attempt < worker.MAX_ATTEMPTS else "failed"] == 1
         [row] = rows(database, channel="email")
-        assert row.attempts == attempt and "451" in row.last_error
+        assert row.attempts == attempt
+        assert "451" in row.last_error
         if attempt < worker.MAX_ATTEMPTS:
-            assert row.status == "pending" and row.claimed_at is None
+            assert row.status == "pending"
+            assert row.claimed_at is None
             delays.append((row.next_attempt_at - clock.now()).total_seconds())
             # Not due yet: a pass now sends nothing.
             assert run_worker(transports)["sent"] == 0
@@ -83,18 +85,27 @@ def test_a_refused_attempt_is_retried_with_growing_backoff_then_given_up(
 
 
 def test_a_permanent_refusal_is_not_retried(
-    app: Flask, database: Database, world: World, stops: list[int], smtp: SmtpServer,
+    app: Flask,
+    database: Database,
+    world: World,
+    stops: list[int],
+    smtp: SmtpServer,
     run_worker: Worker,
 ) -> None:
     _queue(app, database, world.org_id, stops[0], Kind.DELIVERED)
     smtp.recorder.answers = ["550 5.1.1 no such mailbox"]
     assert run_worker(_email(smtp))["failed"] == 1
     [row] = rows(database, channel="email")
-    assert (row.status, row.attempts) == ("failed", 1) and "550" in row.last_error
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "550" in row.last_error
 
 
 def test_sms_goes_out_through_the_worker(
-    app: Flask, database: Database, world: World, stops: list[int], sms: SmsRecorder,
+    app: Flask,
+    database: Database,
+    world: World,
+    stops: list[int],
+    sms: SmsRecorder,
     run_worker: Worker,
 ) -> None:
     _queue(app, database, world.org_id, stops[0], Kind.DELIVERED, delivered_at="17:02")
@@ -103,14 +114,21 @@ def test_sms_goes_out_through_the_worker(
     [request] = sms.requests
     assert request.form["To"] == ["+12065550101"]
     body = request.form["Body"][0]
-    assert "was delivered at 17:02" in body and "http://127.0.0.1:8000/t/" in body
+    assert "was delivered at 17:02" in body
+    assert "http://127.0.0.1:8000/t/" in body
     [row] = rows(database, channel="sms")
-    assert row.status == "sent" and row.provider_ref.startswith("SM")
+    assert row.status == "sent"
+    assert row.provider_ref.startswith("SM")
 
 
 def test_quiet_hours_defer_messages_and_drop_a_stale_arriving_soon(
-    app: Flask, database: Database, world: World, stops: list[int], smtp: SmtpServer,
-    clock: SetClock, run_worker: Worker,
+    app: Flask,
+    database: Database,
+    world: World,
+    stops: list[int],
+    smtp: SmtpServer,
+    clock: SetClock,
+    run_worker: Worker,
 ) -> None:
     # 17:00 UTC in Paris is 18:00: inside quiet hours from 17:30 to 08:00.
     with database.session() as session:
@@ -126,7 +144,8 @@ def test_quiet_hours_defer_messages_and_drop_a_stale_arriving_soon(
     # 08:00 Paris the next morning is 07:00 UTC.
     assert delivered.next_attempt_at == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     [arriving] = rows(database, channel="email", kind="arriving_soon")
-    assert arriving.status == "suppressed" and "quiet hours" in arriving.last_error
+    assert arriving.status == "suppressed"
+    assert "quiet hours" in arriving.last_error
     assert run_worker(_email(smtp))["sent"] == 0
     clock.set(datetime(2026, 11, 25, 7, 0, 5, tzinfo=UTC))
     assert run_worker(_email(smtp))["sent"] == 1
@@ -134,7 +153,11 @@ def test_quiet_hours_defer_messages_and_drop_a_stale_arriving_soon(
 
 
 def test_a_due_message_landing_in_quiet_hours_waits_for_their_end(
-    app: Flask, database: Database, world: World, stops: list[int], smtp: SmtpServer,
+    app: Flask,
+    database: Database,
+    world: World,
+    stops: list[int],
+    smtp: SmtpServer,
     run_worker: Worker,
 ) -> None:
     _queue(app, database, world.org_id, stops[0], Kind.DELIVERED)
@@ -142,32 +165,40 @@ def test_a_due_message_landing_in_quiet_hours_waits_for_their_end(
     _settings(database, world.org_id, quiet_hours_start="16:00", quiet_hours_end="08:00")
     assert run_worker(_email(smtp))["sent"] == 0
     [row] = rows(database, channel="email")
-    assert row.status == "pending" and row.next_attempt_at == datetime(
-        2026, 11, 25, 8, 0, tzinfo=UTC
-    )
+    assert row.status == "pending"
+    assert row.next_attempt_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
 def test_the_unsubscribe_link_confirms_then_records_and_is_honoured(
-    app: Flask, client: FlaskClient, database: Database, world: World, stops: list[int],
-    settings: Settings, smtp: SmtpServer, run_worker: Worker,
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    world: World,
+    stops: list[int],
+    settings: Settings,
+    smtp: SmtpServer,
+    run_worker: Worker,
 ) -> None:
     _queue(app, database, world.org_id, stops[0], Kind.OUT_FOR_DELIVERY)
     token = unsubscribe_token(settings.secret_key, world.org_id, "email", "recipient1@example.com")
     page = client.get(f"/u/{token}")
-    assert page.status_code == 200 and b"recipient1@example.com" in page.data
+    assert page.status_code == 200
+    assert b"recipient1@example.com" in page.data
     with database.session() as session:
         # Looking is not unsubscribing (mail scanners follow links).
         assert session.scalars(select(NotificationOptOut)).all() == []
     # RFC 8058 one-click: the mail client POSTs this body, no page in between.
     done = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
-    assert done.status_code == 200 and b"No more e-mails" in done.data
+    assert done.status_code == 200
+    assert b"No more e-mails" in done.data
     assert client.post(f"/u/{token}").status_code == 200
     [waiting] = rows(database, channel="email")
     assert waiting.status == "suppressed"
     # At enqueue too: the next message to that address is stored suppressed.
     _queue(app, database, world.org_id, stops[0], Kind.DELIVERED)
     [later] = rows(database, channel="email", kind="delivered")
-    assert later.status == "suppressed" and "unsubscribed" in later.last_error
+    assert later.status == "suppressed"
+    assert "unsubscribed" in later.last_error
     # Text messages to the same recipient still go: the opt-out was for e-mail.
     assert {r.status for r in rows(database, channel="sms")} == {"pending"}
     assert run_worker(_email(smtp))["sent"] == 0
@@ -175,8 +206,14 @@ def test_the_unsubscribe_link_confirms_then_records_and_is_honoured(
 
 
 def test_the_worker_honours_an_opt_out_made_after_queueing(
-    app: Flask, client: FlaskClient, database: Database, world: World, stops: list[int],
-    settings: Settings, smtp: SmtpServer, run_worker: Worker,
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    world: World,
+    stops: list[int],
+    settings: Settings,
+    smtp: SmtpServer,
+    run_worker: Worker,
 ) -> None:
     _queue(app, database, world.org_id, stops[0], Kind.DELIVERED)
     with database.session() as session:
@@ -188,7 +225,8 @@ def test_the_worker_honours_an_opt_out_made_after_queueing(
         session.commit()
     run_worker(_email(smtp))
     [row] = rows(database, channel="email")
-    assert row.status == "suppressed" and smtp.recorder.received == []
+    assert row.status == "suppressed"
+    assert smtp.recorder.received == []
 
 
 @pytest.mark.parametrize(
@@ -203,7 +241,11 @@ def test_a_forged_or_broken_unsubscribe_token_is_404(
 
 
 def test_a_tenants_template_is_used_and_a_broken_one_refused(
-    app: Flask, database: Database, world: World, stops: list[int], smtp: SmtpServer,
+    app: Flask,
+    database: Database,
+    world: World,
+    stops: list[int],
+    smtp: SmtpServer,
     run_worker: Worker,
 ) -> None:
     parts = {
@@ -221,19 +263,22 @@ def test_a_tenants_template_is_used_and_a_broken_one_refused(
                 "delivered",
                 parts | {"text": "{{ tracking_url }} {{ secret.__class__ }}", "sms": "{% if %}"},
             )
-    assert refused.value.errors is not None and set(refused.value.errors) == {"text", "sms"}
-    _queue(
-        app, database, world.org_id, stops[0], Kind.DELIVERED, recipient_name="<b>Dana</b>"
-    )
+    assert refused.value.errors is not None
+    assert set(refused.value.errors) == {"text", "sms"}
+    _queue(app, database, world.org_id, stops[0], Kind.DELIVERED, recipient_name="<b>Dana</b>")
     # Another tenant keeps the shipped wording.
     assert run_worker(_email(smtp))["sent"] == 1
     [received] = smtp.recorder.received
     assert received.message["Subject"].startswith("Parcel ORD-")
     html = received.message.get_body(preferencelist=("html",))
     text = received.message.get_body(preferencelist=("plain",))
-    assert html is not None and text is not None
+    assert html is not None
+    assert text is not None
     # Escaped in HTML, as given in text.
     assert "&lt;b&gt;Dana&lt;/b&gt;" in html.get_content()
     assert text.get_content().startswith("Hi <b>Dana</b>! Proof: http://127.0.0.1:8000/t/")
     with database.session() as session:
         assert rendering.template_of(session, world.other_org_id, "delivered") is None
+        # Back to the shipped wording.
+        rendering.reset_template(session, world.org_id, "delivered")
+        assert rendering.template_of(session, world.org_id, "delivered") is None
