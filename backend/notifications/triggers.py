@@ -51,7 +51,8 @@ WHERE_LEFT_WORDS = {
 }
 
 
-def _sender(session: Session, org_id: int, settings: OrgSettings) -> str:
+def sender_name(session: Session, org_id: int, settings: OrgSettings) -> str:
+    """Who the messages are from, as the recipient reads it."""
     if settings.notification_sender_name:
         return settings.notification_sender_name
     if settings.tracking_page_name:
@@ -68,12 +69,10 @@ def _window(stop: Stop, timezone: str) -> str:
     return f"between {local_text(start, timezone)} and {local_text(end, timezone)}"
 
 
-def base_context(
-    session: Session, org_id: int, stop: Stop, settings: OrgSettings
-) -> dict[str, Any]:
+def base_context(stop: Stop, settings: OrgSettings, sender: str) -> dict[str, Any]:
     """What every message about ``stop`` may say (links are added when it is sent)."""
     return {
-        "sender": _sender(session, org_id, settings),
+        "sender": sender,
         "recipient_name": (stop.recipient_name or "").split(" ")[0],
         "order_number": stop.order_number,
         "window": _window(stop, settings.timezone),
@@ -117,6 +116,7 @@ def on_door_events(
     if not accepted:
         return
     settings = org_settings(session, org_id)
+    sender = sender_name(session, org_id, settings)
     messages: list[Outgoing] = []
     decided: set[int] = set()
     for event, _, _ in accepted:
@@ -124,19 +124,21 @@ def on_door_events(
         if event.type is EventType.DELIVERED:
             decided.add(stop.id)
             where = str(event.payload.get("where_left") or "")
-            context = base_context(session, org_id, stop, settings) | {
+            context = base_context(stop, settings, sender) | {
                 "delivered_at": local_text(event.recorded_at, settings.timezone),
                 "where_left": WHERE_LEFT_WORDS.get(where, ""),
             }
             messages.append(Outgoing(Kind.DELIVERED, stop, "", context))
         elif event.type is EventType.FAILED:
             decided.add(stop.id)
-            context = base_context(session, org_id, stop, settings) | {
+            context = base_context(stop, settings, sender) | {
                 "reason": failure_in_words(str(event.payload.get("reason") or "other")),
                 "next_step": FAILED_NEXT_STEP,
             }
             messages.append(Outgoing(Kind.FAILED, stop, "", context))
-    messages.extend(_route_started(session, org_id, accepted, stops, today, decided, settings))
+    messages.extend(
+        _route_started(session, org_id, accepted, stops, today, decided, settings, sender)
+    )
     queue(session, org_id, messages)
 
 
@@ -148,6 +150,7 @@ def _route_started(
     today: date | None,
     decided: set[int],
     settings: OrgSettings,
+    sender: str,
 ) -> list[Outgoing]:
     manifest_ids: set[int] = set()
     for event, _, _ in accepted:
@@ -201,7 +204,7 @@ def _route_started(
         key=lambda payload: payload.get("manifest_id"),
     )
     return [
-        Outgoing(Kind.OUT_FOR_DELIVERY, stop, "", base_context(session, org_id, stop, settings))
+        Outgoing(Kind.OUT_FOR_DELIVERY, stop, "", base_context(stop, settings, sender))
         for stop in open_stops
     ]
 
@@ -223,7 +226,8 @@ def on_dispute_settled(session: Session, org_id: int, dispute: Dispute) -> None:
         dispute.refund_currency,
         redelivery_date,
     )
-    context = base_context(session, org_id, stop, settings) | {"outcome": outcome}
+    sender = sender_name(session, org_id, settings)
+    context = base_context(stop, settings, sender) | {"outcome": outcome}
     queue(session, org_id, [Outgoing(Kind.DISPUTE_SETTLED, stop, f"d{dispute.id}", context)])
 
 
@@ -241,12 +245,13 @@ def on_rescheduled(
             by_org.setdefault(stop.org_id, []).append(stop)
     for org_id, stops in by_org.items():
         settings = org_settings(session, org_id)
+        sender = sender_name(session, org_id, settings)
         messages = []
         for stop in stops:
             attempt = session.get(Stop, attempts[stop.id])
             if attempt is None:
                 continue
-            context = base_context(session, org_id, stop, settings) | {
+            context = base_context(stop, settings, sender) | {
                 "new_date": attempt.service_date.strftime("%A %d %B %Y"),
                 "order_number": attempt.order_number,
             }
@@ -270,6 +275,7 @@ def queue_arriving_soon(session: Session, org_id: int, stop_ids: Iterable[int]) 
     now = clock.now()
     settings = org_settings(session, org_id)
     horizon = now + timedelta(minutes=settings.arriving_soon_minutes)
+    sender = sender_name(session, org_id, settings)
     rows = session.execute(
         select(Stop, StopEta)
         .join(StopEta, StopEta.stop_id == Stop.id)
@@ -291,7 +297,7 @@ def queue_arriving_soon(session: Session, org_id: int, stop_ids: Iterable[int]) 
             Kind.ARRIVING_SOON,
             stop,
             "",
-            base_context(session, org_id, stop, settings)
+            base_context(stop, settings, sender)
             | {
                 "eta": _eta_words(eta.eta_at, now, settings.timezone),
                 "eta_at": eta.eta_at.isoformat(),

@@ -280,5 +280,6 @@ def test_a_tenants_template_is_used_and_a_broken_one_refused(
     with database.session() as session:
         assert rendering.template_of(session, world.other_org_id, "delivered") is None
         # Back to the shipped wording.
+        session.rollback()
         rendering.reset_template(session, world.org_id, "delivered")
         assert rendering.template_of(session, world.org_id, "delivered") is None
