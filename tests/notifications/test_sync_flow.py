@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -119,4 +118,3 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
     failed_text, _ = _html_and_text(failed.message)
     assert "nobody was in to take the parcel" in failed_text
     assert "recipient_absent" not in failed_text
-
