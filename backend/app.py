@@ -25,6 +25,7 @@ from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
 from backend.index.routes import blp as index_blp
 from backend.manifests.routes import blp as manifests_blp
+from backend.notifications.routes import bp as notifications_bp
 from backend.planning.routes import manifests_blp as planning_manifests_blp
 from backend.planning.routes import stops_blp as planning_stops_blp
 from backend.proofs.routes import blp as proofs_blp
@@ -100,6 +101,8 @@ def create_app(
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)
+    # Recipients' unsubscribe pages (/u/<token>): HTML for people, not API.
+    app.register_blueprint(notifications_bp)
     console.init_app(app, settings)
     # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.
     errors.register_error_handlers(app)

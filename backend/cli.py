@@ -199,6 +199,32 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
         database.dispose()
 
 
+def _cmd_notify(args: argparse.Namespace) -> int:
+    """Send due recipient messages: once, or every few seconds until stopped."""
+    import time
+
+    from backend.notifications.transports import from_settings
+    from backend.notifications.worker import send_due
+
+    settings = load_settings()
+    settings.check_safe_for_production()
+    transports = from_settings(settings.smtp_url, settings.sms_url)
+    database = Database(settings.database_url)
+    try:
+        while True:
+            with database.session() as session:
+                counts = send_due(
+                    session, transports, settings.secret_key, settings.public_url, args.batch
+                )
+            if any(counts.values()):
+                print(f"notify: {counts}", flush=True)
+            if args.once:
+                return 0
+            time.sleep(args.every)
+    finally:
+        database.dispose()
+
+
 def _cmd_retention(args: argparse.Namespace) -> int:
     """Delete evidence bytes of stops before a cut-off, except under legal hold."""
     from backend import clock
@@ -414,6 +440,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     hooks.add_argument("--once", action="store_true", help="one pass, then exit")
     hooks.add_argument("--every", type=float, default=5.0, help="seconds between passes")
     hooks.set_defaults(run=_cmd_webhooks)
+    notify = commands.add_parser(
+        "notify", help="send queued recipient e-mails and SMS (at most once each)"
+    )
+    notify.add_argument("--once", action="store_true", help="one pass, then exit")
+    notify.add_argument("--every", type=float, default=5.0, help="seconds between passes")
+    notify.add_argument("--batch", type=int, default=50, help="messages claimed per pass")
+    notify.set_defaults(run=_cmd_notify)
     retention = commands.add_parser("retention", help="purge old evidence, honouring legal hold")
     retention.add_argument(
         "--before",

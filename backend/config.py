@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -81,6 +84,14 @@ class Settings:
     # Lets webhooks target 127.0.0.1 (tests, local development); refused in production.
     webhook_allow_loopback: bool = False
     demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
+    # Where recipients reach this server: links in messages (/t/..., /u/...) start here.
+    public_url: str = "http://127.0.0.1:8000"
+    # Recipient e-mail: smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; empty
+    # means no e-mail is sent (see parse_smtp_url and docs/notifications.md).
+    smtp_url: str = ""
+    # Recipient SMS: twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B1...; empty
+    # means no SMS is sent (see parse_sms_url).
+    sms_url: str = ""
     # Where the per-install secrets file lives outside production.
     secrets_dir: Path = VAR_DIR
 
@@ -111,6 +122,160 @@ class Settings:
             problems.append("DATABASE_URL points at SQLite; production runs on PostgreSQL")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _single_values(query: str, name: str, known: set[str]) -> dict[str, str]:
+    values = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{name}: unknown option(s) {', '.join(unknown)}")
+    if any(len(v) > 1 for v in values.values()):
+        raise ConfigError(f"{name}: each option may be given once")
+    return {key: v[0] for key, v in values.items()}
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where and how recipient e-mail is handed over (from DOORSTEP_SMTP_URL)."""
+
+    host: str
+    port: int
+    # "starttls" (smtp://, the default), "tls" (smtps://, TLS from the first byte) or
+    # "none" (smtp://...?starttls=0, only to a server on this machine).
+    security: str
+    username: str
+    password: str
+    timeout_s: float
+
+
+def parse_smtp_url(raw: str, name: str = "DOORSTEP_SMTP_URL") -> SmtpTarget:
+    """``smtp://[user:pass@]host[:587][?starttls=1&timeout=20]`` or ``smtps://...:465``.
+
+    Mail and passwords never cross a network in clear: ``starttls=0`` is refused
+    unless the host is this machine (a local relay, a test server).
+    """
+    try:
+        url = urlsplit(raw)
+        port = url.port
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL: {exc}") from exc
+    if url.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"{name} must start with smtp:// or smtps://")
+    if not url.hostname:
+        raise ConfigError(f"{name} names no host")
+    if url.path not in ("", "/"):
+        raise ConfigError(f"{name} takes no path")
+    options = _single_values(url.query, name, {"starttls", "timeout"})
+    if url.scheme == "smtps":
+        if "starttls" in options:
+            raise ConfigError(f"{name}: smtps:// is TLS already; starttls does not apply")
+        security = "tls"
+    else:
+        flag = options.get("starttls", "1")
+        if flag not in ("0", "1"):
+            raise ConfigError(f"{name}: starttls must be 0 or 1")
+        security = "starttls" if flag == "1" else "none"
+        if security == "none" and not _is_loopback(url.hostname):
+            raise ConfigError(
+                f"{name}: starttls=0 would send mail and the password in clear; "
+                "only allowed to a server on this machine"
+            )
+    try:
+        timeout_s = float(options.get("timeout", "20"))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: timeout must be a number of seconds") from exc
+    if not 0 < timeout_s <= 300:
+        raise ConfigError(f"{name}: timeout must be between 0 and 300 seconds")
+    if (url.username is None) != (url.password is None):
+        raise ConfigError(f"{name}: give both user and password, or neither")
+    return SmtpTarget(
+        host=url.hostname,
+        port=port or (465 if security == "tls" else 587),
+        security=security,
+        username=unquote(url.username or ""),
+        password=unquote(url.password or ""),
+        timeout_s=timeout_s,
+    )
+
+
+TWILIO_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+@dataclass(frozen=True)
+class SmsTarget:
+    """The SMS provider and its credentials (from DOORSTEP_SMS_URL)."""
+
+    provider: str
+    account: str
+    token: str
+    sender: str
+    # The API's base URL: https://<host> from the URL, or ``base=`` (tests).
+    base_url: str
+    timeout_s: float
+
+
+def parse_sms_url(raw: str, name: str = "DOORSTEP_SMS_URL") -> SmsTarget:
+    """``twilio://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com?from=%2B15551234567``.
+
+    ``base=http://127.0.0.1:PORT`` points the adapter at another server speaking the
+    same API (a test's recorder); plain http is refused to anything but this machine.
+    """
+    try:
+        url = urlsplit(raw)
+        port = url.port
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL: {exc}") from exc
+    if url.scheme != "twilio":
+        raise ConfigError(f"{name}: the only SMS provider is twilio:// (see docs/notifications.md)")
+    if not url.hostname:
+        raise ConfigError(f"{name} names no API host (api.twilio.com)")
+    account, token = unquote(url.username or ""), unquote(url.password or "")
+    if not TWILIO_ACCOUNT_SID.fullmatch(account):
+        raise ConfigError(f"{name}: the user must be a Twilio Account SID (AC + 32 hex digits)")
+    if not token:
+        raise ConfigError(f"{name}: the password must be the account's auth token")
+    options = _single_values(url.query, name, {"from", "base", "timeout"})
+    sender = options.get("from", "")
+    if not E164.fullmatch(sender):
+        raise ConfigError(f"{name}: from= must be the sending number as +E.164 (%2B15551234567)")
+    base = options.get("base") or f"https://{url.hostname}" + (f":{port}" if port else "")
+    try:
+        parsed_base = urlsplit(base)
+        parsed_base.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: base= is not a valid URL") from exc
+    if parsed_base.scheme not in ("http", "https") or not parsed_base.hostname:
+        raise ConfigError(f"{name}: base= must be an http(s) URL")
+    if parsed_base.scheme == "http" and not _is_loopback(parsed_base.hostname):
+        raise ConfigError(f"{name}: base= may use plain http only to this machine")
+    try:
+        timeout_s = float(options.get("timeout", "15"))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: timeout must be a number of seconds") from exc
+    if not 0 < timeout_s <= 120:
+        raise ConfigError(f"{name}: timeout must be between 0 and 120 seconds")
+    return SmsTarget("twilio", account, token, sender, base.rstrip("/"), timeout_s)
+
+
+def parse_public_url(raw: str, name: str = "DOORSTEP_PUBLIC_URL") -> str:
+    """The server's address as recipients reach it, without a trailing slash."""
+    try:
+        url = urlsplit(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ConfigError(f"{name} must be an http(s) URL such as https://track.example.com")
+    return raw.rstrip("/")
 
 
 def parse_key_ring(raw: str, name: str = "DOORSTEP_JWT_KEYS") -> tuple[tuple[str, str], ...]:
@@ -193,8 +358,17 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
         "secrets_dir": Path(env.get("DOORSTEP_SECRETS_DIR", str(base.secrets_dir))),
+        "public_url": parse_public_url(env.get("DOORSTEP_PUBLIC_URL", base.public_url)),
+        "smtp_url": env.get("DOORSTEP_SMTP_URL", base.smtp_url),
+        "sms_url": env.get("DOORSTEP_SMS_URL", base.sms_url),
     }
     values.update(overrides)
+    # Checked at start, so a mistyped URL stops the server and the worker at once
+    # rather than failing every message later.
+    if values["smtp_url"]:
+        parse_smtp_url(str(values["smtp_url"]))
+    if values["sms_url"]:
+        parse_sms_url(str(values["sms_url"]))
     given = set(env) | set(overrides)
     wanted = {
         "DOORSTEP_SECRET_KEY": "secret_key",

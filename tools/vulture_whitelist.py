@@ -45,3 +45,5 @@ _.organization
 _.teardown, _.readable, _.readinto, _.stop_with_dispute, _.other_org_id
 # buildozer reads these of the object whose sources it copies (tests/phone/test_android_spec.py).
 _.logger, _.app_dir
+# Notifications: the servers' hooks that aiosmtpd and http.server call by name.
+_.handle_DATA, _.do_POST, _.log_message

@@ -40,6 +40,9 @@ class SettingsChangeSchema(Schema):
     require_staff_totp = fields.Raw(
         metadata={"description": "console staff must sign in with a TOTP code too"}
     )
+    arriving_soon_minutes = fields.Raw(
+        metadata={"description": "minutes of ETA that make 'arriving soon', 5 to 120"}
+    )
 
 
 class SettingsLinksSchema(Schema):
@@ -61,6 +64,7 @@ class SettingsSchema(ResponseSchema):
     quiet_hours_start = fields.String(required=True, allow_none=True)
     quiet_hours_end = fields.String(required=True, allow_none=True)
     require_staff_totp = fields.Boolean(required=True)
+    arriving_soon_minutes = fields.Integer(required=True)
     links = fields.Nested(SettingsLinksSchema, required=True)
 
 

@@ -26,7 +26,14 @@ from backend.domain.stops import ProofPolicy
 from backend.errors import refusal_errors, status_of
 
 POLICY_FLAGS = ("signature", "photo", "age_check", "parcel_scan")
-NUMBERS = ("geofence_threshold_m", "evidence_retention_days", "min_photos", "lat", "lon")
+NUMBERS = (
+    "geofence_threshold_m",
+    "evidence_retention_days",
+    "min_photos",
+    "lat",
+    "lon",
+    "arriving_soon_minutes",
+)
 
 
 def _actor() -> dict[str, Any]:

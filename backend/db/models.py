@@ -735,3 +735,70 @@ class DriverFix(TenantScoped, Base):
     lon: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(TenantScoped, Base):
+    """One message owed to one recipient address: the notifications outbox.
+
+    Written in the same transaction as the change that causes it; ``dedupe_key`` is
+    unique per organization, so an event resent any number of times queues the message
+    once. The worker claims a row (``sending`` + ``claimed_at``, committed) before it
+    talks to the transport, so a crash mid-send leaves a row that is never sent again
+    blindly (see ``backend.notifications.worker``).
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("org_id", "dedupe_key"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+        Index("ix_notification_stop", "org_id", "stop_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    # out_for_delivery, arriving_soon, delivered, failed, rescheduled, dispute_settled
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    # pending, sending, sent, failed, suppressed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    # The transport's id for the sent message (SMTP Message-ID, the SMS provider's sid).
+    provider_ref: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the templates need, captured when the message was queued.
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class NotificationOptOut(TenantScoped, Base):
+    """A recipient address that asked (through its unsubscribe link) for no more
+    messages on a channel; honoured when queueing and again when sending."""
+
+    __tablename__ = "notification_opt_out"
+    __table_args__ = (UniqueConstraint("org_id", "channel", "address"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationTemplate(TenantScoped, Base):
+    """A tenant's own wording for one kind of message (the shipped defaults in
+    ``backend/notifications/templates/`` apply to every kind without a row)."""
+
+    __tablename__ = "notification_template"
+    __table_args__ = (UniqueConstraint("org_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    sms: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

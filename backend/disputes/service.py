@@ -19,6 +19,7 @@ from backend.db.session import begin_write
 from backend.domain.clock import utc_text
 from backend.domain.refusal import Refusal, not_found
 from backend.manifests.service import org_today
+from backend.notifications import triggers as notifications
 from backend.planning.service import plan_next_attempts
 from backend.sync.changes import lock_plan
 from backend.webhooks import service as webhooks
@@ -227,6 +228,7 @@ def resolve(
         dispute.redelivery_stop_id = attempts[original.id]
     session.flush()
     webhooks.enqueue(session, principal.org_id, "dispute", [_settled_event(session, dispute)])
+    notifications.on_dispute_settled(session, principal.org_id, dispute)
     session.commit()
     return dispute
 

@@ -25,6 +25,9 @@ GEOFENCE_THRESHOLD_RANGE = (10, 5000)
 RETENTION_DAYS_RANGE = (1, 3650)
 DEFAULT_GEOFENCE_THRESHOLD_M = 150
 DEFAULT_RETENTION_DAYS = 365
+# How close (minutes of ETA) a stop must be for its recipient to hear "arriving soon".
+ARRIVING_SOON_MINUTES_RANGE = (5, 120)
+DEFAULT_ARRIVING_SOON_MINUTES = 15
 CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9 ()-]{4,40}")
@@ -43,6 +46,7 @@ EDITABLE = (
     "quiet_hours_start",
     "quiet_hours_end",
     "require_staff_totp",
+    "arriving_soon_minutes",
 )
 
 
@@ -65,6 +69,8 @@ class OrgSettings:
     quiet_hours_end: str | None = None
     # Console staff must sign in with a TOTP code too (those without one enrol at login).
     require_staff_totp: bool = False
+    # A recipient hears "arriving soon" when the ETA is this close (or theirs is next).
+    arriving_soon_minutes: int = DEFAULT_ARRIVING_SOON_MINUTES
     # 0 until the first change; each change makes the next version.
     version: int = 0
 
@@ -151,6 +157,8 @@ def _problem(name: str, value: Any) -> str | None:
         if _text(value, 40) or (value and not PHONE.fullmatch(value)):
             return "must be a phone number (or empty)"
         return None
+    if name == "arriving_soon_minutes":
+        return _int_in(value, *ARRIVING_SOON_MINUTES_RANGE)
     if name == "require_staff_totp":
         return None if isinstance(value, bool) else "must be true or false"
     # quiet_hours_start, quiet_hours_end

@@ -34,6 +34,7 @@ from backend.domain.stops import (
     check_plan_editable,
 )
 from backend.manifests.service import bump_revision, get_or_create_manifest
+from backend.notifications import triggers as notifications
 from backend.planning.importer import StopDraft, validate_rows
 from backend.sync.changes import UPSERT, lock_feeds, lock_plan, record_stop_change
 from backend.sync.derive import derive
@@ -459,7 +460,10 @@ def plan_next_attempts(
         session.add(
             Parcel(org_id=clone.org_id, stop_id=clone.id, barcode=barcode, description=description)
         )
-    return {stop_id: clone.id for stop_id, clone in clones.items()}
+    attempts = {stop_id: clone.id for stop_id, clone in clones.items()}
+    # The recipient hears the new date (backend.notifications.triggers).
+    notifications.on_rescheduled(session, originals, attempts)
+    return attempts
 
 
 def order_of(order_number: str) -> str:

@@ -29,6 +29,7 @@ from backend.domain.events import (
     parse_event,
 )
 from backend.evidence import service as evidence
+from backend.notifications import triggers as notifications
 from backend.sync.changes import UPSERT, lock_stops
 from backend.sync.seal import seal_delivery
 from backend.webhooks import service as webhooks
@@ -285,6 +286,7 @@ def _store(
     if proofs:
         session.execute(insert(Proof), proofs)
     _queue_webhooks(session, org_id, accepted, stops)
+    notifications.on_door_events(session, org_id, accepted, stops, ctx.service_date)
 
 
 def _queue_webhooks(

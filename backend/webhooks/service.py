@@ -36,7 +36,16 @@ from backend.db.session import begin_write
 from backend.domain.refusal import not_found
 from backend.webhooks.safety import IPAddress, UnsafeWebhookUrl, check_webhook_url, resolve_safe
 
-EVENT_TYPES = ("delivered", "failed", "exception", "dispute")
+EVENT_TYPES = (
+    "delivered",
+    "failed",
+    "exception",
+    "dispute",
+    # The recipient moments (backend.notifications.triggers), for integrators who send
+    # their own messages.
+    "route.started",
+    "stop.arriving",
+)
 MAX_ATTEMPTS = 12
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

@@ -1,0 +1,1 @@
+"""Recipient messages: a durable outbox, e-mail and SMS transports, tenant templates."""
