@@ -66,6 +66,11 @@ class Settings:
     # A refresh retried this soon after it rotated (its response was lost) gets the same
     # pair again instead of revoking the login as a stolen token would.
     refresh_retry_grace_s: int = 30
+    # Tracking pages (/t/<token>, /api/v1/track/<token>): requests a minute from one
+    # client address, and for one link. A page polls twice a minute; an address may
+    # hold many recipients (an office, a carrier-grade NAT). Per process.
+    tracking_per_ip_per_minute: int = 600
+    tracking_per_link_per_minute: int = 30
     max_content_length: int = 16 * 1024 * 1024
     storage_backend: str = "local"
     storage_dir: Path = VAR_DIR / "evidence"
@@ -187,6 +192,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
         "secrets_dir": Path(env.get("DOORSTEP_SECRETS_DIR", str(base.secrets_dir))),
+        "tracking_per_ip_per_minute": int(
+            env.get("DOORSTEP_TRACKING_PER_IP_PER_MINUTE", base.tracking_per_ip_per_minute)
+        ),
+        "tracking_per_link_per_minute": int(
+            env.get("DOORSTEP_TRACKING_PER_LINK_PER_MINUTE", base.tracking_per_link_per_minute)
+        ),
     }
     values.update(overrides)
     given = set(env) | set(overrides)

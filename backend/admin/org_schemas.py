@@ -40,6 +40,12 @@ class SettingsChangeSchema(Schema):
     require_staff_totp = fields.Raw(
         metadata={"description": "console staff must sign in with a TOTP code too"}
     )
+    tracking_show_photo = fields.Raw(
+        metadata={"description": "the tracking page shows the delivery photo"}
+    )
+    delivery_weekdays = fields.Raw(
+        metadata={"description": "days delivered, e.g. [\"mon\", \"tue\"] (mon..sun)"}
+    )
 
 
 class SettingsLinksSchema(Schema):
@@ -61,6 +67,8 @@ class SettingsSchema(ResponseSchema):
     quiet_hours_start = fields.String(required=True, allow_none=True)
     quiet_hours_end = fields.String(required=True, allow_none=True)
     require_staff_totp = fields.Boolean(required=True)
+    tracking_show_photo = fields.Boolean(required=True)
+    delivery_weekdays = fields.List(fields.String(), required=True)
     links = fields.Nested(SettingsLinksSchema, required=True)
 
 

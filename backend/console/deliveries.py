@@ -37,7 +37,9 @@ def _dispute_views(stop_id: int) -> list[dict[str, Any]]:
     ids |= {n["user_id"] for v in views for n in v["notes"]}
     names = usernames(session, ids)
     for view in views:
-        view["opened_by_name"] = names.get(view["opened_by"], "?")
+        view["opened_by_name"] = (
+            names.get(view["opened_by"], "?") if view["opened_by"] else "the recipient"
+        )
         view["resolved_by_name"] = names.get(view["resolved_by"] or 0)
         for note in view["notes"]:
             note["by"] = names.get(note["user_id"], "?")
