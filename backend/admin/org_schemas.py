@@ -44,7 +44,7 @@ class SettingsChangeSchema(Schema):
         metadata={"description": "the tracking page shows the delivery photo"}
     )
     delivery_weekdays = fields.Raw(
-        metadata={"description": "days delivered, e.g. [\"mon\", \"tue\"] (mon..sun)"}
+        metadata={"description": 'days delivered, e.g. ["mon", "tue"] (mon..sun)'}
     )
 
 

@@ -70,9 +70,7 @@ def handle_recipient_request(request_id: int) -> Response:
 def issue_tracking_link(stop_id: int) -> Response:
     org_id = find_stop(db_session(), stop_id).org_id
     db_session().rollback()  # issue_link opens its own write transaction
-    links.issue_link(
-        db_session(), org_id, stop_id, current_app.config["SECRET_KEY"], clock.now()
-    )
+    links.issue_link(db_session(), org_id, stop_id, current_app.config["SECRET_KEY"], clock.now())
     flash("Tracking link ready: copy it below.", "success")
     return redirect(url_for("console.delivery", stop_id=stop_id, _anchor="tracking"))
 

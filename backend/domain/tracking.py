@@ -92,7 +92,7 @@ def driver_first_name(full_name: str) -> str:
 
 
 def eta_phrase(eta_at: datetime, stops_before: int, now: datetime) -> str:
-    """"about 25 minutes, 4 stops before yours" (rounded to 5 minutes past the first 10)."""
+    """ "about 25 minutes, 4 stops before yours" (rounded to 5 minutes past the first 10)."""
     minutes = max(0, round((eta_at - now).total_seconds() / 60))
     if minutes <= 2:
         when = "any minute now"
@@ -172,9 +172,7 @@ def weekday_numbers(names: Iterable[str]) -> tuple[int, ...]:
     return tuple(sorted({WEEKDAYS.index(name) for name in names}))
 
 
-def check_reschedule_date(
-    raw: Any, today: date, delivery_weekdays: Iterable[int]
-) -> date:
+def check_reschedule_date(raw: Any, today: date, delivery_weekdays: Iterable[int]) -> date:
     """The day a recipient asked for, or a refusal saying why not."""
     if isinstance(raw, date):
         wanted = raw
@@ -182,9 +180,7 @@ def check_reschedule_date(
         try:
             wanted = date.fromisoformat(str(raw or "").strip())
         except ValueError as exc:
-            raise Refusal(
-                "validation_error", "give the date as YYYY-MM-DD", field="date"
-            ) from exc
+            raise Refusal("validation_error", "give the date as YYYY-MM-DD", field="date") from exc
     if wanted <= today:
         raise Refusal(
             "reschedule_date_past",

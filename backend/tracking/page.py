@@ -18,8 +18,8 @@ from backend import clock
 from backend.db.session import db_session
 from backend.domain.refusal import Refusal
 from backend.domain.tracking import MAX_COMMENT, MAX_INSTRUCTIONS, MAX_PROBLEM_TEXT, etag_of
-from backend.evidence import service as evidence
 from backend.errors import ApiError, register_html_error_page, status_of
+from backend.evidence import service as evidence
 from backend.http import stream_file
 from backend.tracking import requests as actions
 from backend.tracking.routes import (
@@ -66,12 +66,8 @@ DONE = {
 LIMITS = {"instructions": MAX_INSTRUCTIONS, "comment": MAX_COMMENT, "text": MAX_PROBLEM_TEXT}
 
 
-def _page(
-    token: str, view: dict[str, Any], status: int = 200, **extra: Any
-) -> Response:
-    body = render_template(
-        "tracking/page.html", token=token, view=view, limits=LIMITS, **extra
-    )
+def _page(token: str, view: dict[str, Any], status: int = 200, **extra: Any) -> Response:
+    body = render_template("tracking/page.html", token=token, view=view, limits=LIMITS, **extra)
     response = Response(body, status=status, mimetype="text/html")
     return _headers(response)
 
@@ -120,7 +116,9 @@ def _act(token: str, which: str, action: Any) -> Response:
         view = current_view(token)
         error = {"code": exc.code, "message": exc.message, "form": which}
         return _page(token, view, status_of(exc), done=None, form=request.form, errors=error)
-    return redirect(url_for("tracking_page.tracking_page", token=token, done=which, _anchor=which), 303)
+    return redirect(
+        url_for("tracking_page.tracking_page", token=token, done=which, _anchor=which), 303
+    )
 
 
 @bp.post(f"{PREFIX}/<string:token>/instructions")

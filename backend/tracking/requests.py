@@ -53,8 +53,14 @@ def _closed(message: str) -> Refusal:
 
 
 def _record(
-    session: Session, link: Link, kind: RequestKind, details: dict[str, Any], now: datetime, *,
-    handled: bool, dispute_id: int | None = None,
+    session: Session,
+    link: Link,
+    kind: RequestKind,
+    details: dict[str, Any],
+    now: datetime,
+    *,
+    handled: bool,
+    dispute_id: int | None = None,
 ) -> RecipientRequest:
     request = RecipientRequest(
         org_id=link.org_id,
@@ -237,7 +243,13 @@ def handle_request(
     if replan:
         if request.kind != RequestKind.RESCHEDULE.value:
             raise Refusal("validation_error", "only a reschedule request plans a new attempt")
-        _replan_to(session, principal.org_id, request.stop_id, date.fromisoformat(request.details["date"]), now)
+        _replan_to(
+            session,
+            principal.org_id,
+            request.stop_id,
+            date.fromisoformat(request.details["date"]),
+            now,
+        )
     request.status = RequestStatus.HANDLED.value
     request.handled_by = principal.user_id
     request.handled_at = now
@@ -253,7 +265,9 @@ def _replan_to(session: Session, org_id: int, stop_id: int, day: date, now: date
     if stop.status in DELIVERED or stop.cancelled_at is not None:
         raise Refusal("stop_not_editable", f"the stop is {stop.status.value}; nothing to re-plan")
     if stop.replanned_at is not None:
-        raise Refusal("stop_not_editable", f"the stop was already re-planned as {stop.replanned_as_id}")
+        raise Refusal(
+            "stop_not_editable", f"the stop was already re-planned as {stop.replanned_as_id}"
+        )
     attempts = plan_next_attempts(session, [stop], {stop.id: day})
     stop.replanned_at = now
     stop.replanned_as_id = attempts[stop.id]

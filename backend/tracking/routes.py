@@ -59,7 +59,9 @@ def current_view(token: str) -> dict[str, Any]:
     count_request(token)
     session = db_session()
     now = clock.now()
-    return recipient_view(session, open_link(session, token, now), now, proof_sealer().public_keys_b64())
+    return recipient_view(
+        session, open_link(session, token, now), now, proof_sealer().public_keys_b64()
+    )
 
 
 def not_modified(etag: str) -> Response | None:
@@ -124,8 +126,7 @@ INSTRUCTIONS_DONE = "Thank you: your driver will see your instructions."
 RESCHEDULE_DONE = "Your request is with our team; we will confirm the new day."
 RATING_DONE = "Thank you for rating your delivery."
 PROBLEM_DONE = (
-    "Customer service has your report, with the proof of delivery attached, and will "
-    "contact you."
+    "Customer service has your report, with the proof of delivery attached, and will contact you."
 )
 
 

@@ -171,7 +171,9 @@ class RatingInSchema(Schema):
 
 
 class ProblemInSchema(Schema):
-    problem = fields.Raw(required=True, metadata={"description": "not_received, damaged, wrong_item"})
+    problem = fields.Raw(
+        required=True, metadata={"description": "not_received, damaged, wrong_item"}
+    )
     text = fields.Raw(metadata={"description": "up to 1000 characters"})
 
 

@@ -139,9 +139,9 @@ def _driver(session: Session, stop: Stop) -> User | None:
     if stop.manifest_id is None:
         return None
     return session.scalar(
-        select(User).join(Manifest, Manifest.driver_id == User.id).where(
-            Manifest.id == stop.manifest_id
-        )
+        select(User)
+        .join(Manifest, Manifest.driver_id == User.id)
+        .where(Manifest.id == stop.manifest_id)
     )
 
 
@@ -172,7 +172,9 @@ def _position(session: Session, driver: User | None, stop: Stop) -> dict[str, An
     }
 
 
-def _proof(session: Session, stop: Stop, public_keys: dict[str, str], show_photo: bool) -> dict[str, Any] | None:
+def _proof(
+    session: Session, stop: Stop, public_keys: dict[str, str], show_photo: bool
+) -> dict[str, Any] | None:
     winner = winning_event_id(session, stop)
     if winner is None:
         return None
@@ -193,7 +195,11 @@ def _proof(session: Session, stop: Stop, public_keys: dict[str, str], show_photo
     proof_files = [
         {
             **kinds.get(sha, {"sha256": sha}),
-            **({"invalid_reason": files[sha].invalid_reason} if sha in files and files[sha].invalid_reason else {}),
+            **(
+                {"invalid_reason": files[sha].invalid_reason}
+                if sha in files and files[sha].invalid_reason
+                else {}
+            ),
         }
         for sha in proof.file_hashes
     ]
@@ -302,21 +308,31 @@ def recipient_view(
     timeline = _timeline(session, link, events, requests, disputes, started, tz)
     delivery = None
     if delivered:
-        outcome = next((e for e in reversed(events) if e.stop_id == stop.id and e.type == "delivered"), None)
+        outcome = next(
+            (e for e in reversed(events) if e.stop_id == stop.id and e.type == "delivered"), None
+        )
         delivery = {
             "at": utc_text(outcome.recorded_at) if outcome else None,
             "local": _local_day(outcome.recorded_at, tz) if outcome else None,
             "where_left": (outcome.payload.get("where_left") if outcome else None)
             or "handed_to_recipient",
-            "where_left_text": where_left_label(outcome.payload.get("where_left") if outcome else None),
+            "where_left_text": where_left_label(
+                outcome.payload.get("where_left") if outcome else None
+            ),
             "evidence_pending": stop.status == StopStatus.EVIDENCE_PENDING,
             "proof": _proof(session, stop, public_keys, settings.tracking_show_photo),
         }
     failure = _failure(link, events, requests, tz)
     rating = next((r for r in requests if r.kind == RequestKind.RATING), None)
-    instructions = [r for r in requests if r.kind == RequestKind.INSTRUCTIONS and r.stop_id == stop.id]
+    instructions = [
+        r for r in requests if r.kind == RequestKind.INSTRUCTIONS and r.stop_id == stop.id
+    ]
     open_reschedule = next(
-        (r for r in requests if r.kind == RequestKind.RESCHEDULE and r.status == RequestStatus.OPEN),
+        (
+            r
+            for r in requests
+            if r.kind == RequestKind.RESCHEDULE and r.status == RequestStatus.OPEN
+        ),
         None,
     )
     open_dispute = next((d for d in disputes if d.status == "open"), None)
@@ -349,11 +365,16 @@ def recipient_view(
         }
         if open_reschedule
         else None,
-        "rating": {"stars": rating.details.get("stars"), "comment": rating.details.get("comment", "")}
+        "rating": {
+            "stars": rating.details.get("stars"),
+            "comment": rating.details.get("comment", ""),
+        }
         if rating
         else None,
-        "dispute": {"status": open_dispute.status if open_dispute else disputes[-1].status,
-                    "text": dispute_words(open_dispute or disputes[-1])}
+        "dispute": {
+            "status": open_dispute.status if open_dispute else disputes[-1].status,
+            "text": dispute_words(open_dispute or disputes[-1]),
+        }
         if disputes
         else None,
         "actions": {
@@ -420,7 +441,9 @@ def _failure(
     if not failed_attempts or stop.status in DELIVERED:
         return None
     last_failed = failed_attempts[-1]
-    event = next((e for e in reversed(events) if e.stop_id == last_failed.id and e.type == "failed"), None)
+    event = next(
+        (e for e in reversed(events) if e.stop_id == last_failed.id and e.type == "failed"), None
+    )
     reason = event.payload.get("reason") if event else None
     if stop is not last_failed and stop.cancelled_at is None:
         next_step = f"We will try again on {_day(stop.service_date)}."
@@ -429,7 +452,9 @@ def _failure(
         next_step = "You asked for another day; we will confirm it."
         next_date = None
     else:
-        next_step = "We will contact you to arrange another delivery. You can also ask for a day below."
+        next_step = (
+            "We will contact you to arrange another delivery. You can also ask for a day below."
+        )
         next_date = None
     return {
         "at": utc_text(event.recorded_at) if event else None,
@@ -459,7 +484,9 @@ def _timeline(
             .order_by(PromiseChange.id)
         )
     )
-    entries.append((first.created_at, "planned", f"Planned for delivery on {_day(first.service_date)}"))
+    entries.append(
+        (first.created_at, "planned", f"Planned for delivery on {_day(first.service_date)}")
+    )
     for change in promises:
         if change.reason != "planned" and change.promised_start and change.promised_end:
             entries.append(
@@ -494,7 +521,9 @@ def _timeline(
         if request.kind == RequestKind.INSTRUCTIONS:
             entries.append((request.created_at, "instructions", "You added delivery instructions"))
         elif request.kind == RequestKind.RESCHEDULE:
-            entries.append((request.created_at, "reschedule_requested", "You asked for another day"))
+            entries.append(
+                (request.created_at, "reschedule_requested", "You asked for another day")
+            )
         elif request.kind == RequestKind.RATING:
             entries.append((request.created_at, "rated", "You rated the delivery"))
     for dispute in disputes:

@@ -47,7 +47,9 @@ def day(session: Session, world: World, settings: Settings) -> Day:
         stop.promised_start = NOW.replace(hour=14)
         stop.promised_end = NOW.replace(hour=18)
     scope_to_tenant(session, world.org_id)
-    token = tokens.issue(session, world.org_id, stops[1], settings.secret_key, NOW - timedelta(days=1))
+    token = tokens.issue(
+        session, world.org_id, stops[1], settings.secret_key, NOW - timedelta(days=1)
+    )
     session.commit()
     return Day(stops, token)
 

@@ -24,15 +24,18 @@ def test_the_delivery_page_shows_the_link_and_a_revoke_issues_nothing_new(
     log_in(client, "support")
     page = client.get(f"/console/deliveries/{day.mine}").get_data(as_text=True)
     found = LINK.search(page)
-    assert found and found.group(1) == day.token
+    assert found
+    assert found.group(1) == day.token
     post_form(client, f"/console/deliveries/{day.mine}/tracking-link/revoke", {})
     assert client.get(f"/api/v1/track/{day.token}").status_code == 404
     page = client.get(f"/console/deliveries/{day.mine}").get_data(as_text=True)
-    assert LINK.search(page) is None and "No working link" in page
+    assert LINK.search(page) is None
+    assert "No working link" in page
     post_form(client, f"/console/deliveries/{day.mine}/tracking-link", {})
     page = client.get(f"/console/deliveries/{day.mine}").get_data(as_text=True)
     fresh = LINK.search(page)
-    assert fresh and fresh.group(1) != day.token
+    assert fresh
+    assert fresh.group(1) != day.token
     assert client.get(f"/api/v1/track/{fresh.group(1)}").status_code == 200
 
 
@@ -43,20 +46,22 @@ def test_a_reschedule_request_is_queued_then_handled_with_a_replan(
     assert asked.status_code == 201
     log_in(client, "dispatcher")
     queue = client.get("/console/recipient-requests?status=open").get_data(as_text=True)
-    assert "Wants 2026-11-27" in queue and "Recipient requests" in queue
+    assert "Wants 2026-11-27" in queue
+    assert "Recipient requests" in queue
     request_id = asked.get_json()["request_id"]
-    done = post_form(
-        client, f"/console/recipient-requests/{request_id}/handle", {"replan": "yes"}
-    )
+    done = post_form(client, f"/console/recipient-requests/{request_id}/handle", {"replan": "yes"})
     assert done.status_code == 302
     scope_to_tenant(session, world.org_id)
     session.expire_all()
     original = session.get(Stop, day.mine)
-    assert original is not None and original.replanned_as_id is not None
+    assert original is not None
+    assert original.replanned_as_id is not None
     attempt = session.get(Stop, original.replanned_as_id)
-    assert attempt is not None and attempt.service_date.isoformat() == "2026-11-27"
+    assert attempt is not None
+    assert attempt.service_date.isoformat() == "2026-11-27"
     row = session.scalars(select(RecipientRequest)).one()
-    assert row.status == "handled" and row.handled_by == world.users["dispatcher"]
+    assert row.status == "handled"
+    assert row.handled_by == world.users["dispatcher"]
     # The recipient's page follows the order to its new attempt.
     view = client.get(f"/api/v1/track/{day.token}").get_json()
     assert view["status"] == "rescheduled"
@@ -71,7 +76,9 @@ def test_support_marks_handled_but_may_not_replan(client: FlaskClient, day: Day)
     asked = client.post(f"/api/v1/track/{day.token}/reschedule", json={"date": "2026-11-27"})
     log_in(client, "support")
     request_id = asked.get_json()["request_id"]
-    refused = post_form(client, f"/console/recipient-requests/{request_id}/handle", {"replan": "yes"})
+    refused = post_form(
+        client, f"/console/recipient-requests/{request_id}/handle", {"replan": "yes"}
+    )
     assert refused.status_code == 403
 
 

@@ -35,7 +35,9 @@ def test_one_link_polled_too_often_gets_429_with_retry_after(client: FlaskClient
     assert blocked.get_json()["code"] == "rate_limited"
 
 
-def test_one_address_walking_tokens_is_limited_too(app: Flask, client: FlaskClient, day: Day) -> None:
+def test_one_address_walking_tokens_is_limited_too(
+    app: Flask, client: FlaskClient, day: Day
+) -> None:
     app.extensions[LIMITER] = TrackingLimiter(per_ip=5, per_link=100)
     answers = [client.get(f"/api/v1/track/{'G' * 23}{n}").status_code for n in range(5)]
     assert answers == [404] * 5
@@ -47,7 +49,13 @@ def test_one_address_walking_tokens_is_limited_too(app: Flask, client: FlaskClie
 
 def test_the_redaction_filter_rewrites_paths_in_messages_and_arguments() -> None:
     record = logging.LogRecord(
-        "gunicorn.access", logging.INFO, "x", 1, '%s "GET /t/abc_DEF-123 HTTP/1.1"', ("/api/v1/track/xyz/rating",), None
+        "gunicorn.access",
+        logging.INFO,
+        "x",
+        1,
+        '%s "GET /t/abc_DEF-123 HTTP/1.1"',
+        ("/api/v1/track/xyz/rating",),
+        None,
     )
     RedactTrackingTokens().filter(record)
     assert record.getMessage() == '/api/v1/track/<token>/rating "GET /t/<token> HTTP/1.1"'
@@ -89,7 +97,12 @@ def test_a_real_server_writes_no_token_to_its_access_or_error_log(
                     raise
                 time.sleep(0.2)
         statuses = []
-        for path in (f"/t/{day.token}", f"/api/v1/track/{day.token}", f"/t/{day.token}?done=x", f"/t/{'Z' * 24}"):
+        for path in (
+            f"/t/{day.token}",
+            f"/api/v1/track/{day.token}",
+            f"/t/{day.token}?done=x",
+            f"/t/{'Z' * 24}",
+        ):
             try:
                 with urllib.request.urlopen(base + path, timeout=5) as response:  # noqa: S310
                     statuses.append(response.status)

@@ -90,7 +90,8 @@ def test_out_for_delivery_shows_the_eta_and_hides_the_position_until_next(
     assert view["status"] == "arriving"
     assert view["eta"]["text"] == "about 6 minutes, you are next"
     position = view["driver"]["position"]
-    assert position["lat"] == 47.6105 and position["distance_m"] > 0
+    assert position["lat"] == 47.6105
+    assert position["distance_m"] > 0
 
 
 def test_another_stop_its_recipient_and_the_device_never_appear(
@@ -142,7 +143,8 @@ def test_delivered_shows_where_it_was_left_and_a_verifying_proof_and_the_photo_o
     delivery = view["delivery"]
     assert delivery["where_left_text"] == "At the front door"
     proof = delivery["proof"]
-    assert proof["verified"] is True and proof["problems"] == []
+    assert proof["verified"] is True
+    assert proof["problems"] == []
     assert proof["receipt"]["digest"] == proof["digest"]
     assert proof["photos"] == []  # the organization has not allowed photos
     sha = ref(photo)["sha256"]
@@ -155,7 +157,8 @@ def test_delivered_shows_where_it_was_left_and_a_verifying_proof_and_the_photo_o
     view = _json(client, day.token)
     assert view["delivery"]["proof"]["photos"] == [sha]
     served = client.get(f"/t/{day.token}/photos/{sha}")
-    assert served.status_code == 200 and served.data == photo
+    assert served.status_code == 200
+    assert served.data == photo
     # The signature is no photo: never served.
     assert client.get(f"/t/{day.token}/photos/{ref(signature)['sha256']}").status_code == 404
     assert view["actions"] == {
@@ -207,9 +210,12 @@ def test_unknown_expired_revoked_and_malformed_links_all_answer_the_same_404(
         for path in (f"/api/v1/track/{token}", f"/api/v1/track/{token}/rating"):
             method = client.get if not path.endswith("rating") else client.post
             response = method(path, **({} if method is client.get else {"json": {"stars": 5}}))
-            answers.add((response.status_code, response.get_json()["code"], response.get_json()["message"]))
+            answers.add(
+                (response.status_code, response.get_json()["code"], response.get_json()["message"])
+            )
         page = client.get(f"/t/{token}")
-        assert page.status_code == 404 and "No tracking page here" in page.get_data(as_text=True)
+        assert page.status_code == 404
+        assert "No tracking page here" in page.get_data(as_text=True)
     assert answers == {(404, "not_found", "no tracking page at this address")}
 
 
@@ -219,7 +225,8 @@ def test_page_and_json_answer_etag_and_304(client: FlaskClient, day: Day) -> Non
         etag = first.headers["ETag"]
         assert etag
         again = client.get(path, headers={"If-None-Match": etag})
-        assert again.status_code == 304 and again.headers["ETag"] == etag
+        assert again.status_code == 304
+        assert again.headers["ETag"] == etag
         assert first.headers["Referrer-Policy"] == "no-referrer"
         assert "noindex" in first.headers["X-Robots-Tag"]
 
@@ -227,7 +234,8 @@ def test_page_and_json_answer_etag_and_304(client: FlaskClient, day: Day) -> Non
 def test_the_page_pulls_nothing_from_another_origin(client: FlaskClient, day: Day) -> None:
     page = client.get(f"/t/{day.token}")
     html = page.get_data(as_text=True)
-    assert "http://" not in html and "https://" not in html
+    assert "http://" not in html
+    assert "https://" not in html
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert '<meta name="robots" content="noindex, nofollow">' in html
 
