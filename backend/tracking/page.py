@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from backend import clock
 from backend.db.session import db_session
@@ -103,7 +104,7 @@ def _refuse_cross_site() -> None:
             raise ApiError(403, "cross_origin", "the form was sent from another site")
 
 
-def _act(token: str, which: str, action: Any) -> Response:
+def _act(token: str, which: str, action: Any) -> BaseResponse:
     _refuse_cross_site()
     try:
         current_view(token)  # counts the request and checks the link first
@@ -122,7 +123,7 @@ def _act(token: str, which: str, action: Any) -> Response:
 
 
 @bp.post(f"{PREFIX}/<string:token>/instructions")
-def post_instructions(token: str) -> Response:
+def post_instructions(token: str) -> BaseResponse:
     return _act(
         token,
         "instructions",
@@ -133,7 +134,7 @@ def post_instructions(token: str) -> Response:
 
 
 @bp.post(f"{PREFIX}/<string:token>/reschedule")
-def post_reschedule(token: str) -> Response:
+def post_reschedule(token: str) -> BaseResponse:
     return _act(
         token,
         "reschedule",
@@ -144,7 +145,7 @@ def post_reschedule(token: str) -> Response:
 
 
 @bp.post(f"{PREFIX}/<string:token>/rating")
-def post_rating(token: str) -> Response:
+def post_rating(token: str) -> BaseResponse:
     return _act(
         token,
         "rating",
@@ -155,7 +156,7 @@ def post_rating(token: str) -> Response:
 
 
 @bp.post(f"{PREFIX}/<string:token>/problem")
-def post_problem(token: str) -> Response:
+def post_problem(token: str) -> BaseResponse:
     return _act(
         token,
         "problem",

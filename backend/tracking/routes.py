@@ -5,10 +5,11 @@ limit, the view, and its validator."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, request
 from flask.views import MethodView
+from werkzeug.wrappers import Response as BaseResponse
 
 from backend import clock
 from backend.config import Settings
@@ -31,6 +32,7 @@ from backend.tracking.view import open_link, recipient_view
 from backend.wiring import proof_sealer
 
 LIMITER = "doorstep.tracking_limiter"
+AnyResponse = TypeVar("AnyResponse", bound=BaseResponse)
 # Revalidated on every poll (ETag), never stored by a shared cache: it is one person's.
 CACHE_CONTROL = "private, no-cache"
 
@@ -73,7 +75,7 @@ def not_modified(etag: str) -> Response | None:
     return None
 
 
-def tracking_headers(response: Response) -> Response:
+def tracking_headers(response: AnyResponse) -> AnyResponse:
     # The link must not travel on in a Referer, nor be indexed by a search engine.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
