@@ -341,7 +341,7 @@ def recipient_view(
         "order_number": stop.order_number,
         "company": _company(session, link.org_id, settings),
         "status": status,
-        "headline": _headline(status, stop, eta, tz),
+        "headline": _headline(status, stop),
         "service_date": stop.service_date.isoformat(),
         "timezone": settings.timezone,
         "promised_window": _window(stop, tz),
@@ -415,7 +415,7 @@ def _status(
     return "planned"
 
 
-def _headline(status: str, stop: Stop, eta: dict[str, Any] | None, tz: ZoneInfo) -> str:
+def _headline(status: str, stop: Stop) -> str:
     if status == "delivered":
         return "Your parcel was delivered."
     if status == "failed":
@@ -425,7 +425,9 @@ def _headline(status: str, stop: Stop, eta: dict[str, Any] | None, tz: ZoneInfo)
     if status == "rescheduled":
         return f"Your delivery is now planned for {_day(stop.service_date)}."
     if status == "arriving":
-        return "Your driver is nearly there." if eta else "Your driver is at your door."
+        if stop.status == StopStatus.ARRIVED:
+            return "Your driver is at your door."
+        return "Your driver is nearly there."
     if status == "out_for_delivery":
         return "Your parcel is out for delivery."
     return f"Your delivery is planned for {_day(stop.service_date)}."

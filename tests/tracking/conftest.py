@@ -46,6 +46,7 @@ def day(session: Session, world: World, settings: Settings) -> Day:
         stop.address = f"{n} Hidden Lane" if n != 2 else "2 Known Street"
         stop.promised_start = NOW.replace(hour=14)
         stop.promised_end = NOW.replace(hour=18)
+        stop.created_at = NOW - timedelta(days=1, hours=3)  # planned the day before
     scope_to_tenant(session, world.org_id)
     token = tokens.issue(
         session, world.org_id, stops[1], settings.secret_key, NOW - timedelta(days=1)

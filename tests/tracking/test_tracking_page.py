@@ -247,3 +247,16 @@ def test_the_tracking_link_names_only_its_orders_latest_attempt(
     stop = session.get(Stop, day.mine)
     assert stop is not None
     assert _json(client, day.token)["order_number"] == stop.order_number
+
+
+def test_at_the_door_the_page_says_so_and_stops_showing_the_position(
+    client: FlaskClient, session: Session, world: World, day: Day, device: Device
+) -> None:
+    device.sync([device.event(day.mine, "arrived")])
+    _eta(session, world, day.mine, minutes=0, before=0)
+    _position(session, world)
+    view = _json(client, day.token)
+    assert view["status"] == "arriving"
+    assert view["headline"] == "Your driver is at your door."
+    assert view["driver"]["position"] is None
+    assert "arrived" in [entry["kind"] for entry in view["timeline"]]
