@@ -31,6 +31,7 @@ from backend.tracking.routes import (
     RESCHEDULE_DONE,
     current_view,
     not_modified,
+    open_for_get,
     tracking_headers,
 )
 from backend.tracking.view import link_not_found
@@ -82,14 +83,14 @@ def _headers(response: Response) -> Response:
 
 @bp.get(f"{PREFIX}/<string:token>")
 def tracking_page(token: str) -> Response:
-    view = current_view(token)
+    opened = open_for_get(token)
     done = request.args.get("done", "")
     # The page's tag covers the confirmation it shows, so it revalidates per message.
-    etag = etag_of({"view": view, "done": done})
+    etag = etag_of({"facts": opened.etag, "done": done})
     cached = not_modified(etag)
     if cached is not None:
         return _headers(cached)
-    response = _page(token, view, done=DONE.get(done), form={}, errors={})
+    response = _page(token, opened.view(), done=DONE.get(done), form={}, errors={})
     response.set_etag(etag)
     return response
 

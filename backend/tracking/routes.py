@@ -5,6 +5,7 @@ limit, the view, and its validator."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -14,7 +15,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from backend import clock
 from backend.config import Settings
 from backend.db.session import db_session
-from backend.domain.tracking import etag_of
 from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 from backend.tracking import logs
@@ -28,7 +28,7 @@ from backend.tracking.schemas import (
     RescheduleInSchema,
     TrackingSchema,
 )
-from backend.tracking.view import open_link, recipient_view
+from backend.tracking.view import Link, open_link, recipient_view, view_etag
 from backend.wiring import proof_sealer
 
 LIMITER = "doorstep.tracking_limiter"
@@ -64,6 +64,27 @@ def current_view(token: str) -> dict[str, Any]:
     return recipient_view(
         session, open_link(session, token, now), now, proof_sealer().public_keys_b64()
     )
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A tracking link opened for a GET: its view is built only when it is needed."""
+
+    link: Link
+    etag: str
+
+    def view(self) -> dict[str, Any]:
+        now = clock.now()
+        return recipient_view(db_session(), self.link, now, proof_sealer().public_keys_b64())
+
+
+def open_for_get(token: str) -> Opened:
+    """Count the request, open the link, and tag what its page would show now."""
+    count_request(token)
+    session = db_session()
+    now = clock.now()
+    link = open_link(session, token, now)
+    return Opened(link, view_etag(session, link, now))
 
 
 def not_modified(etag: str) -> Response | None:
@@ -103,9 +124,9 @@ class Tracking(MethodView):
         """The tracking page's data: promised window, live ETA, timeline, delivery and
         its proof, failure and what happens next. Answers ``ETag``; send it back in
         ``If-None-Match`` to get 304 while nothing changed."""
-        view = current_view(token)
-        etag = etag_of(view)
-        response = not_modified(etag) or jsonify(TrackingSchema().dump(view))
+        opened = open_for_get(token)
+        etag = opened.etag
+        response = not_modified(etag) or jsonify(TrackingSchema().dump(opened.view()))
         response.set_etag(etag)
         response.headers["Cache-Control"] = CACHE_CONTROL
         return tracking_headers(response)

@@ -53,6 +53,7 @@ from backend.domain.tracking import (
     RequestStatus,
     driver_first_name,
     eta_phrase,
+    etag_of,
     failure_label,
     where_left_label,
 )
@@ -537,3 +538,56 @@ def _timeline(
         {"at": utc_text(moment), "local": _local_day(moment, tz), "kind": kind, "text": text}
         for moment, kind, text in entries
     ]
+
+
+def view_etag(session: Session, link: Link, now: datetime) -> str:
+    """The page's validator, from the facts it is built from, in one statement.
+
+    A poll that changed nothing (most of them) answers 304 after this one read
+    instead of building the whole view: every fact :func:`recipient_view` shows
+    moves one of these (a report adds an event, a plan change bumps the stop, a new
+    ETA rewrites its row, a request or dispute adds or settles a row, a settings
+    change bumps their version). While the stop is open the ETA's words move with
+    the clock ("about 25 minutes"), so the minute is part of the tag then.
+    """
+    stop = link.stop
+    ids = [s.id for s in link.attempts]
+    on_manifest = Manifest.id == stop.manifest_id
+
+    def latest(column: Any, *where: Any) -> Any:
+        return select(column).where(*where).scalar_subquery()
+
+    facts = session.execute(
+        select(
+            latest(func.max(DoorEventRow.id), DoorEventRow.stop_id.in_(ids)),
+            latest(func.count(RecipientRequest.id), RecipientRequest.stop_id.in_(ids)),
+            latest(func.max(RecipientRequest.handled_at), RecipientRequest.stop_id.in_(ids)),
+            latest(func.count(Dispute.id), Dispute.stop_id.in_(ids)),
+            latest(func.max(Dispute.resolved_at), Dispute.stop_id.in_(ids)),
+            latest(func.max(PromiseChange.id), PromiseChange.stop_id.in_(ids)),
+            latest(StopEta.computed_at, StopEta.stop_id == stop.id),
+            latest(StopEta.eta_at, StopEta.stop_id == stop.id),
+            latest(StopEta.stops_before, StopEta.stop_id == stop.id),
+            latest(Organization.settings_version, Organization.id == link.org_id),
+            latest(Organization.timezone, Organization.id == link.org_id),
+            select(func.min(DoorEventRow.recorded_at))
+            .join(Stop, Stop.id == DoorEventRow.stop_id)
+            .where(Stop.manifest_id == stop.manifest_id)
+            .scalar_subquery(),
+            select(DriverPosition.recorded_at)
+            .join(Manifest, Manifest.driver_id == DriverPosition.driver_id)
+            .where(on_manifest)
+            .scalar_subquery(),
+            select(User.full_name)
+            .join(Manifest, Manifest.driver_id == User.id)
+            .where(on_manifest)
+            .scalar_subquery(),
+        )
+    ).one()
+    attempts = [
+        (s.id, s.version, s.status.value, s.updated_at, s.cancelled_at, s.replanned_as_id)
+        for s in link.attempts
+    ]
+    open_now = stop.status not in DELIVERED and stop.status != StopStatus.FAILED
+    minute = now.replace(second=0, microsecond=0) if open_now and facts[7] is not None else None
+    return etag_of({"attempts": attempts, "facts": list(facts), "minute": minute})

@@ -260,3 +260,32 @@ def test_at_the_door_the_page_says_so_and_stops_showing_the_position(
     assert view["headline"] == "Your driver is at your door."
     assert view["driver"]["position"] is None
     assert "arrived" in [entry["kind"] for entry in view["timeline"]]
+
+
+def test_the_etag_moves_with_every_fact_the_page_shows(
+    client: FlaskClient, session: Session, world: World, day: Day, device: Device
+) -> None:
+    path = f"/api/v1/track/{day.token}"
+    seen = [client.get(path).headers["ETag"]]
+
+    def changed() -> None:
+        response = client.get(path, headers={"If-None-Match": seen[-1]})
+        assert response.status_code == 200, "the page changed but still answered 304"
+        seen.append(response.headers["ETag"])
+
+    device.sync([device.event(day.stops[0], "arrived")])  # the driver set off
+    changed()
+    _eta(session, world, day.mine, minutes=30, before=1)
+    changed()
+    _eta(session, world, day.mine, minutes=20, before=1)
+    changed()
+    _position(session, world)
+    changed()
+    client.post(f"{path}/instructions", json={"text": "Back door"})
+    changed()
+    scope_to_tenant(session, world.org_id)
+    change_settings(
+        session, world.org_id, actor="t", actor_user_id=None, changes={"timezone": "Asia/Tokyo"}
+    )
+    changed()
+    assert len(set(seen)) == len(seen)
