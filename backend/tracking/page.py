@@ -29,6 +29,7 @@ from backend.tracking.routes import (
     PROBLEM_DONE,
     RATING_DONE,
     RESCHEDULE_DONE,
+    count_request,
     current_view,
     not_modified,
     open_for_get,
@@ -108,8 +109,9 @@ def _refuse_cross_site() -> None:
 def _act(token: str, which: str, action: Any) -> BaseResponse:
     _refuse_cross_site()
     try:
-        current_view(token)  # counts the request and checks the link first
-        db_session().rollback()  # the action opens its own write transaction
+        # Counted like any request to the page; the action opens the link itself,
+        # in its own write transaction.
+        count_request(token)
         action()
     except Refusal as exc:
         if exc.code in ("not_found", "rate_limited"):
