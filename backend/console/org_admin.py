@@ -59,7 +59,9 @@ def _settings_changes(form: MultiDict[str, str]) -> dict[str, Any]:
         elif name in ("require_staff_totp", "tracking_show_photo"):
             changes[name] = name in form
         elif name == "delivery_weekdays":
-            changes[name] = form.getlist(name)
+            # Checkboxes: none ticked sends nothing, so the form says it showed them.
+            if "delivery_weekdays_shown" in form:
+                changes[name] = form.getlist(name)
         elif name in ("quiet_hours_start", "quiet_hours_end"):
             changes[name] = form.get(name) or None
         elif name in form:

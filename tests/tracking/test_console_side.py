@@ -85,3 +85,31 @@ def test_support_marks_handled_but_may_not_replan(client: FlaskClient, day: Day)
 def test_drivers_never_see_the_queue(client: FlaskClient, day: Day) -> None:
     log_in(client, "driver_a")
     assert client.get("/console/recipient-requests").status_code in (302, 403)
+
+
+def test_an_admin_sets_the_delivery_days_and_the_photo_setting_on_the_console(
+    client: FlaskClient, session: Session, world: World
+) -> None:
+    from backend.admin.settings import org_settings
+
+    log_in(client, "admin")
+    page = "/console/admin/settings"
+    base = {"timezone": "UTC", "geofence_threshold_m": "150", "delivery_weekdays_shown": "1"}
+    none = post_form(client, page, base)
+    assert none.status_code == 422
+    assert 'data-field="delivery_weekdays"' in none.get_data(as_text=True)
+    client.post(
+        page,
+        data={
+            **base,
+            "csrf_token": re.search(
+                r'name="csrf_token" value="([^"]+)"', client.get(page).get_data(as_text=True)
+            ).group(1),  # type: ignore[union-attr]
+            "delivery_weekdays": ["wed", "mon"],
+            "tracking_show_photo": "on",
+        },
+    )
+    session.rollback()
+    saved = org_settings(session, world.org_id)
+    assert saved.delivery_weekdays == ("mon", "wed")
+    assert saved.tracking_show_photo is True
