@@ -32,6 +32,9 @@ from backend.proofs.routes import blp as proofs_blp
 from backend.reconciliation.routes import blp as reconciliation_blp
 from backend.schemas import ErrorSchema
 from backend.sync.routes import blp as sync_blp
+from backend.tracking import page as tracking_page
+from backend.tracking import routes as tracking_routes
+from backend.tracking.routes import blp as tracking_blp
 from backend.webhooks.routes import blp as webhooks_blp
 
 API_PREFIX = "/api/v1"
@@ -98,12 +101,15 @@ def create_app(
         webhooks_blp,
         admin_people_blp,
         admin_org_blp,
+        tracking_blp,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_assets(app)
     # Recipients' unsubscribe pages (/u/<token>): HTML for people, not API.
     app.register_blueprint(notifications_bp)
     console.init_app(app, settings)
+    tracking_routes.init_app(app, settings)
+    tracking_page.init_app(app)
     # After Api(): flask-smorest registers its own HTTPException handler, ours replaces it.
     errors.register_error_handlers(app)
     return app

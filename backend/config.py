@@ -69,6 +69,11 @@ class Settings:
     # A refresh retried this soon after it rotated (its response was lost) gets the same
     # pair again instead of revoking the login as a stolen token would.
     refresh_retry_grace_s: int = 30
+    # Tracking pages (/t/<token>, /api/v1/track/<token>): requests a minute from one
+    # client address, and for one link. A page polls twice a minute; an address may
+    # hold many recipients (an office, a carrier-grade NAT). Per process.
+    tracking_per_ip_per_minute: int = 600
+    tracking_per_link_per_minute: int = 30
     max_content_length: int = 16 * 1024 * 1024
     # Serialized manifest bodies each process keeps (an LRU keyed by manifest revision);
     # 0 turns the cache off, which the benchmark uses to measure the cold path.
@@ -361,6 +366,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "public_url": parse_public_url(env.get("DOORSTEP_PUBLIC_URL", base.public_url)),
         "smtp_url": env.get("DOORSTEP_SMTP_URL", base.smtp_url),
         "sms_url": env.get("DOORSTEP_SMS_URL", base.sms_url),
+        "tracking_per_ip_per_minute": int(
+            env.get("DOORSTEP_TRACKING_PER_IP_PER_MINUTE", base.tracking_per_ip_per_minute)
+        ),
+        "tracking_per_link_per_minute": int(
+            env.get("DOORSTEP_TRACKING_PER_LINK_PER_MINUTE", base.tracking_per_link_per_minute)
+        ),
     }
     values.update(overrides)
     # Checked at start, so a mistyped URL stops the server and the worker at once

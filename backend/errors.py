@@ -80,6 +80,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsafe_webhook_url": 422,
     "weak_password": 422,
     "unknown_timezone": 422,
+    # What a recipient sends from their tracking page (backend.domain.tracking).
+    "text_required": 422,
+    "text_too_long": 422,
+    "invalid_rating": 422,
+    "invalid_problem": 422,
+    "reschedule_date_past": 422,
+    "reschedule_too_far": 422,
+    "not_a_delivery_day": 422,
     # The state the request would change.
     "version_mismatch": 412,
     "stop_already_cancelled": 409,
@@ -95,6 +103,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "depot_name_taken": 409,
     "totp_already_enrolled": 409,
     "totp_not_pending": 409,
+    "tracking_action_closed": 409,
+    "request_already_open": 409,
+    "already_rated": 409,
+    "request_not_open": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import api, backoffice, client, shift, sync
+from bench import api, backoffice, client, shift, sync, tracking
 from bench.common import Row
 
 
@@ -34,6 +34,11 @@ SECTIONS = (
         shift.run,
     ),
     Section("backoffice", "Back office (in-process, SQLite, a simulated day)", backoffice.run),
+    Section(
+        "tracking",
+        "Tracking pages: 500 recipients polling while a driver syncs (gunicorn, SQLite)",
+        tracking.run,
+    ),
 )
 
 

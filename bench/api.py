@@ -87,7 +87,7 @@ def _measure(backend: str) -> list[Row]:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="doorstep-bench-")))
         settings = stack.enter_context(_database(backend, folder))
-        tokens = _tokens(settings, seed_bench_drivers(settings))
+        tokens = driver_tokens(settings, seed_bench_drivers(settings))
         bare = stack.enter_context(server(settings, app=FLOOR_APP))
         app = stack.enter_context(server(settings, app=None))
         cold = stack.enter_context(
@@ -172,7 +172,7 @@ def seed_bench_drivers(settings: Settings) -> list[Principal]:
         database.dispose()
 
 
-def _tokens(settings: Settings, drivers: list[Principal]) -> list[str]:
+def driver_tokens(settings: Settings, drivers: list[Principal]) -> list[str]:
     # Signed here rather than logged in: forty argon2 checks would only slow the set-up.
     now = system_now()
     return [issue_token(settings, TokenType.ACCESS, d, now).token for d in drivers]

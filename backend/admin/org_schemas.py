@@ -43,6 +43,12 @@ class SettingsChangeSchema(Schema):
     arriving_soon_minutes = fields.Raw(
         metadata={"description": "minutes of ETA that make 'arriving soon', 5 to 120"}
     )
+    tracking_show_photo = fields.Raw(
+        metadata={"description": "the tracking page shows the delivery photo"}
+    )
+    delivery_weekdays = fields.Raw(
+        metadata={"description": 'days delivered, e.g. ["mon", "tue"] (mon..sun)'}
+    )
 
 
 class SettingsLinksSchema(Schema):
@@ -65,6 +71,8 @@ class SettingsSchema(ResponseSchema):
     quiet_hours_end = fields.String(required=True, allow_none=True)
     require_staff_totp = fields.Boolean(required=True)
     arriving_soon_minutes = fields.Integer(required=True)
+    tracking_show_photo = fields.Boolean(required=True)
+    delivery_weekdays = fields.List(fields.String(), required=True)
     links = fields.Nested(SettingsLinksSchema, required=True)
 
 

@@ -19,6 +19,7 @@ from backend.console import (  # noqa: F401
     org_admin,
     password,
     people,
+    recipients,
     support,
     two_factor,
 )

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from backend import clock
 from backend.auth.service import usernames
 from backend.console.auth import console_view, current_user
 from backend.console.blueprint import bp
@@ -23,6 +24,8 @@ from backend.http import attachment, stream_file
 from backend.proofs import service as proofs
 from backend.proofs.timeline import build_timeline
 from backend.reconciliation.review import review_day
+from backend.tracking import links
+from backend.tracking import requests as recipient_requests
 from backend.wiring import evidence_store, proof_sealer
 
 # Only these are shown inline in the browser; anything else the device sent is
@@ -37,11 +40,21 @@ def _dispute_views(stop_id: int) -> list[dict[str, Any]]:
     ids |= {n["user_id"] for v in views for n in v["notes"]}
     names = usernames(session, ids)
     for view in views:
-        view["opened_by_name"] = names.get(view["opened_by"], "?")
+        view["opened_by_name"] = (
+            names.get(view["opened_by"], "?") if view["opened_by"] else "the recipient"
+        )
         view["resolved_by_name"] = names.get(view["resolved_by"] or 0)
         for note in view["notes"]:
             note["by"] = names.get(note["user_id"], "?")
     return views
+
+
+def tracking_url(stop_id: int) -> str | None:
+    """The delivery's working tracking link as the recipient opens it, or None."""
+    token = links.current_token(
+        db_session(), stop_id, current_app.config["SECRET_KEY"], clock.now()
+    )
+    return f"{request.host_url.rstrip('/')}/t/{token}" if token else None
 
 
 def render_delivery(
@@ -82,6 +95,8 @@ def render_delivery(
         errors=errors or {},
         form=form if form is not None else MultiDict(),
         open_form=open_form,
+        tracking_url=tracking_url(stop.id),
+        recipient_requests=recipient_requests.requests_of_stop(session, stop.id),
     )
     return Response(body, status=status, mimetype="text/html")
 

@@ -63,8 +63,12 @@ def _settings_changes(form: MultiDict[str, str]) -> dict[str, Any]:
             policy: dict[str, Any] = {flag: f"policy_{flag}" in form for flag in POLICY_FLAGS}
             policy["min_photos"] = _number(form.get("policy_min_photos", "0") or "0")
             changes[name] = policy
-        elif name == "require_staff_totp":
+        elif name in ("require_staff_totp", "tracking_show_photo"):
             changes[name] = name in form
+        elif name == "delivery_weekdays":
+            # Checkboxes: none ticked sends nothing, so the form says it showed them.
+            if "delivery_weekdays_shown" in form:
+                changes[name] = form.getlist(name)
         elif name in ("quiet_hours_start", "quiet_hours_end"):
             changes[name] = form.get(name) or None
         elif name in form:

@@ -548,7 +548,13 @@ class Dispute(TenantScoped, Base):
     resolution: Mapped[str] = mapped_column(Text, default="")
     evidence_cited: Mapped[list[str]] = mapped_column(JSON, default=list)
     customer_reference: Mapped[str] = mapped_column(String(120), default="")
-    opened_by: Mapped[int] = mapped_column(BigId, ForeignKey("app_user.id", ondelete="RESTRICT"))
+    # The staff member who opened it; None when the recipient opened it from the
+    # tracking page (``opened_via`` says which).
+    opened_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="RESTRICT"), nullable=True
+    )
+    # "staff" (the console or the API) or "recipient" (the tracking page).
+    opened_via: Mapped[str] = mapped_column(String(16), default="staff", server_default="staff")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_by: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
@@ -802,3 +808,35 @@ class NotificationTemplate(TenantScoped, Base):
     html: Mapped[str] = mapped_column(Text)
     sms: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecipientRequest(TenantScoped, Base):
+    """Something a recipient asked or said from the tracking page, for back office.
+
+    ``kind`` is one of ``backend.domain.tracking.RequestKind`` (instructions,
+    reschedule, rating, problem); ``details`` holds what they sent (the text, the
+    date, the stars). Instructions and ratings are recorded as handled at once (they
+    took effect); reschedule requests wait for a person (``handled_by``). A problem
+    report names the dispute it opened.
+    """
+
+    __tablename__ = "recipient_request"
+    __table_args__ = (
+        Index("ix_recipient_request_status", "org_id", "status", "id"),
+        Index("ix_recipient_request_stop", "org_id", "stop_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(BigId, ForeignKey("stop.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "open" until back office handled it; "handled" after.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dispute_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("dispute.id", ondelete="SET NULL"), nullable=True
+    )

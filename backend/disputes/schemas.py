@@ -125,7 +125,14 @@ class DisputeSchema(ResponseSchema):
     resolution = fields.String(required=True)
     evidence_cited = fields.List(fields.String(), required=True)
     customer_reference = fields.String(required=True)
-    opened_by = fields.Integer(required=True, metadata={"description": "user id"})
+    opened_by = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "user id; null when the recipient opened it"},
+    )
+    opened_via = fields.String(
+        required=True, metadata={"description": "staff, or recipient (the tracking page)"}
+    )
     opened_at = fields.String(required=True, metadata=DATE_TIME)
     resolved_by = fields.Integer(required=True, allow_none=True)
     resolved_at = fields.String(required=True, allow_none=True, metadata=DATE_TIME)

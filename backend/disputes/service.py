@@ -311,6 +311,7 @@ def dispute_dicts(session: Session, disputes: list[Dispute]) -> list[dict[str, A
             "evidence_cited": dispute.evidence_cited,
             "customer_reference": dispute.customer_reference,
             "opened_by": dispute.opened_by,
+            "opened_via": dispute.opened_via,
             "opened_at": utc_text(dispute.opened_at),
             "resolved_by": dispute.resolved_by,
             "resolved_at": utc_text(dispute.resolved_at),
@@ -349,3 +350,29 @@ def _redeliveries(session: Session, stop_ids: list[int | None]) -> dict[int, dic
         }
         for stop_id, order_number, service_date, status in rows
     }
+
+
+def open_recipient_dispute(
+    session: Session, org_id: int, stop_id: int, reason: str, evidence_cited: Sequence[str]
+) -> Dispute:
+    """A dispute the recipient opened from their tracking page (no staff opener), with
+    the proof's files already cited. The caller holds a write transaction and commits;
+    what the recipient wrote is kept with their request (``RecipientRequest``).
+    """
+    if on_legal_hold(session, [stop_id]):
+        raise Refusal(
+            "dispute_already_open",
+            "a problem with this delivery is already being looked into",
+        )
+    dispute = Dispute(
+        org_id=org_id,
+        stop_id=stop_id,
+        reason=reason,
+        opened_by=None,
+        opened_via="recipient",
+        evidence_cited=list(evidence_cited),
+        customer_reference="tracking page",
+    )
+    session.add(dispute)
+    session.flush()
+    return dispute

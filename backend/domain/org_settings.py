@@ -47,7 +47,11 @@ EDITABLE = (
     "quiet_hours_end",
     "require_staff_totp",
     "arriving_soon_minutes",
+    "tracking_show_photo",
+    "delivery_weekdays",
 )
+# Weekday names as delivery_weekdays holds them, Monday first.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class OrgSettings:
     require_staff_totp: bool = False
     # A recipient hears "arriving soon" when the ETA is this close (or theirs is next).
     arriving_soon_minutes: int = DEFAULT_ARRIVING_SOON_MINUTES
+    # The tracking page shows the delivery photo to whoever holds the link.
+    tracking_show_photo: bool = False
+    # The days the organization delivers (a recipient may ask to reschedule to one).
+    delivery_weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
     # 0 until the first change; each change makes the next version.
     version: int = 0
 
@@ -88,6 +96,8 @@ class OrgSettings:
         known = {k: v for k, v in stored.items() if k in EDITABLE}
         if "default_proof_policy" in known:
             known["default_proof_policy"] = ProofPolicy.from_dict(known["default_proof_policy"])
+        if "delivery_weekdays" in known:
+            known["delivery_weekdays"] = tuple(known["delivery_weekdays"])
         return cls(**known, version=version)
 
 
@@ -159,8 +169,16 @@ def _problem(name: str, value: Any) -> str | None:
         return None
     if name == "arriving_soon_minutes":
         return _int_in(value, *ARRIVING_SOON_MINUTES_RANGE)
-    if name == "require_staff_totp":
+    if name in ("require_staff_totp", "tracking_show_photo"):
         return None if isinstance(value, bool) else "must be true or false"
+    if name == "delivery_weekdays":
+        if (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(isinstance(day, str) and day in WEEKDAYS for day in value)
+        ):
+            return f"must be a non-empty list of {', '.join(WEEKDAYS)}"
+        return None
     # quiet_hours_start, quiet_hours_end
     if value is not None and (not isinstance(value, str) or not CLOCK_TIME.fullmatch(value)):
         return "must be a local time as HH:MM (or null)"
@@ -187,6 +205,8 @@ def validated(current: OrgSettings, changes: Mapping[str, Any]) -> OrgSettings:
         problem = _problem(name, value)
         if problem:
             errors[name] = [problem]
+        elif name == "delivery_weekdays":
+            value = tuple(day for day in WEEKDAYS if day in value)
         updates[name] = value
     if not errors:
         merged = replace(current, **updates)

@@ -28,11 +28,13 @@ from backend.domain.clock import zone
 from backend.domain.refusal import Refusal, not_found
 from backend.domain.roles import Role
 from backend.domain.stops import (
+    PlanError,
     ProofPolicy,
     StopStatus,
     check_cancellable,
     check_plan_editable,
 )
+from backend.domain.tracking import with_recipient_note
 from backend.manifests.service import bump_revision, get_or_create_manifest
 from backend.notifications import triggers as notifications
 from backend.planning.importer import StopDraft, validate_rows
@@ -473,3 +475,25 @@ def order_of(order_number: str) -> str:
 
 def _moved(moment: datetime | None, by: timedelta) -> datetime | None:
     return moment + by if moment is not None else None
+
+
+def set_recipient_instructions(session: Session, org_id: int, stop_id: int, text: str) -> Stop:
+    """The recipient's delivery instructions (from the tracking page) on the stop, as
+    a plan change its driver's app receives at its next sync.
+
+    The planned instructions stay; the recipient's latest note replaces their earlier
+    one (``backend.domain.tracking.with_recipient_note``). Only a stop still open to
+    plan changes takes it. No commit: the caller records the request with it.
+    """
+    begin_write(session)
+    lock_plan(session, org_id)
+    stop = session.get(Stop, stop_id)
+    if stop is None:
+        raise not_found("stop")
+    check_plan_editable(stop.status)
+    if stop.cancelled_at is not None or stop.replanned_at is not None or stop.held_at is not None:
+        raise PlanError("stop_not_editable", "this delivery can no longer take instructions")
+    stop.instructions = with_recipient_note(stop.instructions, text)
+    stop.version += 1
+    _publish(session, stop)
+    return stop

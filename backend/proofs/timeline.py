@@ -510,7 +510,8 @@ def _dispute_entries(records: _StopRecords) -> Iterator[TimelineEntry]:
 
 
 def _dispute_lifecycle(dispute: Dispute, records: _StopRecords) -> Iterator[TimelineEntry]:
-    opener = records.username(dispute.opened_by)
+    # A dispute without an opener was opened by the recipient from the tracking page.
+    opener = records.username(dispute.opened_by) or "the recipient"
     reference = dispute.customer_reference
     yield TimelineEntry(
         at=dispute.opened_at,
