@@ -4,10 +4,10 @@ Rates on SQLite with 2 gunicorn workers (the demo's day plus the bench drivers):
 bare Flask endpoint under the same gunicorn command (the framework floor),
 ``/healthz`` (the app floor, which the targets are against, as in `bench api`), the
 tracking page ``/t/<token>`` in full, and its revalidation (``If-None-Match``, 304).
-Then a driver's sync latency, alone and while 500 recipients poll their pages every 30 s with ``If-None-Match`` as
-the page's script does (about 17 requests a second): the pollers must not slow the
-drivers by more than 10%. The rate limits are raised for the run (every poller is
-127.0.0.1); everything else is the shipped configuration.
+Then a driver's sync latency, alone and while 500 recipients poll their pages every
+30 s with ``If-None-Match`` as the page's script does (about 17 requests a second):
+the pollers must not slow the drivers by more than 10%. The rate limits are raised
+for the run (every poller is 127.0.0.1); everything else is the shipped configuration.
 """
 
 from __future__ import annotations
