@@ -146,12 +146,31 @@ class Scenario:
         self.result["scan_status"] = capture.scan_status
         yield 0.2
         self.shot("04-capture")
+        self.result["capture_heading"] = [
+            self.app.stop_heading,
+            self.app.stop_address,
+            self.app.stop_recipient,
+        ]
         tap(capture.ids.save)
+        # Saved: the app offers the next stop rather than the list.
+        yield lambda: self.app.root.current == "stop" and self.app.current_stop_id != stop_id
+        yield 0.3
+        stop = self.screen("stop")
+        self.result["offered"] = [self.app.current_stop_id, stop.message]
+        # Arrived there: the driver stays on that stop, told it is saved.
+        tap(stop.ids.arrived)
+        yield 0.3
+        self.result["after_arrived"] = [self.app.root.current, stop.message]
+        type_into(stop.ids.note, "Dog in the yard")
+        tap(stop.ids.save_note)
+        yield lambda: self.app.pending_count == 3
+        self.result["after_note"] = stop.message
+        self.shot("05-next-stop")
+        tap(stop.ids.back)
         yield lambda: self.app.root.current == "manifest"
-        yield lambda: self.app.pending_count == 1
         yield 0.3
         self.result["badge_offline"] = manifest.ids.badge.text
-        self.shot("05-saved-offline")
+        self.shot("06-saved-offline")
 
         tap(manifest.ids.badge)
         yield lambda: self.app.root.current == "sync"
@@ -160,7 +179,7 @@ class Scenario:
         yield lambda: "no connection" in self.app.sync_error
         self.screen("sync").refresh()
         yield 0.3
-        self.shot("06-sync-offline")
+        self.shot("07-sync-offline")
 
         ask_parent("server_up")
         tap(self.screen("sync").ids.sync_now)
@@ -169,7 +188,7 @@ class Scenario:
         self.app.show("manifest")
         yield 0.5
         self.result["badge_online"] = manifest.ids.badge.text
-        self.shot("07-synced")
+        self.shot("08-synced")
 
     def deliver_three_then_die(self) -> Step:
         """Log in, go offline, deliver three stops with signature and photo, get killed."""
@@ -180,12 +199,15 @@ class Scenario:
         manifest = self.screen("manifest")
         yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
         ask_parent("server_down")
+        yield 0.3
+        first = manifest.stops[0]["stop_id"]
+        tap([w for w in manifest.ids.list.children[0].children if w.stop_id == first][0])
         for index in range(3):
-            yield 0.3
+            # Each saved delivery offers the next stop: the driver follows the offer.
             stop_id = manifest.stops[index]["stop_id"]
-            rows = [w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id]
-            tap(rows[0])
-            yield lambda: self.app.root.current == "stop"
+            yield lambda stop_id=stop_id: (
+                self.app.root.current == "stop" and self.app.current_stop_id == stop_id
+            )
             yield 0.3
             tap(self.screen("stop").ids.deliver)
             capture = self.screen("capture")
@@ -196,7 +218,8 @@ class Scenario:
             tap(capture.ids.photo)
             yield lambda capture=capture: capture.photo_count == 1
             tap(capture.ids.save)
-            yield lambda: self.app.root.current == "manifest"
+        # Nothing left to do: the day's summary.
+        yield lambda: self.app.root.current == "day"
         yield lambda: self.app.pending_count == 3
         print("KILLING", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -207,7 +230,7 @@ class Scenario:
         yield lambda: self.app.root.current == "manifest"
         yield 0.3
         self.result["badge_after_restart"] = manifest.ids.badge.text
-        self.shot("08-after-restart")
+        self.shot("09-after-restart")
         ask_parent("server_up")
         self.app.sync_now()
         yield lambda: self.app.pending_count == 0 and not self.app.sync_error
@@ -220,7 +243,10 @@ class Scenario:
             if self.waiting is not None:
                 if not self.waiting():
                     if time.monotonic() > self.deadline:
-                        raise TimeoutError("a step did not complete in time")
+                        raise TimeoutError(
+                            f"a step did not complete in time, on the {self.app.root.current}"
+                            f" screen, waiting at line {self.waiting.__code__.co_firstlineno}"
+                        )
                     return
                 self.waiting = None
             while True:
