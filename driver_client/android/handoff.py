@@ -30,7 +30,9 @@ class AndroidHandoff:
 
     def _start(self, action: str, uri: str) -> bool:
         app: Any = activity(self.load)
-        intent = self.load("android.content.Intent")(action, self.load("android.net.Uri").parse(uri))
+        intent = self.load("android.content.Intent")(
+            action, self.load("android.net.Uri").parse(uri)
+        )
         # No app for it (no map app, a tablet without a dialler): say so, do not crash.
         if intent.resolveActivity(app.getPackageManager()) is None:
             return False

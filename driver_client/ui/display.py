@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain.clock import zone
 from driver_client.i18n import STOP_STATUS, _, label
 
 
@@ -36,4 +35,3 @@ def stop_number(stop: dict[str, Any]) -> str:
 
 def status_text(stop: dict[str, Any]) -> str:
     return label(STOP_STATUS, str(stop.get("status", "")))
-

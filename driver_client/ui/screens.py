@@ -15,7 +15,7 @@ from kivy.properties import DictProperty, ListProperty, NumericProperty, StringP
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-from backend.domain.events import EvidenceKind, EventRejected, FailureReason, WhereLeft
+from backend.domain.events import EventRejected, EvidenceKind, FailureReason, WhereLeft
 from backend.domain.stops import ProofPolicy, StopStatus
 from driver_client.barcodes import ScannerMissing, check_scans, decode
 from driver_client.capture import CaptureRefused, Evidence
@@ -308,9 +308,7 @@ class CaptureScreen(PhotoTaking, Screen):
         except CaptureRefused as exc:
             self.message = _("Not saved: {reasons}").format(reasons="; ".join(exc.reasons))
             return
-        app.after_capture(
-            _("{stop}: delivery saved.").format(stop=stop_number(_current_stop()))
-        )
+        app.after_capture(_("{stop}: delivery saved.").format(stop=stop_number(_current_stop())))
 
 
 class FailureScreen(PhotoTaking, Screen):

@@ -60,7 +60,10 @@ def test_without_a_map_app_the_web_map_opens() -> None:
     android = FakeAndroid(handlers={"https", "tel"})
     assert AndroidHandoff(android).navigate(47.6, -122.3, "x")
     assert android.started == [
-        ("android.intent.action.VIEW", "https://www.openstreetmap.org/?mlat=47.6&mlon=-122.3#map=18/47.6/-122.3")
+        (
+            "android.intent.action.VIEW",
+            "https://www.openstreetmap.org/?mlat=47.6&mlon=-122.3#map=18/47.6/-122.3",
+        )
     ]
 
 

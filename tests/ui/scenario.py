@@ -201,12 +201,14 @@ class Scenario:
         ask_parent("server_down")
         yield 0.3
         first = manifest.stops[0]["stop_id"]
-        tap([w for w in manifest.ids.list.children[0].children if w.stop_id == first][0])
+        tap(next(w for w in manifest.ids.list.children[0].children if w.stop_id == first))
         for index in range(3):
             # Each saved delivery offers the next stop: the driver follows the offer.
             stop_id = manifest.stops[index]["stop_id"]
-            yield lambda stop_id=stop_id: (
-                self.app.root.current == "stop" and self.app.current_stop_id == stop_id
+            yield (
+                lambda stop_id=stop_id: (
+                    self.app.root.current == "stop" and self.app.current_stop_id == stop_id
+                )
             )
             yield 0.3
             tap(self.screen("stop").ids.deliver)

@@ -22,10 +22,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.db.models import Organization
-from tests.conftest import World
-
 from tests.client.conftest import LiveServer
 from tests.client.test_media import _camera_jpeg
+from tests.conftest import World
 
 SEATTLE = "America/Los_Angeles"
 SCENARIO = Path(__file__).with_name("scenario.py")
