@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from backend.db.models import Organization
+from backend.db.models import Organization, User
 from tests.client.conftest import LiveServer
 from tests.client.test_media import _camera_jpeg
 from tests.conftest import World
@@ -145,3 +145,42 @@ def test_three_deliveries_survive_killing_the_app_and_arrive_once(
         assert body["status"] == "delivered"
         assert body["evidence_pending"] is False
         assert len([e for e in body["events"] if e["type"] == "delivered"]) == 1
+
+
+def test_a_first_day_driver_sets_a_password_then_fails_a_stop_with_a_photo(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    client: FlaskClient,
+    auth: Any,
+    session: Session,
+    world: World,
+) -> None:
+    session.execute(
+        update(User).where(User.id == world.users["driver_a"]).values(must_change_password=True)
+    )
+    session.commit()
+    result, _code = _run_scenario(tmp_path, server, "first_day")
+    assert result is not None, "the scenario ended without a result"
+    assert result["mismatch"] == "The two new passwords differ."
+    assert result["photo_button"] == "Add photo (1)"
+    assert "Not delivered: 1" in result["day_offline"]
+    assert "Still to do: 2" in result["day_offline"]
+    assert "Waiting to sync: 1 capture(s), 1 file(s)" in result["day_offline"]
+    assert "Oldest capture waiting: 0 min" in result["day_offline"]
+    assert "Waiting to sync: 0 capture(s), 0 file(s)" in result["day_synced"]
+    body = _proof(client, auth, result["stop_id"])
+    assert body["status"] == "failed"
+    [failed] = body["events"]
+    assert (failed["payload"]["reason"], failed["payload"]["note"]) == (
+        "access_denied",
+        "Gate locked",
+    )
+    assert [f["kind"] for f in body["files"]] == ["photo"]
+    assert body["evidence_pending"] is False
+    # The new password is the driver's: the one-time one no longer logs in.
+    fresh = {"device_id": "other", "username": "driver_a"}
+    assert client.post("/api/v1/auth/token", json={**fresh, "password": "pw"}).status_code == 401
+    ok = client.post("/api/v1/auth/token", json={**fresh, "password": "a long one of my own"})
+    assert ok.status_code == 200
+    assert ok.get_json()["must_change_password"] is False
