@@ -35,6 +35,7 @@ CONFLICT_KIND = "conflict_kind"
 EVENT_TYPE = "event_type"
 EVIDENCE_KIND = "evidence_kind"
 RESULT_STATUS = "result_status"
+REJECTION = "rejection"  # a rejected capture's result code
 
 
 def preferred_languages() -> list[str]:
@@ -70,6 +71,12 @@ def _(message: str) -> str:
 def label(kind: str, code: str) -> str:
     """The human name of ``code`` among the codes of ``kind`` (e.g. a where-left code)."""
     return _catalogue().pgettext(kind, code)
+
+
+def rejection(code: str) -> str:
+    """Why the server refused a capture; a code newer than this app reads generically."""
+    reason = label(REJECTION, code)
+    return _("the server refused it") if reason == code else reason
 
 
 # -- building the .mo ---------------------------------------------------------------

@@ -21,7 +21,7 @@ from driver_client.barcodes import ScannerMissing, check_scans, decode
 from driver_client.capture import CaptureRefused, Evidence
 from driver_client.fixes import describe_fix
 from driver_client.handoff import tel_uri
-from driver_client.i18n import CONFLICT_KIND, FAILURE_REASON, WHERE_LEFT, _, label
+from driver_client.i18n import CONFLICT_KIND, FAILURE_REASON, WHERE_LEFT, _, label, rejection
 from driver_client.media import MediaRejected
 from driver_client.photos import Photo
 from driver_client.transport import Offline, ServerRefused
@@ -372,8 +372,9 @@ class SyncStatusScreen(Screen):
             )
         for row in store.rejected_events():
             lines.append(
-                _("{stop}: refused by the server ({code})").format(
-                    stop=numbers.get(row["stop_id"], _("A stop")), code=row["result_code"]
+                _("{stop}: not accepted, {reason}").format(
+                    stop=numbers.get(row["stop_id"], _("A stop")),
+                    reason=rejection(row["result_code"] or ""),
                 )
             )
         if app.device.orphans:

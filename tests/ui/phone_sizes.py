@@ -54,7 +54,7 @@ RAW_CODES = {
     for codes in (WhereLeft, FailureReason, StopStatus, ConflictKind, EventResultStatus)
     for code in codes
     if "_" in code.value
-}
+} | {"note_required"}  # the refusal shown on the sync screen
 MARKUP_SIZE = re.compile(r"\[size=([\d.]+)sp\]")
 # The first stop, as every screen working it must name it: in Los Angeles, its
 # 16:00-20:00 UTC window is 08:00-12:00.
@@ -157,6 +157,9 @@ def main() -> None:
             device.store.upsert_stop(db, _stop(n))
         conflict = {"id": 1, "stop_id": 6, "event_ids": ["e"], "detail": "...", "status": "open"}
         device.store.upsert_conflicts(db, [{**conflict, "kind": "delivered_after_cancel"}])
+    refused = device.capture.note(7, "Dog")  # the server refused it, and says why
+    with device.store.transaction() as db:
+        device.store.record_result(db, refused["id"], "rejected", "note_required")
     device.capture.arrive(2)  # something waiting: the sync badge shows in amber
     app = DriverApp(device, NoCamera(), sync_interval_s=3600)
     result: dict[str, Any] = {

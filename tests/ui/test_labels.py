@@ -47,6 +47,11 @@ def test_the_same_word_in_two_sets_reads_as_each_set_means_it() -> None:
     assert i18n.label(i18n.STOP_STATUS, "failed") == "Not delivered"
 
 
+def test_a_refused_capture_reads_why_and_an_unknown_code_reads_generically() -> None:
+    assert i18n.rejection("note_required") == "another reason needs a note"
+    assert i18n.rejection("a_code_from_a_newer_server") == "the server refused it"
+
+
 def test_the_checked_in_catalogue_is_its_po_compiled() -> None:
     for po in i18n.catalogues():
         compiled = i18n.compile_mo(i18n.parse_po(po.read_text(encoding="utf-8")))

@@ -68,6 +68,7 @@ def test_every_screen_is_made_for_a_gloved_thumb_in_sunlight(
     assert "Handed to the recipient" in seen["texts"]["capture"]
     assert "Delivered, photos still uploading" in "\n".join(seen["texts"]["manifest"])
     assert "Delivered after the stop was cancelled" in "\n".join(seen["texts"]["sync"])
+    assert "Stop 7: not accepted, another reason needs a note" in "\n".join(seen["texts"]["sync"])
     # The stop, capture and failure screens name the stop: number, window, address,
     # recipient, with the window in the organization's time zone.
     assert seen["unnamed_stop"] == []
