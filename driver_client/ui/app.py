@@ -106,12 +106,17 @@ class DriverApp(App):
 
     def open_stop(self, stop_id: int, message: str = "") -> None:
         self.current_stop_id = stop_id
-        stop = self.device.store.stop(stop_id) or {}
+        self.show_heading()
+        self.root.get_screen("stop").message = message
+        self.show("stop")
+
+    def show_heading(self) -> None:
+        """Head the screens with the stop as the store has it now (a sync may have moved
+        its window or changed its recipient)."""
+        stop = self.device.store.stop(self.current_stop_id) or {}
         self.stop_heading = f"{stop_number(stop)}   {window_text(stop, self.zone())}"
         self.stop_address = str(stop.get("address", ""))
         self.stop_recipient = str((stop.get("recipient") or {}).get("name") or "")
-        self.root.get_screen("stop").message = message
-        self.show("stop")
 
     def next_open_stop(self) -> int | None:
         """The first stop after the current one, in driving order, still to be done;
@@ -152,7 +157,8 @@ class DriverApp(App):
             if report is not None and report is not self._seen_report:
                 self._seen_report = report
                 if self.root is not None:
-                    for name in ("manifest", "sync", "day"):
+                    self.show_heading()
+                    for name in ("manifest", "stop", "sync", "day"):
                         self.root.get_screen(name).refresh()
 
     def on_stop(self) -> None:
