@@ -14,13 +14,12 @@ from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from backend.domain.clock import zone
-from backend.domain.stops import StopStatus
 from driver_client.device import Device
 from driver_client.handoff import DesktopHandoff, Handoff
 from driver_client.photos import PhotoSource
 from driver_client.sync import BackgroundSync, SyncReport
 from driver_client.ui import screens
-from driver_client.ui.display import stop_number, window_text
+from driver_client.ui.display import next_open_stop, stop_number, window_text
 from driver_client.ui.widgets import SignaturePad
 
 KV_DIR = Path(__file__).parent / "kv"
@@ -45,8 +44,6 @@ SCREENS = (
     ("sync", screens.SyncStatusScreen),
     ("day", screens.DayScreen),
 )
-# A stop the driver still has to go to.
-OPEN_STATUSES = {StopStatus.PENDING.value, StopStatus.ARRIVED.value}
 
 
 class DriverApp(App):
@@ -118,17 +115,6 @@ class DriverApp(App):
         self.stop_address = str(stop.get("address", ""))
         self.stop_recipient = str((stop.get("recipient") or {}).get("name") or "")
 
-    def next_open_stop(self) -> int | None:
-        """The first stop after the current one, in driving order, still to be done;
-        then any earlier one left behind."""
-        stops = self.device.store.stops()
-        ids = [s["id"] for s in stops]
-        here = ids.index(self.current_stop_id) if self.current_stop_id in ids else -1
-        for stop in stops[here + 1 :] + stops[: max(here, 0)]:
-            if stop["status"] in OPEN_STATUSES:
-                return int(stop["id"])
-        return None
-
     def start_sync(self) -> None:
         if self.sync is None:
             self.sync = BackgroundSync(self.device.engine, self.sync_interval_s)
@@ -142,7 +128,7 @@ class DriverApp(App):
         """An outcome was saved: offer the next stop to do, or the day when none is left."""
         self._tick(0)
         self.sync_now()
-        following = self.next_open_stop()
+        following = next_open_stop(self.device.store.stops(), self.current_stop_id)
         if following is None:
             self.root.get_screen("day").message = saved
             self.show("day")

@@ -10,7 +10,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.domain.stops import StopStatus
 from driver_client.i18n import STOP_STATUS, _, label
+
+# A stop the driver still has to go to.
+OPEN_STATUSES = {StopStatus.PENDING.value, StopStatus.ARRIVED.value}
 
 
 def local_time(moment: str | None, tz: ZoneInfo) -> str:
@@ -35,3 +39,14 @@ def stop_number(stop: dict[str, Any]) -> str:
 
 def status_text(stop: dict[str, Any]) -> str:
     return label(STOP_STATUS, str(stop.get("status", "")))
+
+
+def next_open_stop(stops: list[dict[str, Any]], current_id: int) -> int | None:
+    """The first stop after ``current_id`` in driving order still to be done; then any
+    earlier one left behind; None when the day is done."""
+    ids = [s["id"] for s in stops]
+    here = ids.index(current_id) if current_id in ids else -1
+    for stop in stops[here + 1 :] + stops[: max(here, 0)]:
+        if stop["status"] in OPEN_STATUSES:
+            return int(stop["id"])
+    return None

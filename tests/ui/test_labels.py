@@ -22,7 +22,7 @@ from backend.domain.events import (
 from backend.domain.outcome import ConflictKind
 from backend.domain.stops import StopStatus
 from driver_client import i18n
-from driver_client.ui.display import local_time, window_text
+from driver_client.ui.display import local_time, next_open_stop, window_text
 
 # Each set of codes the domain defines and the driver can be shown, with its kind.
 SHOWN_CODES: list[tuple[str, type[enum.StrEnum]]] = [
@@ -95,3 +95,14 @@ def test_times_show_in_the_organizations_zone_and_windows_as_from_to() -> None:
     assert window_text({"time_window": None}, seattle) == "any time"
     assert local_time("2026-11-24T17:05:09.123+00:00", seattle) == "09:05"
     assert local_time(None, seattle) == ""
+
+
+def test_the_next_stop_offered_is_the_next_one_to_do_then_any_left_behind() -> None:
+    statuses = ["pending", "delivered", "failed", "arrived", "cancelled", "pending"]
+    stops = [{"id": 10 + n, "status": status} for n, status in enumerate(statuses)]
+    assert next_open_stop(stops, 11) == 13  # skips the failed one
+    assert next_open_stop(stops, 13) == 15  # skips the cancelled one
+    assert next_open_stop(stops, 15) == 10  # the first one, left behind
+    done = [{**stop, "status": "delivered"} for stop in stops]
+    assert next_open_stop(done, 12) is None
+    assert next_open_stop(stops, 999) == 10  # a stop no longer listed: from the top
