@@ -188,10 +188,13 @@ class Capture:
     def note(self, stop_id: int, text: str) -> dict[str, Any]:
         return self._record(stop_id, EventType.NOTE, {"text": printable(text)}, [])
 
-    def fail(self, stop_id: int, reason: str, note: str = "") -> dict[str, Any]:
-        """Record a failed attempt; ``reason`` is a ``FailureReason`` (checked before saving)."""
+    def fail(
+        self, stop_id: int, reason: str, note: str = "", evidence: Sequence[Evidence] = ()
+    ) -> dict[str, Any]:
+        """Record a failed attempt; ``reason`` is a ``FailureReason`` (checked before saving).
+        ``evidence``: photos of why (the closed gate), saved like a delivery's."""
         payload = {"reason": reason, "note": printable(note), "geo": self._geo()}
-        return self._record(stop_id, EventType.FAILED, payload, [])
+        return self._record(stop_id, EventType.FAILED, payload, evidence)
 
     def deliver(
         self,

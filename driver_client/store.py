@@ -309,6 +309,13 @@ class Store:
     def conflicts(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM conflicts ORDER BY id")
 
+    def oldest_waiting_capture_at(self) -> str | None:
+        """When the oldest capture the server has not answered yet was recorded (the
+        device's own time, ISO), for the day view; None when nothing waits."""
+        rows = self.query("SELECT min(created_at) AS oldest FROM outbox WHERE result IS NULL")
+        oldest: str | None = rows[0]["oldest"]
+        return oldest
+
 
 def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))

@@ -127,6 +127,8 @@ class SyncEngine:
             # a new day drops it, so the next request pulls that day's snapshot.
             if day is not None:
                 self.store.put("service_date", day, db)
+            if body.get("time_zone"):
+                self.store.put("time_zone", body["time_zone"], db)
             self.store.put("cursor", None if new_day else body["cursor"], db)
             if len(body["uploads"]) < UPLOADS_PAGE:
                 self._settle_files_the_server_has(db, {u["sha256"] for u in body["uploads"]})

@@ -30,7 +30,7 @@ _.isolation_level, _.row_factory, _.system_time
 _.JsonErrorThreadWorker, _.JsonErrorSyncWorker, _.gettimeout, _.setblocking
 # Kivy: properties and methods used from driver_client/ui/kv/*.kv.
 _.open_stop, _.add_photo, _.details, _.policy_text, _.where_choices
-_.scan_with_camera, _.scan_status
+_.scan_with_camera, _.scan_status, _.can_call, _.photo_button
 _.disabled  # a Kivy widget property, read by its own drawing
 # Enum members that arrive as text from the phone or a support agent.
 _.NOT_RECEIVED, _.DAMAGED, _.WRONG_ITEM, _.WRONG_ADDRESS

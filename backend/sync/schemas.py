@@ -124,6 +124,13 @@ class SyncResponseSchema(Schema):
             "a snapshot (cursor null)",
         },
     )
+    time_zone = fields.String(
+        required=True,
+        metadata={
+            "description": "the organization's time zone (IANA name, e.g. America/Los_Angeles):"
+            " the device shows times and windows in it"
+        },
+    )
     snapshot = fields.Boolean(
         required=True,
         metadata={

@@ -33,7 +33,7 @@ from backend.db.models import (
     Stop,
 )
 from backend.db.session import begin_write
-from backend.domain.clock import utc_text
+from backend.domain.clock import utc_text, zone
 from backend.domain.org_settings import DEFAULT_GEOFENCE_THRESHOLD_M
 from backend.domain.refusal import Refusal
 from backend.evidence import service as evidence
@@ -65,6 +65,8 @@ class SyncContext:
     geofence_threshold_m: int = DEFAULT_GEOFENCE_THRESHOLD_M
     # The driver's day: the organization's today.
     service_date: date | None = None
+    # Its time zone's name, so the device shows times as the organization reads them.
+    time_zone: str = "UTC"
     skew_ms: int | None = None
     # When this device last sent everything it held (before this request), if ever.
     not_before: datetime | None = None
@@ -83,7 +85,9 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         ctx.skew_ms = int((body["sent_at"] - ctx.now).total_seconds() * 1000)
 
     begin_write(session)
-    ctx.geofence_threshold_m = org_settings(session, ctx.principal.org_id).geofence_threshold_m
+    settings = org_settings(session, ctx.principal.org_id)
+    ctx.geofence_threshold_m = settings.geofence_threshold_m
+    ctx.time_zone = zone(settings.timezone).key
     ctx.service_date = org_today(session, ctx.principal.org_id)
     _touch_device(session, ctx, device_key, body)
     session.flush()
@@ -121,6 +125,7 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         "conflicts": [conflict_to_dict(c) for c in conflict_rows],
         "server_time": utc_text(ctx.now),
         "service_date": ctx.service_date.isoformat(),
+        "time_zone": ctx.time_zone,
         "snapshot": body["cursor"] is None,
     }
 

@@ -49,6 +49,7 @@ def main() -> None:
 
     from driver_client.android import permissions, service
     from driver_client.android.camera import CameraIntentSource
+    from driver_client.android.handoff import AndroidHandoff
     from driver_client.android.phone_app import PhoneApp
     from driver_client.device import Device
     from driver_client.photos import Stamper
@@ -76,5 +77,6 @@ def main() -> None:
         stop_service=service.stop_sync_service,
         tell=show_notice,
         sync_interval_s=30,
+        handoff=AndroidHandoff(),
     ).run()
     device.close()

@@ -140,7 +140,7 @@ def test_the_apk_packs_the_app_and_the_shared_rules_and_nothing_of_the_server(
     expected = (
         {"main.py", "backend/__init__.py"}
         | sources("backend/domain", ".py")
-        | sources("driver_client", ".py", ".kv", ".txt")
+        | sources("driver_client", ".py", ".kv", ".txt", ".mo")
     )
     assert packed == expected
 

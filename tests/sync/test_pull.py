@@ -53,6 +53,7 @@ def test_the_days_snapshot_follows_the_organizations_date_not_utcs(
     session.commit()
     body = device.sync(cursor=None).get_json()
     assert body["service_date"] == (SERVICE_DATE + ONE_DAY).isoformat()
+    assert body["time_zone"] == AUCKLAND  # the device shows times in it
     held = session.scalars(select(Stop.id).where(Stop.manifest_id == tomorrow.id).order_by(Stop.id))
     assert [c["stop_id"] for c in body["changes"]] == list(held)
 

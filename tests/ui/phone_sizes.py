@@ -1,16 +1,19 @@
 """Measures the running app at a phone's size; run by test_phone_sizes.py under Xvfb.
 
 Every screen is shown with a day of stops, and every visible widget is measured from
-the widget tree: touch targets in dp, text in sp, and the contrast of text with what
-it sits on (WCAG's relative luminance). Prints ``RESULT {json}`` or ``FAILED``; with a
-folder as the last argument, it also saves each screen there as
-``phone-<width>x<height>-<screen>.png``.
+the widget tree: touch targets in dp, text in sp (a markup-sized second line at least
+14 sp), and the contrast of text with what it sits on (WCAG's relative luminance).
+Every text, hint and menu entry is searched for a raw protocol code, and the screens
+that work a stop are checked to name it. Prints ``RESULT {json}`` or ``FAILED``; with
+a folder as the last argument, it also saves each screen there as
+``driver-<width>x<height>-<screen>.png``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 from datetime import datetime
@@ -31,16 +34,32 @@ from kivy.metrics import dp, sp  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
 from kivy.uix.checkbox import CheckBox  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.spinner import Spinner  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
 
 from backend.domain.clock import SetClock  # noqa: E402
+from backend.domain.events import EventResultStatus, FailureReason, WhereLeft  # noqa: E402
+from backend.domain.outcome import ConflictKind  # noqa: E402
+from backend.domain.stops import StopStatus  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
 from driver_client.photos import NoCamera  # noqa: E402
 from driver_client.ui.app import DriverApp  # noqa: E402
 
 SCREEN_BACKGROUND = (0.96, 0.96, 0.95)
-MIN_TARGET_DP, MIN_TEXT_SP, MIN_CONTRAST = 48, 16, 4.5
+MIN_TARGET_DP, MIN_TEXT_SP, MIN_SECONDARY_SP, MIN_CONTRAST = 48, 16, 14, 4.5
+# Codes a driver must never read as they are (the ones that are not plain words).
+RAW_CODES = {
+    code.value
+    for codes in (WhereLeft, FailureReason, StopStatus, ConflictKind, EventResultStatus)
+    for code in codes
+    if "_" in code.value
+} | {"note_required"}  # the refusal shown on the sync screen
+MARKUP_SIZE = re.compile(r"\[size=([\d.]+)sp\]")
+# The first stop, as every screen working it must name it: in Los Angeles, its
+# 16:00-20:00 UTC window is 08:00-12:00.
+STOP_ONE = ["Stop 1", "08:00-12:00", "101 Fremont Ave N, Seattle, WA 98103", "Recipient 1"]
+STATUSES = {3: "evidence_pending", 4: "failed", 5: "delivered", 6: "cancelled"}
 
 
 def luminance(rgb: Any) -> float:
@@ -61,7 +80,7 @@ def _stop(n: int) -> dict[str, Any]:
         "id": n,
         "version": 1,
         "sequence": n,
-        "status": "pending",
+        "status": STATUSES.get(n, "pending"),
         "order_number": f"O{n}",
         "address": f"{100 + n} Fremont Ave N, Seattle, WA 98103",
         "time_window": {"start": "2026-11-24T16:00:00Z", "end": "2026-11-24T20:00:00Z"},
@@ -89,6 +108,9 @@ def measure(screen_name: str, root: Any) -> tuple[int, list[str]]:
             size = widget.font_size / sp(1)
             if size < MIN_TEXT_SP - 0.01:
                 problems.append(f"{name}: text {size:.1f}sp < {MIN_TEXT_SP}sp")
+            for secondary in MARKUP_SIZE.findall(widget.text if widget.markup else ""):
+                if float(secondary) < MIN_SECONDARY_SP:
+                    problems.append(f"{name}: secondary text {secondary}sp < {MIN_SECONDARY_SP}sp")
             if isinstance(widget, TextInput):
                 pair = (widget.foreground_color, widget.background_color)
             elif isinstance(widget, Button):
@@ -101,6 +123,27 @@ def measure(screen_name: str, root: Any) -> tuple[int, list[str]]:
     return checked, problems
 
 
+def shown_texts(root: Any) -> list[str]:
+    """Every text the driver can read on the screen: labels, buttons, hints, menus."""
+    texts = []
+    for widget in root.walk():
+        if widget.opacity == 0:
+            continue
+        texts += [str(getattr(widget, "text", "")), str(getattr(widget, "hint_text", ""))]
+        if isinstance(widget, Spinner):
+            texts += [str(v) for v in widget.values]
+    return [t for t in texts if t]
+
+
+def raw_codes(screen_name: str, texts: list[str]) -> list[str]:
+    return [
+        f"{screen_name}: {code!r} in {text[:60]!r}"
+        for text in texts
+        for code in RAW_CODES
+        if re.search(rf"\b{code}\b", text)
+    ]
+
+
 def main() -> None:
     data, now = Path(sys.argv[1]), SetClock(datetime.fromisoformat(sys.argv[4])).now
     shots = Path(sys.argv[5]) if len(sys.argv) > 5 else None
@@ -108,13 +151,26 @@ def main() -> None:
         shots.mkdir(parents=True, exist_ok=True)
     device = Device(data, "http://127.0.0.1:9", FixedLocation(47.6, -122.3, 5, now), now)
     device.store.put("access_token", "unused")  # open straight on the list
+    device.store.put("time_zone", "America/Los_Angeles")
     with device.store.transaction() as db:
         for n in range(1, 41):
             device.store.upsert_stop(db, _stop(n))
+        conflict = {"id": 1, "stop_id": 6, "event_ids": ["e"], "detail": "...", "status": "open"}
+        device.store.upsert_conflicts(db, [{**conflict, "kind": "delivered_after_cancel"}])
+    refused = device.capture.note(7, "Dog")  # the server refused it, and says why
+    with device.store.transaction() as db:
+        device.store.record_result(db, refused["id"], "rejected", "note_required")
     device.capture.arrive(2)  # something waiting: the sync badge shows in amber
     app = DriverApp(device, NoCamera(), sync_interval_s=3600)
-    result: dict[str, Any] = {"checked": 0, "problems": [], "window": []}
-    screens = ["manifest", "stop", "capture", "failure", "sync", "login"]
+    result: dict[str, Any] = {
+        "checked": 0,
+        "problems": [],
+        "window": [],
+        "raw_codes": [],
+        "unnamed_stop": [],
+        "texts": {},
+    }
+    screens = ["manifest", "stop", "capture", "failure", "sync", "day", "login", "password"]
 
     def visit(_dt: float) -> None:
         try:
@@ -124,7 +180,7 @@ def main() -> None:
                 result["window"] = [Window.width, Window.height]
             if screens:
                 name = screens.pop(0)
-                app.current_stop_id = 1
+                app.open_stop(1)
                 app.show(name)
                 Clock.schedule_once(lambda _dt: check(name), 0.4)
                 return
@@ -135,10 +191,17 @@ def main() -> None:
 
     def check(name: str) -> None:
         if shots is not None:
-            app.root.export_to_png(str(shots / f"phone-{WIDTH}x{HEIGHT}-{name}.png"))
-        checked, problems = measure(name, app.root.current_screen)
+            app.root.export_to_png(str(shots / f"driver-{WIDTH}x{HEIGHT}-{name}.png"))
+        screen = app.root.current_screen
+        checked, problems = measure(name, screen)
         result["checked"] += checked
         result["problems"] += problems
+        texts = shown_texts(screen)
+        result["texts"][name] = texts
+        result["raw_codes"] += raw_codes(name, texts)
+        if name in ("stop", "capture", "failure"):
+            shown = "\n".join(texts)
+            result["unnamed_stop"] += [f"{name}: {x}" for x in STOP_ONE if x not in shown]
         visit(0)
 
     Clock.schedule_once(visit, 0.5)

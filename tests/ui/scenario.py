@@ -37,6 +37,7 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from backend.domain.clock import SetClock  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
+from driver_client.handoff import DesktopHandoff  # noqa: E402
 from driver_client.photos import FileSource, Stamper  # noqa: E402
 from driver_client.ui.app import DriverApp  # noqa: E402
 
@@ -94,6 +95,7 @@ class Scenario:
             "full": self.script,
             "kill": self.deliver_three_then_die,
             "resume": self.resume_after_kill,
+            "first_day": self.first_day,
         }[mode]()
         self.waiting: Callable[[], bool] | None = None
         self.deadline = 0.0
@@ -146,12 +148,31 @@ class Scenario:
         self.result["scan_status"] = capture.scan_status
         yield 0.2
         self.shot("04-capture")
+        self.result["capture_heading"] = [
+            self.app.stop_heading,
+            self.app.stop_address,
+            self.app.stop_recipient,
+        ]
         tap(capture.ids.save)
+        # Saved: the app offers the next stop rather than the list.
+        yield lambda: self.app.root.current == "stop" and self.app.current_stop_id != stop_id
+        yield 0.3
+        stop = self.screen("stop")
+        self.result["offered"] = [self.app.current_stop_id, stop.message]
+        # Arrived there: the driver stays on that stop, told it is saved.
+        tap(stop.ids.arrived)
+        yield 0.3
+        self.result["after_arrived"] = [self.app.root.current, stop.message]
+        type_into(stop.ids.note, "Dog in the yard")
+        tap(stop.ids.save_note)
+        yield lambda: self.app.pending_count == 3
+        self.result["after_note"] = stop.message
+        self.shot("05-next-stop")
+        tap(stop.ids.back)
         yield lambda: self.app.root.current == "manifest"
-        yield lambda: self.app.pending_count == 1
         yield 0.3
         self.result["badge_offline"] = manifest.ids.badge.text
-        self.shot("05-saved-offline")
+        self.shot("06-saved-offline")
 
         tap(manifest.ids.badge)
         yield lambda: self.app.root.current == "sync"
@@ -160,7 +181,7 @@ class Scenario:
         yield lambda: "no connection" in self.app.sync_error
         self.screen("sync").refresh()
         yield 0.3
-        self.shot("06-sync-offline")
+        self.shot("07-sync-offline")
 
         ask_parent("server_up")
         tap(self.screen("sync").ids.sync_now)
@@ -169,7 +190,61 @@ class Scenario:
         self.app.show("manifest")
         yield 0.5
         self.result["badge_online"] = manifest.ids.badge.text
-        self.shot("07-synced")
+        self.shot("08-synced")
+
+    def first_day(self) -> Step:
+        """A driver with a one-time password chooses their own, then fails a stop with a
+        photo of why, and reads the day."""
+        login = self.screen("login")
+        type_into(login.ids.username, "driver_a")
+        type_into(login.ids.password, "pw")
+        tap(login.ids.login)
+        password = self.screen("password")
+        yield lambda: self.app.root.current == "password"
+        yield 0.3
+        type_into(password.ids.new, "a long one of my own")
+        type_into(password.ids.again, "a long one of my own!")
+        tap(password.ids.change)
+        yield 0.2
+        self.result["mismatch"] = password.message
+        password.ids.again.text = ""
+        type_into(password.ids.again, "a long one of my own")
+        self.shot("10-password")
+        tap(password.ids.change)
+        manifest = self.screen("manifest")
+        yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
+        yield 0.3
+        ask_parent("server_down")  # so the day shows what waits
+        stop_id = manifest.stops[0]["stop_id"]
+        self.result["stop_id"] = stop_id
+        tap(next(w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id))
+        yield lambda: self.app.root.current == "stop"
+        yield 0.3
+        tap(self.screen("stop").ids.failed)
+        failure = self.screen("failure")
+        yield lambda: self.app.root.current == "failure"
+        yield 0.3
+        failure.ids.reason.text = "Could not get in"  # chosen from the menu, as it reads
+        type_into(failure.ids.note, "Gate locked")
+        tap(failure.ids.photo)
+        yield lambda: len(failure.photos) == 1
+        self.result["photo_button"] = failure.ids.photo.text
+        yield 0.2
+        self.shot("11-failure")
+        tap(failure.ids.save)
+        yield lambda: self.app.root.current == "stop" and self.app.current_stop_id != stop_id
+        yield 0.3
+        tap(self.screen("stop").ids.day)
+        day = self.screen("day")
+        yield lambda: self.app.root.current == "day"
+        yield 0.3
+        self.result["day_offline"] = day.summary
+        self.shot("12-day")
+        ask_parent("server_up")
+        self.app.sync_now()
+        yield lambda: self.app.pending_count == 0 and not self.app.sync_error
+        day.refresh()
+        self.result["day_synced"] = day.summary
 
     def deliver_three_then_die(self) -> Step:
         """Log in, go offline, deliver three stops with signature and photo, get killed."""
@@ -180,12 +255,17 @@ class Scenario:
         manifest = self.screen("manifest")
         yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
         ask_parent("server_down")
+        yield 0.3
+        first = manifest.stops[0]["stop_id"]
+        tap(next(w for w in manifest.ids.list.children[0].children if w.stop_id == first))
         for index in range(3):
-            yield 0.3
+            # Each saved delivery offers the next stop: the driver follows the offer.
             stop_id = manifest.stops[index]["stop_id"]
-            rows = [w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id]
-            tap(rows[0])
-            yield lambda: self.app.root.current == "stop"
+            yield (
+                lambda stop_id=stop_id: (
+                    self.app.root.current == "stop" and self.app.current_stop_id == stop_id
+                )
+            )
             yield 0.3
             tap(self.screen("stop").ids.deliver)
             capture = self.screen("capture")
@@ -196,7 +276,8 @@ class Scenario:
             tap(capture.ids.photo)
             yield lambda capture=capture: capture.photo_count == 1
             tap(capture.ids.save)
-            yield lambda: self.app.root.current == "manifest"
+        # Nothing left to do: the day's summary.
+        yield lambda: self.app.root.current == "day"
         yield lambda: self.app.pending_count == 3
         print("KILLING", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -207,7 +288,7 @@ class Scenario:
         yield lambda: self.app.root.current == "manifest"
         yield 0.3
         self.result["badge_after_restart"] = manifest.ids.badge.text
-        self.shot("08-after-restart")
+        self.shot("09-after-restart")
         ask_parent("server_up")
         self.app.sync_now()
         yield lambda: self.app.pending_count == 0 and not self.app.sync_error
@@ -220,7 +301,10 @@ class Scenario:
             if self.waiting is not None:
                 if not self.waiting():
                     if time.monotonic() > self.deadline:
-                        raise TimeoutError("a step did not complete in time")
+                        raise TimeoutError(
+                            f"a step did not complete in time, on the {self.app.root.current}"
+                            f" screen, waiting at line {self.waiting.__code__.co_firstlineno}"
+                        )
                     return
                 self.waiting = None
             while True:
@@ -251,6 +335,7 @@ def main() -> None:
     app = DriverApp(device, photos, sync_interval_s=3600)
     # A short timer so the restarted app syncs (and probes) promptly in the test.
     app.sync_interval_s = 3600 if mode != "resume" else 1
+    app.handoff = DesktopHandoff(open_url=lambda _url: True)  # never a real browser here
     scenario = Scenario(app, shots, mode)
     Clock.schedule_once(lambda _dt: Clock.schedule_interval(scenario.tick, 0.05), 0.5)
     app.run()

@@ -18,10 +18,15 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from backend.db.models import Organization, User
 from tests.client.conftest import LiveServer
 from tests.client.test_media import _camera_jpeg
+from tests.conftest import World
 
+SEATTLE = "America/Los_Angeles"
 SCENARIO = Path(__file__).with_name("scenario.py")
 SCREENSHOTS = Path(os.environ.get("DOORSTEP_SCREENSHOTS", "var/screenshots"))
 
@@ -83,15 +88,37 @@ def _proof(client: FlaskClient, auth: Any, stop_id: int) -> dict[str, Any]:
 
 
 def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
-    tmp_path: Path, server: LiveServer, stop_ids: list[int], client: FlaskClient, auth: Any
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    client: FlaskClient,
+    auth: Any,
+    session: Session,
+    world: World,
 ) -> None:
+    session.execute(
+        update(Organization).where(Organization.id == world.org_id).values(timezone=SEATTLE)
+    )
+    session.commit()
     result, _code = _run_scenario(tmp_path, server, "full")
     assert result is not None, "the scenario ended without a result"
     assert "a signature is required" in result["refusal"]
     assert result["scan_status"] == "Scanned 1 of 1."
     assert result["fix"] == "Position within 6 m, just now."
-    assert result["badge_offline"] == "Waiting to sync: 1"
+    # The capture screen names the stop; its 09:00-17:00 UTC window read in Seattle.
+    assert result["capture_heading"] == [
+        "Stop 1   01:00-09:00",
+        "101 Pine St, Seattle, WA 98101",
+        "Recipient 1",
+    ]
+    assert result["offered"] == [stop_ids[1], "Stop 1: delivery saved."]
+    assert result["after_arrived"] == ["stop", "Arrival saved at 09:00."]
+    assert result["after_note"] == "Note saved."
+    assert result["badge_offline"] == "Waiting to sync: 3"
     assert result["badge_online"] == "Waiting to sync: 0"
+    arrival_and_note = _proof(client, auth, stop_ids[1])["events"]
+    assert [e["type"] for e in arrival_and_note] == ["arrived", "note"]
+    assert arrival_and_note[1]["payload"]["text"] == "Dog in the yard"
     body = _proof(client, auth, result["stop_id"])
     assert body["status"] == "delivered"
     assert body["evidence_pending"] is False
@@ -99,7 +126,7 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert {f["kind"] for f in body["files"]} == {"signature", "photo"}
     assert body["proof"]["fields"]["recipient_name"] == "Dana Whitfield"
     assert body["proof"]["fields"]["scanned_barcodes"] == [result["scanned"]]
-    for name in ("02-manifest", "04-capture", "05-saved-offline", "07-synced"):
+    for name in ("02-manifest", "04-capture", "05-next-stop", "06-saved-offline", "08-synced"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 1000
 
 
@@ -118,3 +145,42 @@ def test_three_deliveries_survive_killing_the_app_and_arrive_once(
         assert body["status"] == "delivered"
         assert body["evidence_pending"] is False
         assert len([e for e in body["events"] if e["type"] == "delivered"]) == 1
+
+
+def test_a_first_day_driver_sets_a_password_then_fails_a_stop_with_a_photo(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    client: FlaskClient,
+    auth: Any,
+    session: Session,
+    world: World,
+) -> None:
+    session.execute(
+        update(User).where(User.id == world.users["driver_a"]).values(must_change_password=True)
+    )
+    session.commit()
+    result, _code = _run_scenario(tmp_path, server, "first_day")
+    assert result is not None, "the scenario ended without a result"
+    assert result["mismatch"] == "The two new passwords differ."
+    assert result["photo_button"] == "Add photo (1)"
+    assert "Not delivered: 1" in result["day_offline"]
+    assert "Still to do: 2" in result["day_offline"]
+    assert "Waiting to sync: 1 capture(s), 1 file(s)" in result["day_offline"]
+    assert "Oldest capture waiting: 0 min" in result["day_offline"]
+    assert "Waiting to sync: 0 capture(s), 0 file(s)" in result["day_synced"]
+    body = _proof(client, auth, result["stop_id"])
+    assert body["status"] == "failed"
+    [failed] = body["events"]
+    assert (failed["payload"]["reason"], failed["payload"]["note"]) == (
+        "access_denied",
+        "Gate locked",
+    )
+    assert [f["kind"] for f in body["files"]] == ["photo"]
+    assert body["evidence_pending"] is False
+    # The new password is the driver's: the one-time one no longer logs in.
+    fresh = {"device_id": "other", "username": "driver_a"}
+    assert client.post("/api/v1/auth/token", json={**fresh, "password": "pw"}).status_code == 401
+    ok = client.post("/api/v1/auth/token", json={**fresh, "password": "a long one of my own"})
+    assert ok.status_code == 200
+    assert ok.get_json()["must_change_password"] is False

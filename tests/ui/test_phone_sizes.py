@@ -63,4 +63,14 @@ def test_every_screen_is_made_for_a_gloved_thumb_in_sunlight(
     assert seen["window"] == [width, height]
     assert seen["checked"] > 60  # every screen's widgets were measured
     assert seen["problems"] == []
-    assert (shots / f"phone-{width}x{height}-capture.png").stat().st_size > 1000
+    # Every code reads as words: no "handed_to_recipient" in a menu, no raw status.
+    assert seen["raw_codes"] == []
+    assert "Handed to the recipient" in seen["texts"]["capture"]
+    assert "Delivered, photos still uploading" in "\n".join(seen["texts"]["manifest"])
+    assert "Delivered after the stop was cancelled" in "\n".join(seen["texts"]["sync"])
+    assert "Stop 7: not accepted, another reason needs a note" in "\n".join(seen["texts"]["sync"])
+    # The stop, capture and failure screens name the stop: number, window, address,
+    # recipient, with the window in the organization's time zone.
+    assert seen["unnamed_stop"] == []
+    for name in ("manifest", "stop", "capture", "failure", "sync", "day", "login", "password"):
+        assert (shots / f"driver-{width}x{height}-{name}.png").stat().st_size > 1000
