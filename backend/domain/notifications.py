@@ -67,24 +67,6 @@ def quiet_until(
     return datetime.combine(end_day, ends, zone).astimezone(UTC)
 
 
-_FAILURE_WORDS = {
-    "recipient_absent": "nobody was in to take the parcel",
-    "address_not_found": "our driver could not find the address",
-    "access_denied": "our driver could not get access to the building",
-    "refused": "the parcel was refused at the door",
-    "damaged": "the parcel was found damaged, so it was not handed over",
-    "unsafe_location": "our driver could not reach the door safely",
-    "business_closed": "the business was closed",
-    "age_check_failed": "the parcel needs an age check that could not be made",
-    "other": "our driver could not complete the delivery",
-}
-
-
-def failure_in_words(reason: str) -> str:
-    """Why a delivery failed, for the recipient (never the code itself)."""
-    return _FAILURE_WORDS.get(reason, _FAILURE_WORDS["other"])
-
-
 # Said only when it is what really happens: a failed stop is rolled over to another
 # attempt by the back office (a re-plan), and the recipient is told its date then.
 FAILED_NEXT_STEP = (

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from backend.domain.events import FailureReason, WhereLeft
 from backend.domain.org_settings import WEEKDAYS
 from backend.domain.refusal import Refusal
 
@@ -53,27 +54,29 @@ PROBLEM_LABELS = {
     Problem.WRONG_ITEM: "It is not what I ordered",
 }
 
-WHERE_LEFT_LABELS = {
-    "handed_to_recipient": "Handed to you",
-    "front_door": "At the front door",
-    "back_door": "At the back door",
-    "reception": "At reception",
-    "neighbour": "With a neighbour",
-    "parcel_locker": "In a parcel locker",
-    "mailroom": "In the mailroom",
-    "other": "Somewhere else (see the proof)",
+# The recipient's words for what the driver reported: one place, read by the tracking
+# page and the messages (``failure_in_words``), keyed by the protocol's own codes.
+WHERE_LEFT_LABELS: dict[str, str] = {
+    WhereLeft.HANDED_TO_RECIPIENT: "Handed to you",
+    WhereLeft.FRONT_DOOR: "At the front door",
+    WhereLeft.BACK_DOOR: "At the back door",
+    WhereLeft.RECEPTION: "At reception",
+    WhereLeft.NEIGHBOUR: "With a neighbour",
+    WhereLeft.PARCEL_LOCKER: "In a parcel locker",
+    WhereLeft.MAILROOM: "In the mailroom",
+    WhereLeft.OTHER: "Somewhere else (see the proof)",
 }
 
-FAILURE_LABELS = {
-    "recipient_absent": "Nobody was there to receive it",
-    "address_not_found": "The driver could not find the address",
-    "access_denied": "The driver could not get in",
-    "refused": "The delivery was refused",
-    "damaged": "The parcel was damaged",
-    "unsafe_location": "There was no safe place to leave it",
-    "business_closed": "The business was closed",
-    "age_check_failed": "The age check could not be completed",
-    "other": "The driver could not deliver it",
+FAILURE_LABELS: dict[str, str] = {
+    FailureReason.RECIPIENT_ABSENT: "Nobody was there to receive it",
+    FailureReason.ADDRESS_NOT_FOUND: "The driver could not find the address",
+    FailureReason.ACCESS_DENIED: "The driver could not get in",
+    FailureReason.REFUSED: "The delivery was refused",
+    FailureReason.DAMAGED: "The parcel was damaged",
+    FailureReason.UNSAFE_LOCATION: "There was no safe place to leave it",
+    FailureReason.BUSINESS_CLOSED: "The business was closed",
+    FailureReason.AGE_CHECK_FAILED: "The age check could not be completed",
+    FailureReason.OTHER: "The driver could not deliver it",
 }
 
 
@@ -83,6 +86,12 @@ def where_left_label(code: str | None) -> str:
 
 def failure_label(code: str | None) -> str:
     return FAILURE_LABELS.get(code or "other", FAILURE_LABELS["other"])
+
+
+def failure_in_words(code: str | None) -> str:
+    """Why a delivery failed, to follow "We could not deliver your order today: "."""
+    label = failure_label(code)
+    return label[0].lower() + label[1:]
 
 
 def driver_first_name(full_name: str) -> str:

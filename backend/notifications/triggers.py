@@ -24,14 +24,10 @@ from backend import clock
 from backend.admin.settings import org_settings
 from backend.db.models import Dispute, DoorEventRow, Organization, Stop, StopEta, WebhookDelivery
 from backend.domain.events import DoorEvent, EventType
-from backend.domain.notifications import (
-    FAILED_NEXT_STEP,
-    Kind,
-    dispute_outcome_in_words,
-    failure_in_words,
-)
+from backend.domain.notifications import FAILED_NEXT_STEP, Kind, dispute_outcome_in_words
 from backend.domain.org_settings import OrgSettings
 from backend.domain.stops import StopStatus
+from backend.domain.tracking import failure_in_words
 from backend.notifications.service import Outgoing, local_text, queue
 from backend.webhooks import service as webhooks
 
