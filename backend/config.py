@@ -80,6 +80,8 @@ class Settings:
     demo_password: str = "demo"  # noqa: S105 - only used to seed the demo
     # Where the per-install secrets file lives outside production.
     secrets_dir: Path = VAR_DIR
+    # Travel times for ETAs: "great-circle" or "osrm+http://host:5000" (backend.eta.travel).
+    travel_times: str = "great-circle"
 
     @property
     def is_production(self) -> bool:
@@ -187,6 +189,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "webhook_allow_loopback": env.get("DOORSTEP_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         "demo_password": env.get("DOORSTEP_DEMO_PASSWORD", base.demo_password),
         "secrets_dir": Path(env.get("DOORSTEP_SECRETS_DIR", str(base.secrets_dir))),
+        "travel_times": env.get("DOORSTEP_TRAVEL_TIMES", base.travel_times),
     }
     values.update(overrides)
     given = set(env) | set(overrides)
