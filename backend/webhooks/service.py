@@ -36,7 +36,7 @@ from backend.db.session import begin_write
 from backend.domain.refusal import not_found
 from backend.webhooks.safety import IPAddress, UnsafeWebhookUrl, check_webhook_url, resolve_safe
 
-EVENT_TYPES = ("delivered", "failed", "exception", "dispute")
+EVENT_TYPES = ("delivered", "failed", "exception", "dispute", "stop.eta_changed")
 MAX_ATTEMPTS = 12
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
