@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -114,12 +115,12 @@ def test_etas_never_decrease_along_the_order_and_cover_every_open_stop(
     )
 
     def travel(a: Point, b: Point) -> float:
-        return legs[int(round(b.lat * 100)) % len(legs)]
+        return legs[round(b.lat * 100) % len(legs)]
 
     estimates = estimate(remaining, origin, NOW, service, travel)
     assert sorted(e.stop_id for e in estimates) == [s.stop_id for s in remaining]
     assert [e.stops_before for e in estimates] == list(range(len(remaining)))
-    assert all(a.eta_at <= b.eta_at for a, b in zip(estimates, estimates[1:], strict=False))
+    assert all(a.eta_at <= b.eta_at for a, b in itertools.pairwise(estimates))
     for e in estimates:
         stop = remaining[e.stop_id]
         if stop.arrived_at is None:

@@ -100,7 +100,8 @@ def test_an_older_batch_arriving_late_does_not_move_the_driver_back(
     device.sync(positions=[fix(15, lat=47.50)])
     session.rollback()
     position = session.get(DriverPosition, world.users["driver_a"])
-    assert position is not None and position.lat == 47.70
+    assert position is not None
+    assert position.lat == 47.70
     assert len(_fixes(session, world.users["driver_a"])) == 2
 
 
@@ -146,4 +147,5 @@ def test_bad_fixes_refuse_the_request_and_store_nothing(
     assert _fixes(session, world.users["driver_a"]) == []
     assert session.scalar(select(func.count()).select_from(DoorEventRow)) == 0
     stop = session.get(Stop, stops[0])
-    assert stop is not None and stop.status.value == "pending"
+    assert stop is not None
+    assert stop.status.value == "pending"

@@ -53,7 +53,8 @@ def test_a_sync_with_a_position_gives_every_open_stop_an_eta(
     assert sorted(etas) == stops
     assert [etas[s][1] for s in stops] == [0, 1, 2]
     times = [etas[s][0] for s in stops]
-    assert times == sorted(times) and times[0] >= NOW
+    assert times == sorted(times)
+    assert times[0] >= NOW
     assert all(len(_snapshots(session, s)) == 1 for s in stops)
 
 
@@ -128,7 +129,8 @@ def test_cancelling_or_moving_a_stop_rewrites_the_etas(
     )
     assert response.status_code == 200
     etas = _etas(session)
-    assert sorted(etas) == stops[1:] and etas[stops[1]][1] == 0
+    assert sorted(etas) == stops[1:]
+    assert etas[stops[1]][1] == 0
     response = client.put(
         f"/api/v1/manifests/driver_b/{SERVICE_DATE}",
         json={"stop_ids": [stops[2]]},
@@ -136,7 +138,8 @@ def test_cancelling_or_moving_a_stop_rewrites_the_etas(
     )
     assert response.status_code == 200, response.get_json()
     etas = _etas(session)
-    assert etas[stops[1]][1] == 0 and etas[stops[2]][1] == 0  # now on driver_b's day
+    assert etas[stops[1]][1] == 0
+    assert etas[stops[2]][1] == 0
 
 
 def test_eta_view_says_when_and_how_many_stops_come_first(
@@ -148,12 +151,15 @@ def test_eta_view_says_when_and_how_many_stops_come_first(
     stop = session.get(Stop, stops[2])
     assert stop is not None
     view = eta_view(session, stop, NOW)
-    assert view is not None and view["stops_before"] == 2
-    assert view["minutes_away"] > 0 and view["eta_at"].endswith("Z")
+    assert view is not None
+    assert view["stops_before"] == 2
+    assert view["minutes_away"] > 0
+    assert view["eta_at"].endswith("Z")
     device.sync([device.event(stops[2], "failed")])
     session.rollback()
     stop = session.get(Stop, stops[2])
-    assert stop is not None and eta_view(session, stop, NOW) is None
+    assert stop is not None
+    assert eta_view(session, stop, NOW) is None
 
 
 def _door_times(session: Session, world: World, stop_ids: list[int], days_ago: int) -> None:

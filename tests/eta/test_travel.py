@@ -31,7 +31,7 @@ class Osrm:
         osrm = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            def do_GET(self) -> None:
                 osrm.requests.append(self.path)
                 if osrm.delay:
                     threading.Event().wait(osrm.delay)
@@ -144,6 +144,7 @@ def test_the_setting_chooses_the_provider() -> None:
     assert isinstance(from_setting(""), GreatCircle)
     assert isinstance(from_setting("great-circle"), GreatCircle)
     chosen = from_setting("osrm+http://osrm.internal:5000")
-    assert isinstance(chosen, OsrmTable) and chosen.base_url == "http://osrm.internal:5000"
+    assert isinstance(chosen, OsrmTable)
+    assert chosen.base_url == "http://osrm.internal:5000"
     with pytest.raises(ValueError, match="DOORSTEP_TRAVEL_TIMES"):
         from_setting("valhalla://x")
