@@ -240,7 +240,8 @@ def learned_service_time(session: Session, org_id: int, now: datetime) -> float:
 def _service_seconds(session: Session, org_id: int, now: datetime) -> float:
     """The learned service time, read at most every 15 minutes per tenant: it moves
     slowly, and a sync should not re-read a month of events."""
-    key = (str(session.get_bind().url), org_id)
+    bind = session.get_bind()
+    key = (str(bind.engine.url), org_id)
     cached = _service_cache.get(key)
     if cached is not None and cached[0] <= now < cached[0] + _SERVICE_CACHE_FOR:
         return cached[1]
