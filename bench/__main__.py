@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import api, backoffice, client, shift, sync
+from bench import api, backoffice, client, eta, shift, sync
 from bench.common import Row
 
 
@@ -34,6 +34,7 @@ SECTIONS = (
         shift.run,
     ),
     Section("backoffice", "Back office (in-process, SQLite, a simulated day)", backoffice.run),
+    Section("eta", "ETA accuracy (in-process, SQLite, the demo's day in simulated time)", eta.run),
 )
 
 
