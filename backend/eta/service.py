@@ -195,16 +195,6 @@ def eta_view(session: Session, stop: Stop, now: datetime) -> dict[str, Any] | No
     }
 
 
-def etas_for(session: Session, stop_ids: Iterable[int]) -> dict[int, StopEta]:
-    """The current estimates of many stops at once (the console's lists)."""
-    ids = list(stop_ids)
-    if not ids:
-        return {}
-    return {
-        row.stop_id: row for row in session.scalars(select(StopEta).where(StopEta.stop_id.in_(ids)))
-    }
-
-
 def learned_service_time(session: Session, org_id: int, now: datetime) -> float:
     """Seconds a driver typically spends at the door for this tenant: from arrived to
     the outcome, over the newest events of the last 30 days (``backend.domain.eta``)."""

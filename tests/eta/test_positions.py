@@ -72,8 +72,9 @@ def evening(clock: SetClock) -> None:
     clock.set(DAY + timedelta(hours=19, minutes=45))
 
 
+@pytest.mark.usefixtures("evening")
 def test_a_late_completion_stretches_the_shift(
-    evening: None, device: Device, stops: list[int], world: World, session: Session
+    device: Device, stops: list[int], world: World, session: Session
 ) -> None:
     device.clock_ms = int((DAY + timedelta(hours=18, minutes=30)).timestamp() * 1000)
     delivered = device.event(stops[0])  # recorded at 18:31
