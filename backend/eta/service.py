@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.db.models import DoorEventRow, DriverPosition, Manifest, Stop, StopEta
 from backend.db.models import EtaSnapshot as EtaSnapshotRow
 from backend.domain.clock import utc_text
@@ -123,7 +124,9 @@ def recompute(
         if row is None:
             row = StopEta(org_id=org_id, stop_id=est.stop_id)
             session.add(row)
-        row.eta_at, row.stops_before, row.computed_at = est.eta_at, est.stops_before, now
+        # Rows that did not change are not written: a sync rewrites only what moved.
+        if (row.eta_at, row.stops_before) != (est.eta_at, est.stops_before):
+            row.eta_at, row.stops_before, row.computed_at = est.eta_at, est.stops_before, now
         moved = abs(est.eta_at - previous) if previous is not None else None
         if moved is None or moved >= SNAPSHOT_MOVE:
             result.changed.append(est.stop_id)
@@ -180,9 +183,11 @@ def forget(session: Session, stop_ids: Sequence[int]) -> None:
         )
 
 
-def eta_view(session: Session, stop: Stop, now: datetime) -> dict[str, Any] | None:
+def eta_view(session: Session, stop: Stop, now: datetime | None = None) -> dict[str, Any] | None:
     """The stop's current ETA as the tracking page and the console show it, or None
-    when there is none (not assigned, not started, done)."""
+    when there is none (not assigned, not started, done). ``now`` defaults to the
+    application's clock."""
+    now = now or clock.now()
     if not _is_open(stop):
         return None
     row = session.get(StopEta, stop.id)
