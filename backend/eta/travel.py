@@ -131,6 +131,9 @@ LEGS_PER_REQUEST = 45
 
 def leg_seconds(travel: TravelTimes, legs: Sequence[tuple[Point, Point]]) -> list[float]:
     """Seconds for each (from, to) leg, in a few matrix requests (their diagonals)."""
+    if isinstance(travel, GreatCircle):
+        # Nothing to batch for: a matrix would compute 45 times the legs asked for.
+        return [travel.seconds(a, b) for a, b in legs]
     seconds: list[float] = []
     for start in range(0, len(legs), LEGS_PER_REQUEST):
         chunk = legs[start : start + LEGS_PER_REQUEST]
