@@ -99,6 +99,8 @@ class Settings:
     sms_url: str = ""
     # Where the per-install secrets file lives outside production.
     secrets_dir: Path = VAR_DIR
+    # Travel times for ETAs: "great-circle" or "osrm+http://host:5000" (backend.eta.travel).
+    travel_times: str = "great-circle"
 
     @property
     def is_production(self) -> bool:
@@ -372,6 +374,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "tracking_per_link_per_minute": int(
             env.get("DOORSTEP_TRACKING_PER_LINK_PER_MINUTE", base.tracking_per_link_per_minute)
         ),
+        "travel_times": env.get("DOORSTEP_TRAVEL_TIMES", base.travel_times),
     }
     values.update(overrides)
     # Checked at start, so a mistyped URL stops the server and the worker at once

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import api, backoffice, client, shift, sync, tracking
+from bench import api, backoffice, client, eta, shift, sync, tracking
 from bench.common import Row
 
 
@@ -39,6 +39,7 @@ SECTIONS = (
         "Tracking pages: 500 recipients polling while a driver syncs (gunicorn, SQLite)",
         tracking.run,
     ),
+    Section("eta", "ETA accuracy (in-process, SQLite, the demo's day in simulated time)", eta.run),
 )
 
 

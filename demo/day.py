@@ -40,7 +40,7 @@ from sqlalchemy import select
 
 from backend.cli import migrate
 from backend.config import PROJECT_ROOT, load_settings
-from backend.db.models import Stop
+from backend.db.models import PromiseChange, Stop
 from backend.db.session import Database
 from backend.domain.clock import local_date, system_now
 from backend.domain.events import EventResultStatus, EvidenceKind, FailureReason, WhereLeft
@@ -293,6 +293,17 @@ def move_windows_around(
         for route in routes.values():
             for position, stop in enumerate(route):
                 stop.window_start, stop.window_end = _window_near(now, position / len(route), rng)
+                # The promise moves with the window: the day is re-planned before anyone
+                # was told, so the seed's "planned" promise is rewritten in place too.
+                stop.promised_start, stop.promised_end = stop.window_start, stop.window_end
+        by_id = {stop.id: stop for stop in stops}
+        for promise in session.scalars(
+            select(PromiseChange).where(
+                PromiseChange.stop_id.in_(select(Stop.id).where(Stop.service_date == service_date))
+            )
+        ):
+            promise.promised_start = by_id[promise.stop_id].promised_start
+            promise.promised_end = by_id[promise.stop_id].promised_end
         session.commit()
     return len(stops)
 

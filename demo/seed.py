@@ -25,13 +25,23 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.auth.passwords import hash_password
 from backend.config import Settings
-from backend.db.models import Depot, Manifest, Organization, Parcel, PlanChange, Stop, User
+from backend.db.models import (
+    Depot,
+    Manifest,
+    Organization,
+    Parcel,
+    PlanChange,
+    PromiseChange,
+    Stop,
+    User,
+)
 from backend.db.session import begin_write
 from backend.domain.clock import local_date
 from backend.domain.events import ChangeOp
 from backend.domain.geo import haversine_m
 from backend.domain.roles import Role
 from backend.domain.stops import ProofPolicy, StopStatus
+from backend.planning.service import PLANNED
 from backend.sync.changes import lock_plan
 from demo.seed_data import (
     AGE_RESTRICTED,
@@ -107,6 +117,7 @@ class PlannedStop:
     instructions: str
     proof_policy: ProofPolicy
     parcels: tuple[PlannedParcel, ...]
+    recipient_email: str = ""
 
 
 @dataclass
@@ -348,6 +359,9 @@ def _plan_stop(
         instructions=rng.choice(INSTRUCTIONS) if rng.random() < 0.3 else "",
         proof_policy=_policy(descriptions, rng),
         parcels=tuple(PlannedParcel(serials.next_barcode(day), d) for d in descriptions),
+        # A mailbox per order (example.com never delivers): the demo's messages go to
+        # the local SMTP catcher, one recipient each.
+        recipient_email=f"recipient-{serials.orders}@example.com",
     )
 
 
@@ -442,6 +456,20 @@ def add_driver_day(
             for stop_id in stop_ids
         ],
     )
+    session.execute(
+        insert(PromiseChange),
+        [
+            {
+                "org_id": org_id,
+                "stop_id": stop_id,
+                "promised_start": stop.window_start,
+                "promised_end": stop.window_end,
+                "reason": PLANNED,
+                "created_at": now,
+            }
+            for stop_id, stop in zip(stop_ids, stops, strict=True)
+        ],
+    )
     return manifest.id
 
 
@@ -467,7 +495,11 @@ def _stop_row(
         "geofence": stop.geofence,
         "window_start": stop.window_start,
         "window_end": stop.window_end,
+        # The customer is promised the working window the route was planned with.
+        "promised_start": stop.window_start,
+        "promised_end": stop.window_end,
         "recipient_name": stop.recipient_name,
+        "recipient_email": stop.recipient_email,
         "recipient_phone": stop.recipient_phone,
         "instructions": stop.instructions,
         "proof_policy": stop.proof_policy.to_dict(),

@@ -38,7 +38,9 @@ class Device:
         self.capture = Capture(
             self.store, self.files_dir, self.device_id, location or NoLocation(), now=now
         )
-        self.engine = SyncEngine(self.store, self.transport, self.device_id, now=now)
+        self.engine = SyncEngine(
+            self.store, self.transport, self.device_id, now=now, location=location
+        )
 
     def login(self, username: str, password: str) -> None:
         self.transport.login(username, password, self.device_id)

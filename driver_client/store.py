@@ -7,7 +7,8 @@ that can hold unsynced work (the outbox and the file queue).
 What lives here: the stops as last pulled (``stops``), door events waiting for an
 acknowledgement (``outbox``), evidence files and whether the server still needs them
 (``files``), conflicts the server reported, and small settings (cursor, clock state,
-device id, tokens) in ``meta``.
+device id, tokens) in ``meta``, and the last few position fixes of the shift waiting
+to ride along with the next sync (``fixes``).
 
 This is the only module of the client that speaks SQL: capture, sync and the screens
 call the named methods below. A method that takes ``db`` writes inside the caller's
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.events import EventResultStatus, EvidenceKind
+from backend.domain.stops import StopStatus
 
 # Each entry migrates from version N to N+1; append, never edit or remove.
 MIGRATIONS: tuple[str, ...] = (
@@ -64,7 +66,19 @@ MIGRATIONS: tuple[str, ...] = (
         event_ids TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE fixes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        lat REAL NOT NULL,
+        lon REAL NOT NULL,
+        accuracy_m REAL,
+        recorded_at TEXT NOT NULL
+    );
+    """,
 )
+
+# A stop still to drive to; while the day has one, the shift is on.
+OPEN_STATUSES = frozenset({StopStatus.PENDING, StopStatus.ARRIVED})
 
 # An outbox row waits until the server's answer names it with one of these.
 ACKNOWLEDGED = frozenset(
@@ -315,6 +329,46 @@ class Store:
         rows = self.query("SELECT min(created_at) AS oldest FROM outbox WHERE result IS NULL")
         oldest: str | None = rows[0]["oldest"]
         return oldest
+
+    # -- position fixes ---------------------------------------------------------------
+
+    def keep_fix(self, fix: Mapping[str, Any], keep: int) -> None:
+        """Keep a fix for the next sync, and only the newest ``keep`` of them."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO fixes (lat, lon, accuracy_m, recorded_at) VALUES (?, ?, ?, ?)",
+                (fix["lat"], fix["lon"], fix.get("accuracy_m"), fix["recorded_at"]),
+            )
+            db.execute(
+                "DELETE FROM fixes WHERE id NOT IN (SELECT id FROM fixes ORDER BY id DESC LIMIT ?)",
+                (keep,),
+            )
+
+    def last_fix_time(self) -> str | None:
+        row = self.query("SELECT recorded_at FROM fixes ORDER BY id DESC LIMIT 1")
+        return str(row[0]["recorded_at"]) if row else None
+
+    def fixes_to_send(self) -> list[tuple[int, dict[str, Any]]]:
+        """The kept fixes, oldest first, each with the id that forgets it once sent."""
+        return [
+            (
+                int(row["id"]),
+                {
+                    "lat": row["lat"],
+                    "lon": row["lon"],
+                    "accuracy_m": row["accuracy_m"],
+                    "recorded_at": row["recorded_at"],
+                },
+            )
+            for row in self.query("SELECT * FROM fixes ORDER BY id")
+        ]
+
+    def forget_fixes(self, db: sqlite3.Connection, fix_ids: Sequence[int]) -> None:
+        db.executemany("DELETE FROM fixes WHERE id = ?", [(fix_id,) for fix_id in fix_ids])
+
+    def has_open_stops(self) -> bool:
+        """Whether the day's plan still has a stop to drive to (the shift is on)."""
+        return any(stop["status"] in OPEN_STATUSES for stop in self.stops())
 
 
 def _compact_json(value: Any) -> str:

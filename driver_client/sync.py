@@ -24,6 +24,8 @@ from typing import Any
 from backend.domain.clock import system_now
 from backend.domain.events import ChangeOp
 from driver_client import APP_VERSION
+from driver_client.capture import LocationProvider
+from driver_client.fixes import take_shift_fix
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
@@ -55,16 +57,21 @@ class SyncEngine:
         transport: Transport,
         device_id: str,
         now: Callable[[], datetime] = system_now,
+        location: LocationProvider | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
         self.device_id = device_id
         self.now = now
+        self.location = location
         self._owed: list[dict[str, Any]] = []
+        # The fixes the request in flight carries: forgotten when it is answered.
+        self._fixes_sent: list[int] = []
 
     def sync(self) -> SyncReport:
         """Push everything pending and pull until the feed is drained, then upload."""
         report = SyncReport()
+        take_shift_fix(self.store, self.location)
         while True:
             events = self.store.pending_events(MAX_BATCH)
             body = self._round_trip(events, report)
@@ -89,6 +96,10 @@ class SyncEngine:
             "pending_events": self.store.pending_count() - len(events),
             "app_version": APP_VERSION,
         }
+        fixes = self.store.fixes_to_send()
+        self._fixes_sent = [fix_id for fix_id, _ in fixes]
+        if fixes:
+            request["positions"] = [fix for _, fix in fixes]
         report.requests += 1
         report.sent += len(events)
         reply = self.transport.post_json("/api/v1/sync", request)
@@ -122,6 +133,7 @@ class SyncEngine:
                     self.store.remove_stop(db, change["stop_id"])
             report.changes += len(body["changes"])
             self.store.upsert_conflicts(db, body["conflicts"])
+            self.store.forget_fixes(db, self._fixes_sent)
             report.conflicts.extend(body["conflicts"])
             # The cursor moves only with the changes it covers, in the same transaction;
             # a new day drops it, so the next request pulls that day's snapshot.

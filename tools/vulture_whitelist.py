@@ -17,7 +17,9 @@ _.confirm, _.open_only
 # Response schema fields declared next to their view (backend/index/routes.py).
 _.openapi, _.health
 # Jinja templates: console/templates/console/*.html.
-_.depot_name, _.kind_label, _.status_label
+_.depot_name, _.kind_label, _.status_label, _.next_stop_eta
+# http.server: the handler methods it calls by name (a recorded OSRM in tests/eta).
+_.do_GET, _.log_message
 # SQLAlchemy: a TypeDecorator's hooks; columns written but read only by SQL and people.
 _.impl, _.cache_ok, _.process_bind_param, _.process_result_value
 _.first_seen_at, _.updated_at, _.delivered_at, _.changed_by

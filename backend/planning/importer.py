@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from backend.domain import untrusted
 from backend.domain.geo import InvalidGeofence, parse_geofence
+from backend.domain.org_settings import EMAIL
 from backend.domain.refusal import Refusal
 from backend.domain.stops import ProofPolicy
 
@@ -42,7 +43,10 @@ CSV_COLUMNS = frozenset(
         "lon",
         "window_start",
         "window_end",
+        "promised_start",
+        "promised_end",
         "recipient_name",
+        "recipient_email",
         "recipient_phone",
         "instructions",
         "parcels",
@@ -78,6 +82,10 @@ class StopDraft:
     recipient_name: str
     recipient_phone: str
     instructions: str
+    # The window promised to the customer; the working window when the row gives none.
+    promised_start: datetime | None
+    promised_end: datetime | None
+    recipient_email: str
     parcels: list[tuple[str, str]]
     # None when the row gives no proof policy: the organization's default applies.
     proof_policy: dict[str, Any] | None
@@ -301,6 +309,26 @@ def _sequence(value: Any, errors: RowErrors) -> int | None:
     return number
 
 
+def _email(raw: Mapping[str, Any], errors: RowErrors) -> str:
+    value = _text(raw, "recipient_email", errors, 254)
+    if value and not EMAIL.fullmatch(value):
+        errors.setdefault("recipient_email", []).append("must be an e-mail address (or empty)")
+    return value
+
+
+def _check_window(
+    start: datetime | None, end: datetime | None, prefix: str, errors: RowErrors
+) -> None:
+    """Both ends or neither, the end after the start (``window_*`` or ``promised_*``)."""
+    start_name, end_name = f"{prefix}_start", f"{prefix}_end"
+    if (start is None) != (end is None) and not {start_name, end_name} & set(errors):
+        errors.setdefault(end_name if start is not None else start_name, []).append(
+            "give both ends of the time window, or neither"
+        )
+    if start and end and end <= start:
+        errors.setdefault(end_name, []).append(f"must be after {start_name}")
+
+
 def validate_row(
     raw: Mapping[str, Any], service_date: date, zone: ZoneInfo, allowed: frozenset[str]
 ) -> tuple[StopDraft | None, RowErrors]:
@@ -330,6 +358,11 @@ def validate_row(
         recipient_name=_text(raw, "recipient_name", errors, 200),
         recipient_phone=_text(raw, "recipient_phone", errors, 40),
         instructions=_text(raw, "instructions", errors, 2000),
+        promised_start=_moment(
+            raw.get("promised_start"), "promised_start", service_date, zone, errors
+        ),
+        promised_end=_moment(raw.get("promised_end"), "promised_end", service_date, zone, errors),
+        recipient_email=_email(raw, errors),
         parcels=_parcels(raw.get("parcels"), errors),
         proof_policy=_policy(raw, errors),
         geofence=_geofence(raw.get("geofence"), errors),
@@ -337,13 +370,11 @@ def validate_row(
         sequence=_sequence(raw.get("sequence"), errors),
         depot=_text(raw, "depot", errors, 200) or None,
     )
-    has_start, has_end = draft.window_start is not None, draft.window_end is not None
-    if has_start != has_end and not {"window_start", "window_end"} & set(errors):
-        errors.setdefault("window_end" if has_start else "window_start", []).append(
-            "give both ends of the time window, or neither"
-        )
-    if draft.window_start and draft.window_end and draft.window_end <= draft.window_start:
-        errors.setdefault("window_end", []).append("must be after window_start")
+    _check_window(draft.window_start, draft.window_end, "window", errors)
+    _check_window(draft.promised_start, draft.promised_end, "promised", errors)
+    if draft.promised_start is None and draft.promised_end is None:
+        # No promise of its own: the customer is promised the working window.
+        draft.promised_start, draft.promised_end = draft.window_start, draft.window_end
     if draft.sequence is not None and draft.driver is None:
         errors.setdefault("sequence", []).append("a sequence needs a driver")
     return (None if errors else draft), errors

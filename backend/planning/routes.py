@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from backend.auth.guard import current_principal, require_roles
 from backend.db.models import Manifest, Parcel, Stop, User
 from backend.db.session import db_session
+from backend.domain.clock import utc_text
 from backend.domain.refusal import not_found
 from backend.domain.roles import Role
 from backend.errors import ApiError
@@ -27,6 +28,7 @@ from backend.planning.importer import (
     parse_json_rows,
 )
 from backend.schemas import ErrorSchema
+from backend.wiring import travel_times
 
 stops_blp = ApiBlueprint(
     "planning_stops", __name__, url_prefix="/api/v1/stops", description="The day's stops"
@@ -48,6 +50,11 @@ def planned_stop_dict(stop: Stop, driver: str | None, parcels: list[Parcel]) -> 
         "driver": driver,
         "service_date": stop.service_date.isoformat(),
         "cancel_reason": stop.cancel_reason,
+        "promised_window": {
+            "start": utc_text(stop.promised_start),
+            "end": utc_text(stop.promised_end),
+        },
+        "recipient_email": stop.recipient_email,
     }
 
 
@@ -185,7 +192,9 @@ class StopResource(MethodView):
         change if someone else changed the stop first.
         """
         expected = _if_match_version()
-        stop = service.change_stop(db_session(), current_principal(), stop_id, changes, expected)
+        stop = service.change_stop(
+            db_session(), current_principal(), stop_id, changes, expected, travel=travel_times()
+        )
         return planned_stop(stop, _driver_name(stop))
 
 
@@ -211,7 +220,9 @@ class CancelStop(MethodView):
     )
     def post(self, body: dict[str, Any], stop_id: int) -> dict[str, Any]:
         """Cancel a stop; its driver learns at next sync. Reports already made are kept."""
-        stop = service.cancel_stop(db_session(), current_principal(), stop_id, body["reason"])
+        stop = service.cancel_stop(
+            db_session(), current_principal(), stop_id, body["reason"], travel=travel_times()
+        )
         return planned_stop(stop, _driver_name(stop))
 
 
@@ -266,6 +277,7 @@ class DriverManifest(MethodView):
             driver,
             service.parse_service_date(service_date),
             body["stop_ids"],
+            travel=travel_times(),
         )
         session.refresh(manifest)
         stops, parcels = load_stops(session, manifest.id)

@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.domain.geo import InvalidGeofence, parse_geofence
+from backend.domain.org_settings import EMAIL
 from backend.domain.stops import StopStatus
 from backend.manifests.schemas import DATE, StopSchema
 from backend.schemas import UtcDateTime
@@ -41,10 +42,21 @@ class StopListQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
+class PromisedWindowSchema(Schema):
+    start = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    end = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
 class PlannedStopSchema(StopSchema):
     driver = fields.String(allow_none=True, required=True)
     service_date = fields.String(required=True, metadata=DATE)
     cancel_reason = fields.String(required=True)
+    promised_window = fields.Nested(
+        PromisedWindowSchema,
+        required=True,
+        metadata={"description": "The window promised to the customer (on-time is judged by it)"},
+    )
+    recipient_email = fields.String(required=True)
 
 
 class StopListSchema(Schema):
@@ -64,6 +76,11 @@ class ProofPolicyChangeSchema(Schema):
 
 def _finite(value: float) -> bool:
     return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _email_or_empty(value: str) -> None:
+    if value and not EMAIL.fullmatch(value):
+        raise ValidationError("must be an e-mail address (or empty)")
 
 
 class StopChangeSchema(Schema):
@@ -96,6 +113,9 @@ class StopChangeSchema(Schema):
     window_end = UtcDateTime(allow_none=True)
     recipient_name = fields.String(validate=validate.Length(max=200))
     recipient_phone = fields.String(validate=validate.Length(max=40))
+    recipient_email = fields.String(validate=[validate.Length(max=254), _email_or_empty])
+    promised_start = UtcDateTime(allow_none=True)
+    promised_end = UtcDateTime(allow_none=True)
     instructions = fields.String(validate=validate.Length(max=2000))
     proof_policy = fields.Nested(ProofPolicyChangeSchema)
 

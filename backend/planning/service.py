@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from backend import clock
 from backend.admin.depots import depots_by_name
 from backend.admin.settings import org_settings
 from backend.auth.tokens import Principal
-from backend.db.models import Manifest, Parcel, PlanChange, Stop, User
+from backend.db.models import Manifest, Parcel, PlanChange, PromiseChange, Stop, User
 from backend.db.session import begin_write
 from backend.domain.clock import zone
 from backend.domain.refusal import Refusal, not_found
@@ -35,6 +35,8 @@ from backend.domain.stops import (
     check_plan_editable,
 )
 from backend.domain.tracking import with_recipient_note
+from backend.eta import service as eta
+from backend.eta.travel import TravelTimes
 from backend.manifests.service import bump_revision, get_or_create_manifest
 from backend.notifications import triggers as notifications
 from backend.planning.importer import StopDraft, validate_rows
@@ -56,6 +58,12 @@ MATERIAL_FIELDS = frozenset(
     }
 )
 
+
+# Fields that move a driver's ETAs.
+ETA_FIELDS = frozenset({"lat", "lon", "window_start", "window_end"})
+
+# Why a promise row was written (``PromiseChange.reason``).
+PLANNED, CHANGED, RESCHEDULED = "planned", "changed", "rescheduled"
 
 # Another attempt of an order: <order>-R<n> (n = 1 for the second attempt).
 ATTEMPT_SUFFIX = re.compile(r"-R\d+$")
@@ -160,11 +168,15 @@ def _create_stops(
             window_end=draft.window_end,
             recipient_name=draft.recipient_name,
             recipient_phone=draft.recipient_phone,
+            recipient_email=draft.recipient_email,
+            promised_start=draft.promised_start,
+            promised_end=draft.promised_end,
             instructions=draft.instructions,
             proof_policy=draft.proof_policy,
         )
         session.add(stop)
         session.flush()
+        record_promise(session, stop, PLANNED)
         if draft.parcels:
             session.execute(
                 insert(Parcel),
@@ -218,6 +230,8 @@ def change_stop(
     stop_id: int,
     changes: Mapping[str, Any],
     expected_version: int | None,
+    *,
+    travel: TravelTimes | None = None,
 ) -> Stop:
     stop = _locked_stop(session, principal, stop_id)
     if expected_version is not None and expected_version != stop.version:
@@ -226,6 +240,7 @@ def change_stop(
             f"the stop is at version {stop.version}, not {expected_version}; reload and retry",
         )
     check_plan_editable(stop.status)
+    promised_before = (stop.promised_start, stop.promised_end)
     for name, value in changes.items():
         if name == "proof_policy":
             # A partial policy changes only the flags it names.
@@ -238,15 +253,33 @@ def change_stop(
             "the time window is incomplete or backwards",
             errors={"window_end": ["must be after window_start"]},
         )
+    start, end = stop.promised_start, stop.promised_end
+    if (start is None) != (end is None) or (start and end and end <= start):
+        raise Refusal(
+            "validation_error",
+            "the promised window is incomplete or backwards",
+            errors={"promised_end": ["must be after promised_start"]},
+        )
+    if (stop.promised_start, stop.promised_end) != promised_before:
+        record_promise(session, stop, CHANGED, changed_by=principal.user_id)
     stop.version += 1
     if MATERIAL_FIELDS & set(changes):
         stop.material_version = stop.version
     _publish(session, stop)
+    if ETA_FIELDS & set(changes):
+        _recompute_etas(session, principal.org_id, [stop.manifest_id], stop.service_date, travel)
     session.commit()
     return stop
 
 
-def cancel_stop(session: Session, principal: Principal, stop_id: int, reason: str) -> Stop:
+def cancel_stop(
+    session: Session,
+    principal: Principal,
+    stop_id: int,
+    reason: str,
+    *,
+    travel: TravelTimes | None = None,
+) -> Stop:
     stop = _locked_stop(session, principal, stop_id)
     check_cancellable(stop.status)
     stop.cancelled_at = clock.now()
@@ -254,6 +287,8 @@ def cancel_stop(session: Session, principal: Principal, stop_id: int, reason: st
     stop.version += 1
     stop.material_version = stop.version
     _publish(session, stop)
+    eta.forget(session, [stop.id])
+    _recompute_etas(session, principal.org_id, [stop.manifest_id], stop.service_date, travel)
     session.commit()
     return stop
 
@@ -264,6 +299,8 @@ def assign_manifest(
     driver_username: str,
     service_date: date,
     stop_ids: Sequence[int],
+    *,
+    travel: TravelTimes | None = None,
 ) -> Manifest:
     """Make the driver's manifest exactly ``stop_ids``, in that order."""
     begin_write(session)
@@ -319,16 +356,40 @@ def assign_manifest(
         stop.manifest_id, stop.sequence = None, None
         stop.version += 1
         _publish(session, stop, manifest.id)
+    eta.forget(session, [stop.id for stop in dropped])
+    manifests_touched: set[int | None] = set()
     for sequence, stop_id in enumerate(stop_ids, start=1):
         stop = stops[stop_id]
         if (stop.manifest_id, stop.sequence) == (manifest.id, sequence):
             continue
         previous = stop.manifest_id
+        manifests_touched.update((previous, manifest.id))
         stop.manifest_id, stop.sequence = manifest.id, sequence
         stop.version += 1
         _publish(session, stop, previous)
+    if dropped:
+        manifests_touched.add(manifest.id)
+    _recompute_etas(session, principal.org_id, manifests_touched, service_date, travel)
     session.commit()
     return manifest
+
+
+def _recompute_etas(
+    session: Session,
+    org_id: int,
+    manifest_ids: Iterable[int | None],
+    service_date: date,
+    travel: TravelTimes | None,
+) -> None:
+    """Bring the ETAs of the drivers whose day changed up to date, in this transaction."""
+    ids = [manifest_id for manifest_id in manifest_ids if manifest_id is not None]
+    if not ids:
+        return
+    session.flush()
+    for driver_id in sorted(
+        set(session.scalars(select(Manifest.driver_id).where(Manifest.id.in_(ids))))
+    ):
+        eta.recompute(session, org_id, driver_id, service_date, clock.now(), travel=travel)
 
 
 def list_stops(
@@ -446,6 +507,9 @@ def plan_next_attempts(
             window_end=_moved(stop.window_end, service_dates[stop.id] - stop.service_date),
             recipient_name=stop.recipient_name,
             recipient_phone=stop.recipient_phone,
+            recipient_email=stop.recipient_email,
+            promised_start=_moved(stop.promised_start, service_dates[stop.id] - stop.service_date),
+            promised_end=_moved(stop.promised_end, service_dates[stop.id] - stop.service_date),
             instructions=stop.instructions,
             proof_policy=dict(stop.proof_policy),
         )
@@ -453,6 +517,8 @@ def plan_next_attempts(
     }
     session.add_all(clones.values())
     session.flush()
+    for clone in clones.values():
+        record_promise(session, clone, RESCHEDULED)
     for stop_id, barcode, description in session.execute(
         select(Parcel.stop_id, Parcel.barcode, Parcel.description).where(
             Parcel.stop_id.in_(list(clones))
@@ -466,6 +532,23 @@ def plan_next_attempts(
     # The recipient hears the new date (backend.notifications.triggers).
     notifications.on_rescheduled(session, originals, attempts)
     return attempts
+
+
+def record_promise(
+    session: Session, stop: Stop, reason: str, changed_by: int | None = None
+) -> None:
+    """Append the stop's promised window as it now stands to its history."""
+    session.add(
+        PromiseChange(
+            org_id=stop.org_id,
+            stop_id=stop.id,
+            promised_start=stop.promised_start,
+            promised_end=stop.promised_end,
+            reason=reason,
+            changed_by=changed_by,
+            created_at=clock.now(),
+        )
+    )
 
 
 def order_of(order_number: str) -> str:

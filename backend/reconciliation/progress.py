@@ -13,6 +13,7 @@ from backend.db.models import (
     DoorEventRow,
     Manifest,
     Stop,
+    StopEta,
     User,
 )
 from backend.domain.stops import StopStatus
@@ -28,6 +29,8 @@ class DriverProgress:
     counts: dict[str, int]
     last_report_at: datetime | None
     next_stop: str | None
+    # When the driver should reach that stop (backend.eta), if estimated.
+    next_stop_eta: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -69,15 +72,16 @@ def drivers_progress(
             .group_by(User.username)
         )
     }
-    next_stop: dict[str, str] = {}
-    for username, address in session.execute(
-        select(User.username, Stop.address)
+    next_stop: dict[str, tuple[str, datetime | None]] = {}
+    for username, address, eta_at in session.execute(
+        select(User.username, Stop.address, StopEta.eta_at)
         .join(Manifest, Manifest.id == Stop.manifest_id)
         .join(User, User.id == Manifest.driver_id)
+        .outerjoin(StopEta, StopEta.stop_id == Stop.id)
         .where(*day, Stop.status == StopStatus.PENDING)
         .order_by(User.username, Stop.sequence.desc())
     ):
-        next_stop[username] = address  # the last one written is the lowest sequence
+        next_stop[username] = (address, eta_at)  # the last one written is the lowest sequence
     depots = depot_names(session)
     return [
         DriverProgress(
@@ -85,7 +89,8 @@ def drivers_progress(
             depot=depots.get(depot or 0, NO_DEPOT),
             counts=by_status,
             last_report_at=last_report.get(username),
-            next_stop=next_stop.get(username),
+            next_stop=next_stop[username][0] if username in next_stop else None,
+            next_stop_eta=next_stop[username][1] if username in next_stop else None,
         )
         for (username, depot), by_status in sorted(
             counts.items(), key=lambda kv: (kv[0][0] == UNASSIGNED, kv[0][0], kv[0][1] or 0)

@@ -15,7 +15,7 @@ from backend.http import ApiBlueprint
 from backend.schemas import ErrorSchema
 from backend.sync import service
 from backend.sync.schemas import ReceiptKeysSchema, SyncRequestSchema, SyncResponseSchema
-from backend.wiring import evidence_store, proof_sealer
+from backend.wiring import evidence_store, proof_sealer, travel_times
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="Offline sync")
 
@@ -47,6 +47,7 @@ class Sync(MethodView):
             sealer=proof_sealer(),
             api_base=request.host_url.rstrip("/"),
             now=clock.now(),
+            travel=travel_times(),
         )
         # Encoded directly: SyncResponseSchema documents the body, but running 150
         # results back through marshmallow would cost more than the rest of the request.

@@ -7,6 +7,7 @@ without failing the batch. The envelope is validated here.
 
 from __future__ import annotations
 
+import math
 import re
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -25,6 +26,31 @@ def _valid_cursor(cursor: str) -> None:
         raise ValidationError("a cursor is the string the server sent")
 
 
+MAX_POSITIONS_PER_REQUEST = 20
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+class PositionSchema(Schema):
+    """One fix the device took during the shift."""
+
+    lat = fields.Float(
+        required=True, allow_nan=False, validate=[validate.Range(min=-90, max=90), _finite]
+    )
+    lon = fields.Float(
+        required=True, allow_nan=False, validate=[validate.Range(min=-180, max=180), _finite]
+    )
+    accuracy_m = fields.Float(
+        load_default=None,
+        allow_nan=False,
+        validate=[validate.Range(min=0, max=100_000), _finite],
+        metadata={"description": "Radius of 68% confidence, metres (optional)"},
+    )
+    recorded_at = UtcDateTime(required=True)
+
+
 class SyncRequestSchema(Schema):
     device_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     cursor = fields.String(
@@ -41,6 +67,15 @@ class SyncRequestSchema(Schema):
         fields.Dict(),
         load_default=list,
         metadata={"description": f"At most {MAX_EVENTS_PER_BATCH} door events"},
+    )
+    positions = fields.List(
+        fields.Nested(PositionSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_POSITIONS_PER_REQUEST),
+        metadata={
+            "description": f"At most {MAX_POSITIONS_PER_REQUEST} recent fixes taken during the "
+            "shift (optional); fixes outside the shift are dropped (docs/sync-protocol.md)"
+        },
     )
     pull_limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
     outbox_drained = fields.Boolean(

@@ -36,6 +36,8 @@ from backend.db.session import begin_write
 from backend.domain.clock import utc_text, zone
 from backend.domain.org_settings import DEFAULT_GEOFENCE_THRESHOLD_M
 from backend.domain.refusal import Refusal
+from backend.eta import service as eta
+from backend.eta.travel import TravelTimes
 from backend.evidence import service as evidence
 from backend.evidence.storage import EvidenceStore
 from backend.manifests.serialize import stop_to_dict
@@ -71,6 +73,8 @@ class SyncContext:
     # When this device last sent everything it held (before this request), if ever.
     not_before: datetime | None = None
     touched_stops: dict[int, Stop] = field(default_factory=dict)
+    # Where ETAs get their travel times (great-circle when not given).
+    travel: TravelTimes | None = None
 
 
 def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,6 +119,17 @@ def run_sync(session: Session, ctx: SyncContext, body: Mapping[str, Any]) -> dic
         session, ctx, body["cursor"], body["pull_limit"], horizon
     )
     uploads = _uploads_owed(session, ctx, device_key)
+    eta.after_sync(
+        session,
+        ctx.principal.org_id,
+        ctx.principal.user_id,
+        ctx.service_date,
+        ctx.now,
+        timezone=settings.timezone,
+        positions=body.get("positions") or (),
+        stops_touched=bool(outcome.touched),
+        travel=ctx.travel,
+    )
     session.commit()
     return {
         "results": results,

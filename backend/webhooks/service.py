@@ -45,6 +45,8 @@ EVENT_TYPES = (
     # their own messages.
     "route.started",
     "stop.arriving",
+    # An ETA moved by five minutes or more (backend.eta.service).
+    "stop.eta_changed",
 )
 MAX_ATTEMPTS = 12
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"

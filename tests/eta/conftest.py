@@ -1,0 +1,3 @@
+from tests.sync.conftest import device, device_b, stops
+
+__all__ = ["device", "device_b", "stops"]
