@@ -40,7 +40,7 @@ from backend.db.session import Database
 from backend.domain.clock import system_now
 from backend.domain.roles import Role
 from bench.common import Row, fresh_postgres, server
-from bench.load import CONNECTIONS, DURATION_S, Load, Target, measure, measure_rotating
+from bench.load import CONNECTIONS, DURATION_S, Load, Target, measure_rotating
 from demo.seed import Serials, add_driver_day, plan_driver_day, seed_demo
 from demo.seed_data import CAPITOL_HILL
 
@@ -211,7 +211,7 @@ def check_manifest(url: str, headers: dict[str, str]) -> str:
 
 
 def _checked(targets: list[Target]) -> Load:
-    load = measure(*targets[0]) if len(targets) == 1 else measure_rotating(targets)
+    load = measure_rotating(targets)
     if load.bad_responses:
         raise SystemExit(
             f"bench: {targets[0][0]} answered {load.bad_responses} errors (non-2xx/3xx) "
