@@ -60,7 +60,9 @@ def measure(url: str, headers: dict[str, str], duration_s: int = DURATION_S) -> 
     return measure_rotating([(url, headers)], duration_s)
 
 
-def measure_rotating(targets: Sequence[Target], duration_s: int = DURATION_S) -> Load:
+def measure_rotating(
+    targets: Sequence[Target], duration_s: int = DURATION_S, connections: int = CONNECTIONS
+) -> Load:
     """Warm up, then load every ``(url, headers)`` in turn for ``duration_s`` seconds.
 
     Each connection starts at its own place in the list and walks it round, so at any
@@ -70,13 +72,14 @@ def measure_rotating(targets: Sequence[Target], duration_s: int = DURATION_S) ->
     if not all(url.startswith("http://127.0.0.1:") for url, _ in targets):
         raise ValueError("benchmarks only send traffic to 127.0.0.1")
     run = _wrk if load_tool() == "wrk" else _python
-    run(targets, WARMUP_S)
-    return run(targets, duration_s)
+    run(targets, WARMUP_S, connections)
+    return run(targets, duration_s, connections)
 
 
-def _wrk(targets: Sequence[Target], duration_s: int) -> Load:
+def _wrk(targets: Sequence[Target], duration_s: int, connections: int) -> Load:
     url = targets[0][0]
-    args = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--latency"]
+    threads = min(WRK_THREADS, connections)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_wrk_script(targets))
     try:
@@ -150,15 +153,15 @@ class _Tally:
     latencies_s: list[float] = field(default_factory=list)
 
 
-def _python(targets: Sequence[Target], duration_s: int) -> Load:
+def _python(targets: Sequence[Target], duration_s: int, connections: int) -> Load:
     parts = urlsplit(targets[0][0])
     paths = [(_path_and_query(url), headers) for url, headers in targets]
     deadline = time.monotonic() + duration_s
-    tallies = [_Tally() for _ in range(CONNECTIONS)]
+    tallies = [_Tally() for _ in range(connections)]
 
     def client(number: int, tally: _Tally) -> None:
         connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-        turn = number * len(paths) // CONNECTIONS
+        turn = number * len(paths) // connections
         while time.monotonic() < deadline:
             target, headers = paths[turn % len(paths)]
             turn += 1
