@@ -98,9 +98,7 @@ def admin_message_template_submit(kind: str) -> Response:
 @bp.post("/admin/messages/<string:kind>/reset")
 @console_view(Role.ADMIN)
 def admin_message_template_reset(kind: str) -> Response:
-    templates_admin.reset_template(
-        db_session(), principal_for_console().org_id, kind, **_actor()
-    )
+    templates_admin.reset_template(db_session(), principal_for_console().org_id, kind, **_actor())
     flash(f"The {kind.replace('_', ' ')} message is back to the shipped wording.", "success")
     return redirect(url_for("console.admin_message_template", kind=kind))
 

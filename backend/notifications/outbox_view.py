@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -128,9 +128,7 @@ def resend(
             f"only a failed message can be re-sent; this one is {row.status}",
         )
     if opted_out(session, org_id, [(row.channel, row.address)]):
-        raise Refusal(
-            "notification_not_resendable", "the recipient unsubscribed from this channel"
-        )
+        raise Refusal("notification_not_resendable", "the recipient unsubscribed from this channel")
     now = clock.now()
     settings = org_settings(session, org_id)
     quiet_end = quiet_until(
@@ -161,9 +159,7 @@ def resend(
     if not made:
         raise Refusal("notification_not_resendable", "this message was re-sent already")
     new = session.scalars(
-        select(Notification).where(
-            Notification.org_id == org_id, Notification.dedupe_key == key
-        )
+        select(Notification).where(Notification.org_id == org_id, Notification.dedupe_key == key)
     ).one()
     audit.record(
         session,
@@ -213,12 +209,13 @@ def _counts(session: Session, org_id: int, since: datetime) -> dict[str, int]:
 
 
 def _failures(session: Session, org_id: int, since: datetime, retrying: bool) -> list[Failure]:
-    if retrying:
-        # Back in the queue after an attempt that certainly did not leave: the sign
-        # of a mail server or SMS provider that is down right now.
-        which = (Notification.status == Status.PENDING.value) & (Notification.attempts > 0)
-    else:
-        which = Notification.status == Status.FAILED.value
+    # Retrying: back in the queue after an attempt that certainly did not leave, the
+    # sign of a mail server or SMS provider that is down right now.
+    which: ColumnElement[bool] = (
+        (Notification.status == Status.PENDING.value) & (Notification.attempts > 0)
+        if retrying
+        else Notification.status == Status.FAILED.value
+    )
     rows = session.scalars(
         select(Notification)
         .where(Notification.org_id == org_id, Notification.created_at >= since, which)

@@ -153,9 +153,13 @@ def test_a_message_that_did_not_fail_or_went_to_an_opted_out_address_is_not_re_s
     opted = _post(client, page, f"{page}/messages/{sent.id}/resend", {"confirm": "true"})
     assert opted.status_code == 409
     assert "unsubscribed" in opted.get_data(as_text=True)
-    # Another stop's URL cannot reach this message.
-    other = _post(client, page, f"/console/deliveries/{stop_id + 999}/messages/{sent.id}/resend", {})
-    assert other.status_code == 404
+    # Another delivery's page cannot reach this message.
+    manifest = make_manifest(session, world.org_id, world.users["driver_b"], stops=1)
+    other_stop = session.scalars(select(Stop).where(Stop.manifest_id == manifest.id)).one()
+    session.commit()
+    other = f"/console/deliveries/{other_stop.id}"
+    crossed = _post(client, other, f"{other}/messages/{sent.id}/resend", {"confirm": "true"})
+    assert crossed.status_code == 404
     assert len(_rows(session)) == 4
     assert session.scalars(select(AuditEntry)).all() == []
 
@@ -171,10 +175,10 @@ def test_a_dispatcher_may_not_re_send(
     assert len(_rows(session)) == 4
 
 
+@pytest.mark.parametrize("url", ["/console/admin/messages", EDITOR, "/console/admin/outbox"])
 @pytest.mark.parametrize(
-    "url", ["/console/admin/messages", EDITOR, "/console/admin/outbox"]
+    ("username", "status"), [("admin", 200), ("dispatcher", 403), ("support", 403)]
 )
-@pytest.mark.parametrize(("username", "status"), [("admin", 200), ("dispatcher", 403), ("support", 403)])
 def test_only_admins_see_the_message_pages(
     app: Flask, world: World, url: str, username: str, status: int
 ) -> None:
