@@ -40,7 +40,10 @@ document.addEventListener("DOMContentLoaded", () => {
         const body = new FormData(editor);
         body.set("action", "preview");
         try {
-          const reply = await fetch(editor.action, { method: "POST", body, credentials: "same-origin" });
+          // getAttribute: the form.action property is shadowed by the buttons named "action".
+          const reply = await fetch(editor.getAttribute("action"), {
+            method: "POST", body, credentials: "same-origin",
+          });
           const page = new DOMParser().parseFromString(await reply.text(), "text/html");
           const fresh = page.querySelector("[data-live-preview-of]");
           if (fresh) preview.innerHTML = fresh.innerHTML;
