@@ -25,6 +25,7 @@ from backend.evidence.routes import blp as evidence_blp
 from backend.health.routes import blp as health_blp
 from backend.index.routes import blp as index_blp
 from backend.manifests.routes import blp as manifests_blp
+from backend.notifications.admin_routes import blp as org_notifications_blp
 from backend.notifications.routes import bp as notifications_bp
 from backend.planning.routes import manifests_blp as planning_manifests_blp
 from backend.planning.routes import stops_blp as planning_stops_blp
@@ -101,6 +102,7 @@ def create_app(
         webhooks_blp,
         admin_people_blp,
         admin_org_blp,
+        org_notifications_blp,
         tracking_blp,
     ):
         api.register_blueprint(blueprint)

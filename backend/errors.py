@@ -71,6 +71,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "device_mismatch": 403,
     "wrong_password": 403,
     "not_found": 404,
+    "notification_kind_unknown": 404,
     # The request as sent.
     "invalid_content_range": 400,
     "length_required": 411,
@@ -107,6 +108,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "request_already_open": 409,
     "already_rated": 409,
     "request_not_open": 409,
+    "notification_not_resendable": 409,
     # Evidence files and their store.
     "file_not_referenced": 404,
     "file_missing": 404,

@@ -16,6 +16,7 @@ from backend.console import (  # noqa: F401
     clock,
     deliveries,
     dispatch,
+    messages,
     org_admin,
     password,
     people,

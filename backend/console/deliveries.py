@@ -21,6 +21,7 @@ from backend.domain.roles import Role
 from backend.errors import refusal_errors, status_of
 from backend.evidence import service as evidence
 from backend.http import attachment, stream_file
+from backend.notifications import outbox_view
 from backend.proofs import service as proofs
 from backend.proofs.timeline import build_timeline
 from backend.reconciliation.review import review_day
@@ -97,6 +98,7 @@ def render_delivery(
         open_form=open_form,
         tracking_url=tracking_url(stop.id),
         recipient_requests=recipient_requests.requests_of_stop(session, stop.id),
+        messages=outbox_view.messages_of_stop(session, stop.org_id, stop.id),
     )
     return Response(body, status=status, mimetype="text/html")
 

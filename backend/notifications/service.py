@@ -94,7 +94,7 @@ def opted_out(
     return {(channel, address) for channel, address in rows} & wanted
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     result = session.execute(
@@ -151,7 +151,7 @@ def queue(session: Session, org_id: int, messages: Iterable[Outgoing]) -> int:
                 "context": message.context,
             }
         )
-    return _insert_ignoring_duplicates(session, rows)
+    return insert_ignoring_duplicates(session, rows)
 
 
 def opt_out(session: Session, org_id: int, channel: str, address: str) -> None:

@@ -28,6 +28,32 @@ document.addEventListener("DOMContentLoaded", () => {
     el.addEventListener("change", () => el.form && el.form.submit());
   });
 
+  // A message template's preview follows the form as the admin types: the server
+  // renders it (the same sandbox as the worker) and nothing is saved.
+  const preview = document.querySelector("[data-live-preview-of]");
+  const editor = preview && document.getElementById(preview.getAttribute("data-live-preview-of"));
+  if (editor) {
+    let timer = null;
+    editor.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const body = new FormData(editor);
+        body.set("action", "preview");
+        try {
+          // getAttribute: the form.action property is shadowed by the buttons named "action".
+          const reply = await fetch(editor.getAttribute("action"), {
+            method: "POST", body, credentials: "same-origin",
+          });
+          const page = new DOMParser().parseFromString(await reply.text(), "text/html");
+          const fresh = page.querySelector("[data-live-preview-of]");
+          if (fresh) preview.innerHTML = fresh.innerHTML;
+        } catch (err) {
+          // Offline for a moment: the Preview button still works.
+        }
+      }, 500);
+    });
+  }
+
   // The day's live progress: refresh the table in place.
   const live = document.querySelector("[data-refresh]");
   if (live) {
