@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.db.models import NotificationTemplate
 from backend.db.session import begin_write
+from backend.domain.events import FailureReason
 from backend.domain.notifications import Kind
 from backend.domain.refusal import Refusal
+from backend.domain.tracking import failure_in_words
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PARTS = ("subject", "text", "html", "sms")
@@ -44,7 +46,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "eta": "in about 12 minutes",
     "delivered_at": "14:32",
     "where_left": "handed to the recipient",
-    "reason": "nobody was in to take the parcel",
+    "reason": failure_in_words(FailureReason.RECIPIENT_ABSENT),
     "next_step": "We will plan another attempt and send you its date.",
     "new_date": "Wednesday 25 November 2026",
     "outcome": "We upheld your report: a refund of 12.50 EUR has been approved.",

@@ -79,6 +79,12 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
         ).all()
     assert len(started) == 1
     assert started[0].payload["stop_ids"] == [stops[2]]
+    # The route has started and stops[2] is next: its recipient hears "arriving soon"
+    # (after the ETA recompute), on each channel, once.
+    assert sorted((r.stop_id, r.channel) for r in by_kind["arriving_soon"]) == [
+        (stops[2], "email"),
+        (stops[2], "sms"),
+    ]
 
     # A later batch of the same day is not the route's start.
     later = device.sync([device.event(stops[2], "delivered")])
@@ -87,11 +93,12 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
 
     transports = Transports(email=SmtpTransport(parse_smtp_url(smtp.url)))
     counts = run_worker(transports)
-    # Three e-mails: delivered, failed, out for delivery; and the later delivered one.
-    assert counts["sent"] == 4
+    # Four e-mails: delivered, failed, out for delivery, arriving soon; and the later
+    # delivered one.
+    assert counts["sent"] == 5
     assert run_worker(transports)["sent"] == 0
     received = smtp.recorder.received
-    assert len(received) == 4
+    assert len(received) == 5
     delivered = next(r for r in received if "was delivered" in str(r.message["Subject"]))
     assert delivered.envelope_to == ["recipient1@example.com"]
     text, html = _html_and_text(delivered.message)
@@ -116,5 +123,5 @@ def test_a_batch_sent_twice_queues_each_message_once_and_the_mail_arrives(
     assert "DOORSTEP_SMS_URL" in sms_rows[0].last_error
     failed = next(r for r in received if "could not deliver" in str(r.message["Subject"]))
     failed_text, _ = _html_and_text(failed.message)
-    assert "nobody was in to take the parcel" in failed_text
+    assert "nobody was there to receive it" in failed_text
     assert "recipient_absent" not in failed_text
