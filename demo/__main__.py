@@ -5,7 +5,7 @@ python -m demo seed                      make seed: seed the demo into an empty 
 python -m demo day [--folder ...]        make demo: simulate a whole day into a folder
 python -m demo serve [--folder ...]      make demo: serve it, with mailbox, worker, live driver
 python -m demo mailbox [--port ...]      a local SMTP server keeping each message
-python -m demo live --folder --server    drive the live driver's last stops in real time
+python -m demo live --folder --server    drive the live driver's open stops in real time
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ OWN_OPTIONS = {
     "day": "simulate a whole day",
     "serve": "serve a day with a mailbox, the notification worker and a live driver",
     "mailbox": "a local SMTP server keeping each message",
-    "live": "drive the live driver's last stops in real time",
+    "live": "drive the live driver's open stops in real time",
 }
 
 

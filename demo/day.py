@@ -13,8 +13,8 @@ exception queue.
 
 The day stays in ``--folder`` (SQLite database and evidence files); ``make demo`` then
 serves that folder (demo.serve), so the day can be reconciled and disputed for real.
-:data:`LIVE_DRIVER` leaves their last :data:`LIVE_STOPS` stops open: demo.live drives
-them in real time while the day is served, for the recipients' side (tracking page,
+:data:`LIVE_DRIVER`'s open stops are driven by demo.live in real time while the day is
+served, for the recipients' side (tracking page,
 "arriving soon", the proof). The demo organization shows delivery photos on the
 tracking page (``tracking_show_photo``).
 """
@@ -95,11 +95,10 @@ LAST_WINDOW_OPENS = timedelta(hours=4)
 WINDOW_HOURS = (2, 3, 4)
 CLOSED_WINDOW_CHANCE = 0.06
 
-# The driver still on the road when the day is served (demo.live drives their last
-# LIVE_STOPS stops in real time); their windows are open from before the day starts, so
-# the live ETAs follow the driver, not a window's opening.
+# The driver still on the road when the day is served (demo.live drives their open
+# stops in real time); their windows are open from before the day starts, so the live
+# ETAs follow the driver, not a window's opening.
 LIVE_DRIVER = "driver1"
-LIVE_STOPS = 6
 LIVE_WINDOW = (timedelta(minutes=-60), timedelta(hours=4))
 # Fixes the simulated GPS keeps on each leg from one door to the next (sent at the sync).
 FIXES_PER_LEG = 3
@@ -441,9 +440,6 @@ def run_day(folder: Path, seed: int = 7) -> int:
                 driver.device.transport.base_url = dead_url if offline else base
                 driver.offline_rounds += offline
                 todo = [s for s in driver.device.store.stops() if s["status"] == StopStatus.PENDING]
-                if driver.name == LIVE_DRIVER:
-                    # Their last stops are driven live while the demo is served.
-                    todo = todo[:-LIVE_STOPS]
                 for stop in todo[:STOPS_PER_ROUND]:
                     try:
                         _work_a_stop(driver, stop, rng)

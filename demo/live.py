@@ -1,7 +1,7 @@
 """A driver still on the road while `make demo` is served: the recipient's side, live.
 
-The simulated day (demo.day) leaves :data:`LIVE_DRIVER`'s last stops open. While the
-demo is served, ``python -m demo live`` drives them in real time: a position fix every
+The simulated day (demo.day) ends with :data:`LIVE_DRIVER`'s route half driven. While
+the demo is served, ``python -m demo live`` drives on in real time: a position fix every
 few seconds along each leg, sent in the device's sync request (so the server's ETAs
 tighten as the driver approaches), then arrived and delivered at the door with a
 signature and a photo. A recipient whose link the demo printed watches the page count
@@ -144,7 +144,7 @@ def drive_on(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m demo live", description="Drive the live driver's last stops in real time."
+        prog="python -m demo live", description="Drive the live driver's open stops in real time."
     )
     parser.add_argument("--folder", type=Path, required=True, help="the demo day's folder")
     parser.add_argument("--server", required=True, help="the served demo, http://host:port")

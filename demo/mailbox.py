@@ -62,7 +62,8 @@ class Mailbox:
             path.write_bytes(content)
             caught = Caught(
                 to=", ".join(envelope.rcpt_tos),
-                subject=str(message["Subject"] or ""),
+                # A long subject arrives folded over two lines.
+                subject=" ".join(str(message["Subject"] or "").split()),
                 tracking_url=tracking_link(message),
                 path=path,
             )

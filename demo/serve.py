@@ -5,7 +5,7 @@ Beside the server (gunicorn, the one command line every server here runs) it run
 * the mailbox (demo.mailbox), a real SMTP server on a free loopback port, in this
   process: the server and the worker get ``DOORSTEP_SMTP_URL`` pointing at it;
 * the notification worker, ``doorstep notify``, sending the outbox every 2 seconds;
-* the live driver (demo.live), driving :data:`demo.day.LIVE_DRIVER`'s last stops.
+* the live driver (demo.live), driving :data:`demo.day.LIVE_DRIVER`'s open stops.
 
 It prints the console's address, the mailbox folder and the tracking links of the live
 driver's stops, then waits. Ctrl-C (or SIGTERM) stops each child by its pid.
@@ -42,7 +42,8 @@ from demo.seed_data import METRO_TIMEZONE
 WORKER_EVERY_S = "2"
 # Seconds the live driver waits before setting off: time to open a link first.
 LIVE_WAIT_S = "60"
-OUTBOX_WAIT_S = 120.0
+# The live driver's next stops whose links the banner prints (the console has the rest).
+LINKS_SHOWN = 5
 
 
 class Stop(Exception):
@@ -54,38 +55,31 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 class Backlog:
-    """Counts the messages caught before ``live`` is set; prints each one after."""
+    """Counts the messages caught before ``live`` is set, printing only those to the
+    recipients whose links the banner showed (``shown``); prints each one after."""
 
     def __init__(self) -> None:
         self.live = threading.Event()
+        self.shown: set[str] = set()
         self.count = 0
 
     def announce(self, caught: mailbox.Caught) -> None:
-        if self.live.is_set():
+        if self.live.is_set() or caught.tracking_url in self.shown:
             mailbox.print_line(caught)
         else:
             self.count += 1
 
 
-def _wait_for_the_outbox(database_url: str, timeout_s: float = OUTBOX_WAIT_S) -> bool:
-    """Wait until the worker has sent what is due; False if it is still at it."""
-    database = Database(database_url)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with database.session() as session:
-                waiting = session.scalar(
-                    select(func.count()).where(
-                        Notification.status.in_([Status.PENDING.value, Status.SENDING.value]),
-                        Notification.next_attempt_at <= system_now(),
-                    )
-                )
-            if not waiting:
-                return True
-            time.sleep(1)
-        return False
-    finally:
-        database.dispose()
+def _outbox_drained(database: Database) -> bool:
+    """Whether the worker has sent everything that is due."""
+    with database.session() as session:
+        waiting = session.scalar(
+            select(func.count()).where(
+                Notification.status.in_([Status.PENDING.value, Status.SENDING.value]),
+                Notification.next_attempt_at <= system_now(),
+            )
+        )
+    return not waiting
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -129,6 +123,7 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
     backlog = Backlog()
     mail = mailbox.start(folder / "mailbox", smtp_port, backlog.announce)
     processes: list[subprocess.Popen[bytes]] = []
+    database = Database(environment["DATABASE_URL"])
     signal.signal(signal.SIGTERM, _stop)
     try:
         server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
@@ -142,16 +137,6 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
                 env=environment,
                 cwd=PROJECT_ROOT,
             )
-        )
-        # The simulated day queued hundreds of messages (out for delivery to every
-        # open stop, each delivery and failure): counted, not listed, so the links the
-        # banner prints stay on screen; from then on every message gets its line.
-        drained = _wait_for_the_outbox(environment["DATABASE_URL"])
-        backlog.live.set()
-        print(
-            f"mailbox: {backlog.count} message(s) of the simulated day are in "
-            f"{folder}/mailbox/" + ("" if drained else " (more still being sent)"),
-            flush=True,
         )
         if live:
             processes.append(
@@ -168,18 +153,30 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
                     cwd=PROJECT_ROOT,
                 )
             )
-        _banner(folder, base, password)
+        backlog.shown = _banner(folder, base, password)
+        # The simulated day queued hundreds of messages (out for delivery to every open
+        # stop, each delivery and failure): counted, not listed, so the banner's links
+        # stay on screen; once they are sent every new message gets its line.
         while server.poll() is None:
-            time.sleep(0.5)
+            if not backlog.live.is_set() and _outbox_drained(database):
+                backlog.live.set()
+                print(
+                    f"mailbox: {backlog.count} message(s) of the simulated day are in "
+                    f"{folder}/mailbox/; new ones are listed as they come",
+                    flush=True,
+                )
+            time.sleep(1)
         return server.returncode or 0
     except (KeyboardInterrupt, Stop):
         return 0
     finally:
         _terminate(processes)
         mail.stop()
+        database.dispose()
 
 
-def _banner(folder: Path, base: str, password: str) -> None:
+def _banner(folder: Path, base: str, password: str) -> set[str]:
+    """Print where everything is; returns the tracking links it showed."""
     settings = load_settings(
         database_url=f"sqlite:///{database_path(folder)}",
         storage_dir=evidence_dir(folder),
@@ -190,14 +187,17 @@ def _banner(folder: Path, base: str, password: str) -> None:
     print(f"\nServing the demo day in {folder}/ on {base}")
     print(f"  console:  {base}/console")
     print(f"  logins:   {' / '.join(STAFF_LOGINS)}, password '{password}'")
-    print(f"  mailbox:  every e-mail sent lands in {folder}/mailbox/ (one line each below)")
+    print(f"  mailbox:  every e-mail sent lands in {folder}/mailbox/ (one line each below")
+    print("            once the simulated day's are sent, and at once for these recipients)")
     print(
-        f"  {LIVE_DRIVER} is still on the road: they set off in {LIVE_WAIT_S} s and drive "
-        "their last stops live. Recipients' tracking links (open one on a phone):"
+        f"  {LIVE_DRIVER} is still on the road: they set off again in {LIVE_WAIT_S} s and "
+        "drive on live.\n  Their next recipients' tracking links (open one on a phone):"
     )
-    for order_number, path in links:
-        print(f"    {order_number}  {base}{path}")
+    shown = [(order_number, f"{base}{path}") for order_number, path in links[:LINKS_SHOWN]]
+    for order_number, url in shown:
+        print(f"    {order_number}  {url}")
     print("  Ctrl-C to stop", flush=True)
+    return {url for _, url in shown}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
