@@ -71,11 +71,12 @@ class Backlog:
 
 
 def _outbox_drained(database: Database) -> bool:
-    """Whether the worker has sent everything that is due."""
+    """Whether the worker has taken everything that is due. (A row a killed worker left
+    ``sending`` is not waited for: the next worker gives up on it after its timeout.)"""
     with database.session() as session:
         waiting = session.scalar(
             select(func.count()).where(
-                Notification.status.in_([Status.PENDING.value, Status.SENDING.value]),
+                Notification.status == Status.PENDING.value,
                 Notification.next_attempt_at <= system_now(),
             )
         )
