@@ -47,6 +47,7 @@ pytestmark = pytest.mark.slow
 # The recipient's stop: the fourth of the live driver's route, so the page counts
 # three stops down before the driver is at their door.
 MINE = 3
+MAIL_WAIT_S = 120.0
 ETA_TEXT = re.compile(r"(?:about (\d+) minutes|any minute now), (?:(\d+) stops? before yours|you)")
 
 
@@ -237,8 +238,12 @@ def _the_day(
         assert near["at"] < far["at"], (far, near)
 
         # "Arriving soon" reached the recipient's mailbox, with their link.
+        # Behind the route's "out for delivery" messages in the outbox: a minute or so
+        # on a busy machine.
         soon = _wait_for(
-            "the arriving-soon e-mail", lambda: _mail(caught, "arriving soon", order_number)
+            "the arriving-soon e-mail",
+            lambda: _mail(caught, "arriving soon", order_number),
+            MAIL_WAIT_S,
         )
         assert soon[0].tracking_url == f"{base}{path}"
         assert soon[0].path.exists()
@@ -253,7 +258,7 @@ def _the_day(
     assert photo.evaluate("img => img.complete && img.naturalWidth") > 0
     assert "Proof verified" in page.locator("#proof").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "e2e-delivered.png"), full_page=True)
-    _wait_for("the delivered e-mail", lambda: _mail(caught, "delivered", order_number))
+    _wait_for("the delivered e-mail", lambda: _mail(caught, "delivered", order_number), MAIL_WAIT_S)
 
     # The recipient says it never came.
     page.select_option("#problem-kind", "not_received")
