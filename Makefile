@@ -89,7 +89,7 @@ proxy-deps:
 # The day replaces the previous one in var/demo; `make run`'s var/doorstep.db is untouched.
 # If the day's report fails, the first line exits 1 and nothing is served.
 demo: $(DEV_STAMP)
-	$(BIN)/python -m demo day --folder var/demo --serve-at $(HOST):$(PORT)
+	$(BIN)/python -m demo day --folder var/demo
 	exec $(BIN)/python -m demo serve --folder var/demo --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 ## driver: the Kivy driver app against the server from `make run`

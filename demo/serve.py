@@ -41,7 +41,7 @@ from demo.seed_data import METRO_TIMEZONE
 
 WORKER_EVERY_S = "2"
 # Seconds the live driver waits before setting off: time to open a link first.
-LIVE_WAIT_S = "60"
+LIVE_WAIT_S = "30"
 # The live driver's next stops whose links the banner prints (the console has the rest).
 LINKS_SHOWN = 5
 
@@ -139,25 +139,12 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
                 cwd=PROJECT_ROOT,
             )
         )
-        if live:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - this interpreter, our own driver
-                    [
-                        sys.executable,
-                        "-m",
-                        "demo",
-                        "live",
-                        *("--folder", str(folder), "--server", base),
-                        *("--password", password, "--wait", LIVE_WAIT_S),
-                    ],
-                    env=environment,
-                    cwd=PROJECT_ROOT,
-                )
-            )
-        backlog.shown = _banner(folder, base, password)
+        backlog.shown = _banner(folder, base, password, live)
         # The simulated day queued hundreds of messages (out for delivery to every open
         # stop, each delivery and failure): counted, not listed, so the banner's links
-        # stay on screen; once they are sent every new message gets its line.
+        # stay on screen; once they are sent every new message gets its line. The live
+        # driver sets off only then: behind that queue, an "arriving soon" would leave
+        # after the driver had come (and the worker drops it as stale).
         while server.poll() is None:
             if not backlog.live.is_set() and _outbox_drained(database):
                 backlog.live.set()
@@ -166,6 +153,9 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
                     f"{folder}/mailbox/; new ones are listed as they come",
                     flush=True,
                 )
+                if live:
+                    processes.append(_live_driver(folder, base, password, environment))
+                    print(f"live: {LIVE_DRIVER} sets off in {LIVE_WAIT_S} s", flush=True)
             time.sleep(1)
         return server.returncode or 0
     except (KeyboardInterrupt, Stop):
@@ -176,7 +166,24 @@ def serve(folder: Path, bind: str, workers: int, live: bool = True) -> int:
         database.dispose()
 
 
-def _banner(folder: Path, base: str, password: str) -> set[str]:
+def _live_driver(
+    folder: Path, base: str, password: str, environment: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our own driver
+        [
+            sys.executable,
+            "-m",
+            "demo",
+            "live",
+            *("--folder", str(folder), "--server", base),
+            *("--password", password, "--wait", LIVE_WAIT_S),
+        ],
+        env=environment,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def _banner(folder: Path, base: str, password: str, live: bool) -> set[str]:
     """Print where everything is; returns the tracking links it showed."""
     settings = load_settings(
         database_url=f"sqlite:///{database_path(folder)}",
@@ -190,10 +197,14 @@ def _banner(folder: Path, base: str, password: str) -> set[str]:
     print(f"  logins:   {' / '.join(STAFF_LOGINS)}, password '{password}'")
     print(f"  mailbox:  every e-mail sent lands in {folder}/mailbox/ (one line each below")
     print("            once the simulated day's are sent, and at once for these recipients)")
-    print(
-        f"  {LIVE_DRIVER} is still on the road: they set off again in {LIVE_WAIT_S} s and "
-        "drive on live.\n  Their next recipients' tracking links (open one on a phone):"
-    )
+    if live:
+        print(
+            f"  {LIVE_DRIVER} is still on the road: they drive on live once the simulated "
+            "day's mail is out\n  (a minute or two). Their next recipients' tracking links "
+            "(open one on a phone):"
+        )
+    else:
+        print(f"  {LIVE_DRIVER}'s next recipients' tracking links:")
     shown = [(order_number, f"{base}{path}") for order_number, path in links[:LINKS_SHOWN]]
     for order_number, url in shown:
         print(f"    {order_number}  {url}")
