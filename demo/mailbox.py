@@ -51,6 +51,11 @@ class Mailbox:
     announce: Callable[[Caught], None] = lambda caught: None
     caught: list[Caught] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    numbered: int = 0
+
+    def __post_init__(self) -> None:
+        # Numbered after the files a previous run left (the demo may be served again).
+        self.numbered = len(list(self.folder.glob("*.eml")))
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         content: bytes = envelope.content
@@ -58,7 +63,8 @@ class Mailbox:
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"{len(self.caught) + 1:05d}.eml"
+            self.numbered += 1
+            path = self.folder / f"{self.numbered:05d}.eml"
             path.write_bytes(content)
             caught = Caught(
                 to=", ".join(envelope.rcpt_tos),
