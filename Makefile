@@ -82,14 +82,15 @@ proxy-deps:
 	$(call apt_or_skip,command -v nginx >/dev/null || test -x /usr/sbin/nginx,$(PROXY_PACKAGES),the nginx proxy test)
 
 ## demo: simulate a whole day (5 drivers, offline stretches, kills, dispatch changes) into
-## var/demo, then serve it: console on http://$(HOST):$(PORT)/console (dispatch/support/admin)
+## var/demo, then serve it: console on http://$(HOST):$(PORT)/console (dispatch/support/admin),
+## driver1 still driving live, tracking links printed, e-mail caught in var/demo/mailbox/
+# `python -m demo serve` runs the server, a local SMTP mailbox, `doorstep notify` and the
+# live driver, and stops each by its pid on Ctrl-C (demo/serve.py).
 # The day replaces the previous one in var/demo; `make run`'s var/doorstep.db is untouched.
 # If the day's report fails, the first line exits 1 and nothing is served.
 demo: $(DEV_STAMP)
-	$(BIN)/python -m demo day --folder var/demo --serve-at $(HOST):$(PORT)
-	DATABASE_URL=sqlite:///$(CURDIR)/var/demo/doorstep.db DOORSTEP_STORAGE_DIR=$(CURDIR)/var/demo/evidence \
-	  DOORSTEP_SECRETS_DIR=$(CURDIR)/var/demo \
-	  exec $(SERVE) --app $(DEMO_APP)
+	$(BIN)/python -m demo day --folder var/demo
+	exec $(BIN)/python -m demo serve --folder var/demo --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 ## driver: the Kivy driver app against the server from `make run`
 driver: $(DEV_STAMP)

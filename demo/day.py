@@ -1,16 +1,22 @@
 """`make demo`: a whole simulated day, headless, left behind in a folder for the console.
 
 Five drivers, each with the core client in its own data folder, work through their
-stops: they arrive, deliver (signature, photo, parcel scans, age check when asked) or
-fail with a reason, each capture geo-stamped at the door (now and then far from it, or
-with no fix). They go offline for stretches, and devices are killed mid-capture and
-restarted. Meanwhile a dispatcher cancels and reassigns stops. At the end every device
-comes online and syncs, and the demo prints, per driver, what was captured, synced,
-conflicted and pending, checks that nothing captured was lost, and sums up what back
-office will find in the console's exception queue.
+stops: they drive from door to door (their GPS keeps a few fixes on each leg, sent in
+the next sync request, so the server's ETAs follow them), arrive, deliver (signature,
+photo, parcel scans, age check when asked) or fail with a reason, each capture geo-
+stamped at the door (now and then far from it, or with no fix). They go offline for
+stretches, and devices are killed mid-capture and restarted. Meanwhile a dispatcher
+cancels and reassigns stops. At the end every device comes online and syncs, and the
+demo prints, per driver, what was captured, synced, conflicted and pending, checks that
+nothing captured was lost, and sums up what back office will find in the console's
+exception queue.
 
 The day stays in ``--folder`` (SQLite database and evidence files); ``make demo`` then
-serves that folder with gunicorn, so the day can be reconciled and disputed for real.
+serves that folder (demo.serve), so the day can be reconciled and disputed for real.
+:data:`LIVE_DRIVER`'s open stops are driven by demo.live in real time while the day is
+served, for the recipients' side (tracking page,
+"arriving soon", the proof). The demo organization shows delivery photos on the
+tracking page (``tracking_show_photo``).
 """
 
 from __future__ import annotations
@@ -38,17 +44,19 @@ from typing import Any
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from backend.admin.settings import change_settings
 from backend.cli import migrate
 from backend.config import PROJECT_ROOT, load_settings
-from backend.db.models import PromiseChange, Stop
-from backend.db.session import Database
+from backend.db.models import Manifest, Organization, PromiseChange, Stop, User
+from backend.db.session import Database, scope_to_tenant
 from backend.domain.clock import local_date, system_now
 from backend.domain.events import EventResultStatus, EvidenceKind, FailureReason, WhereLeft
 from backend.domain.geo import GeoOutcome
 from backend.domain.reconcile import ExceptionKind
 from backend.domain.stops import StopStatus
+from backend.tracking import tokens
 from demo.devserver import background_server, free_port
-from demo.seed import seed_demo
+from demo.seed import DEMO_SLUG, seed_demo
 from demo.seed_data import METRO_TIMEZONE
 from driver_client.capture import (
     CaptureRefused,
@@ -58,6 +66,7 @@ from driver_client.capture import (
     NoLocation,
 )
 from driver_client.device import Device
+from driver_client.fixes import KEEP
 from driver_client.media import prepare_photo, render_signature
 from driver_client.store import ACKNOWLEDGED
 from driver_client.transport import Offline
@@ -86,6 +95,14 @@ LAST_WINDOW_OPENS = timedelta(hours=4)
 WINDOW_HOURS = (2, 3, 4)
 CLOSED_WINDOW_CHANCE = 0.06
 
+# The driver still on the road when the day is served (demo.live drives their open
+# stops in real time); their windows are open from before the day starts, so the live
+# ETAs follow the driver, not a window's opening.
+LIVE_DRIVER = "driver1"
+LIVE_WINDOW = (timedelta(minutes=-60), timedelta(hours=4))
+# Fixes the simulated GPS keeps on each leg from one door to the next (sent at the sync).
+FIXES_PER_LEG = 3
+
 STAFF_LOGINS = ("dispatch", "support", "admin")
 # Left in a demo folder so that resetting it can never wipe a folder the demo did not make.
 MARKER = ".doorstep-demo"
@@ -102,6 +119,7 @@ class Driver:
     kills: int = 0
     recovered: int = 0
     offline_rounds: int = 0
+    here: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +212,41 @@ def _location(stamp: GeoStamp | None) -> LocationProvider:
     return FixedLocation(stamp.lat, stamp.lon, stamp.accuracy_m)
 
 
+def leg_points(
+    start: tuple[float, float], end: tuple[float, float], steps: int
+) -> list[tuple[float, float]]:
+    """``steps`` points from just after ``start`` to ``end`` (the last one is the door)."""
+    return [
+        (
+            start[0] + (end[0] - start[0]) * n / steps,
+            start[1] + (end[1] - start[1]) * n / steps,
+        )
+        for n in range(1, steps + 1)
+    ]
+
+
+def keep_fix(device: Device, lat: float, lon: float) -> None:
+    """The simulated GPS: a fix the device's next sync sends (``positions``), stamped
+    with the device's clock, as the app keeps them during the shift."""
+    fix = {
+        "lat": round(lat, 7),
+        "lon": round(lon, 7),
+        "accuracy_m": 8.0,
+        "recorded_at": system_now().isoformat(),
+    }
+    device.store.keep_fix(fix, KEEP)
+
+
+def _drive_to(driver: Driver, stop: dict[str, Any]) -> None:
+    door = (stop["location"]["lat"], stop["location"]["lon"])
+    if driver.here is not None:
+        for lat, lon in leg_points(driver.here, door, FIXES_PER_LEG):
+            keep_fix(driver.device, lat, lon)
+    driver.here = door
+
+
 def _work_a_stop(driver: Driver, stop: dict[str, Any], rng: random.Random) -> None:
+    _drive_to(driver, stop)
     capture = driver.device.capture
     # The GPS follows the driver from stop to stop: arrival and outcome share the fix.
     capture.location = _location(geo_stamp_at(stop, rng))
@@ -273,13 +325,18 @@ def _window_near(now: datetime, progress: float, rng: random.Random) -> tuple[da
 
 
 def move_windows_around(
-    database: Database, service_date: date, now: datetime, rng: random.Random
+    database: Database,
+    service_date: date,
+    now: datetime,
+    rng: random.Random,
+    open_now: frozenset[int] = frozenset(),
 ) -> int:
     """Re-plan the time windows of ``service_date``'s stops around ``now``; returns how many.
 
     Must run before any driver syncs: the seed published every stop as version 1 and
     drivers download the Stop rows as they are at their first sync, so editing the rows
-    in place (no version bump, no plan-change row) is all a fresh day needs.
+    in place (no version bump, no plan-change row) is all a fresh day needs. The stops
+    of the manifests in ``open_now`` all get :data:`LIVE_WINDOW` around ``now``.
     """
     with database.session() as session:
         stops = session.scalars(
@@ -292,7 +349,13 @@ def move_windows_around(
             routes[stop.manifest_id].append(stop)
         for route in routes.values():
             for position, stop in enumerate(route):
-                stop.window_start, stop.window_end = _window_near(now, position / len(route), rng)
+                if stop.manifest_id in open_now:
+                    opens = _on_the_quarter_hour(now + LIVE_WINDOW[0])
+                    stop.window_start, stop.window_end = opens, opens + LIVE_WINDOW[1]
+                else:
+                    stop.window_start, stop.window_end = _window_near(
+                        now, position / len(route), rng
+                    )
                 # The promise moves with the window: the day is re-planned before anyone
                 # was told, so the seed's "planned" promise is rewritten in place too.
                 stop.promised_start, stop.promised_end = stop.window_start, stop.window_end
@@ -335,7 +398,23 @@ def run_day(folder: Path, seed: int = 7) -> int:
     try:
         with database.session() as session:
             seed_demo(session, settings, service_date)
-        move_windows_around(database, service_date, now, rng)
+            org_id = session.scalars(
+                select(Organization.id).where(Organization.slug == DEMO_SLUG)
+            ).one()
+            # The settings change takes the write lock at its transaction's start.
+            session.rollback()
+            scope_to_tenant(session, org_id)
+            # The recipients see the doorstep photo on their tracking page.
+            change_settings(
+                session,
+                org_id,
+                actor="demo",
+                actor_user_id=None,
+                changes={"tracking_show_photo": True},
+            )
+        move_windows_around(
+            database, service_date, now, rng, live_manifests(database, service_date)
+        )
     finally:
         database.dispose()
     dead_url = f"http://127.0.0.1:{free_port()}"
@@ -391,6 +470,41 @@ def run_day(folder: Path, seed: int = 7) -> int:
         print(f"\nFAILED: {outcome.lost} captured event(s) are not on the server")
         return 1
     return 0
+
+
+def live_manifests(database: Database, service_date: date) -> frozenset[int]:
+    """The manifest of :data:`LIVE_DRIVER` on ``service_date`` (as a set of ids)."""
+    with database.session() as session:
+        return frozenset(
+            session.scalars(
+                select(Manifest.id)
+                .join(User, User.id == Manifest.driver_id)
+                .where(User.username == LIVE_DRIVER, Manifest.service_date == service_date)
+            )
+        )
+
+
+def live_links(database_url: str, secret_key: str, service_date: date) -> list[tuple[str, str]]:
+    """Tracking links (paths) of the live driver's open stops, in driving order."""
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            manifests = live_manifests(database, service_date)
+            stops = session.scalars(
+                select(Stop)
+                .where(Stop.manifest_id.in_(manifests), Stop.status == StopStatus.PENDING)
+                .where(Stop.cancelled_at.is_(None))
+                .order_by(Stop.sequence, Stop.id)
+            ).all()
+            links = []
+            for stop in stops:
+                scope_to_tenant(session, stop.org_id)
+                token = tokens.issue(session, stop.org_id, stop.id, secret_key, system_now())
+                links.append((stop.order_number, f"/t/{token}"))
+            session.commit()
+            return links
+    finally:
+        database.dispose()
 
 
 def _dispatcher_moves(

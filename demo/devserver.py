@@ -33,13 +33,16 @@ def background_server(
     workers: int = 2,
     env: Mapping[str, str] | None = None,
     app: str | None = WSGI_APP,
+    port: int | None = None,
 ) -> Iterator[str]:
     """gunicorn on a free loopback port, stopped (by its pid) when the block ends.
 
     ``env`` adds to the environment the server starts with (on top of the database and
     storage folder of ``settings``). ``app`` is what it serves (None: the shipped app).
+    ``port``: a port picked beforehand (when the environment must name the server's
+    address, as ``DOORSTEP_PUBLIC_URL`` does); a free one by default.
     """
-    port = free_port()
+    port = port or free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
