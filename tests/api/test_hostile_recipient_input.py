@@ -261,3 +261,32 @@ def test_a_tenant_template_cannot_reach_python_internals() -> None:
     }
     errors = rendering.check_template("out_for_delivery", hostile)
     assert set(errors) == {"subject", "text", "html", "sms"}, errors
+
+
+@pytest.mark.parametrize(
+    "expression",
+    # (10 ** 10 ** 10 is the real threat; a smaller power keeps this test from hanging
+    # should the guard ever go.)
+    ["'x' * 100000000", "100000000 * 'x'", "[0] * 100000000", "10 ** 10", "2 ** 8"],
+)
+def test_a_tenant_template_cannot_exhaust_the_server(expression: str) -> None:
+    # Refused when saved, in well under a second; before, "*" allocated gigabytes and
+    # "**" was folded by Jinja's compiler for ever.
+    parts = {
+        "subject": f"{{{{ {expression} }}}}",
+        "text": "{{ tracking_url }}",
+        "html": "{{ tracking_url }}",
+        "sms": "{{ tracking_url }}",
+    }
+    errors = rendering.check_template("out_for_delivery", parts)
+    assert list(errors) == ["subject"], errors
+
+
+def test_a_tenant_template_may_still_repeat_a_little() -> None:
+    parts = {
+        "subject": "{{ '-' * 20 }} {{ 3 * 4 }}",
+        "text": "{{ tracking_url }}",
+        "html": "{{ tracking_url }}",
+        "sms": "{{ tracking_url }}",
+    }
+    assert rendering.check_template("out_for_delivery", parts) == {}
