@@ -49,3 +49,5 @@ _.teardown, _.readable, _.readinto, _.stop_with_dispute, _.other_org_id
 _.logger, _.app_dir
 # Notifications: the servers' hooks that aiosmtpd and http.server call by name.
 _.handle_DATA, _.do_POST, _.log_message
+# Jinja's sandbox reads the set of operators it hands to call_binop by name.
+_.intercepted_binops
