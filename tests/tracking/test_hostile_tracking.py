@@ -21,6 +21,7 @@ from backend.db.models import Dispute, NotificationOptOut, RecipientRequest, Sto
 from backend.db.session import scope_to_tenant
 from backend.notifications.service import unsubscribe_token
 from backend.tracking.limits import TrackingLimiter
+from backend.tracking.logs import redact
 from backend.tracking.page import CONTENT_SECURITY_POLICY
 from backend.tracking.routes import LIMITER
 from tests.api.test_hostile_input import DEEP, LONE_SURROGATE, assert_json_error
@@ -482,3 +483,14 @@ def test_a_tampered_unsubscribe_token_names_no_address(
         assert response.status_code == 404
     session.rollback()
     assert session.scalar(select(func.count()).select_from(NotificationOptOut)) == 0
+
+
+def test_an_unsubscribe_link_is_redacted_from_log_lines_like_a_tracking_link(
+    settings: Settings, world: World
+) -> None:
+    # It is a working opt-out and carries the recipient's address in base64.
+    token = unsubscribe_token(settings.secret_key, world.org_id, "email", "dana@example.com")
+    line = redact(f'"POST /u/{token} HTTP/1.1" 200 "https://mail.example/u/{token}?x=1"')
+    assert token not in line
+    assert line == '"POST /u/<token> HTTP/1.1" 200 "https://mail.example/u/<token>?x=1"'
+    assert redact("/menu/today /api/v1/users/7") == "/menu/today /api/v1/users/7"
