@@ -26,17 +26,28 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend import clock
 from backend.cli import migrate
 from backend.config import Settings, load_settings
 from backend.db.models import Stop, User
-from backend.db.session import Database
+from backend.db.session import Database, scope_to_tenant
 from backend.domain.reconcile import ExceptionKind
 from backend.domain.roles import Role
+from backend.tracking import tokens as tracking_tokens
 from demo.devserver import background_server
 from demo.setup import seed_if_empty
 
 ST = Path(sys.executable).parent / "st"
 ROLES = {"driver": "driver1", "dispatcher": "dispatch", "support": "support", "admin": "admin"}
+# The recipient's tracking endpoints take no login: the link is the key. Without real
+# links every generated request would be the same 404; with them the page's body and
+# the recipient's actions are fuzzed too. Each link gets many requests a minute, so the
+# server's tracking limits are raised for the run (429 stays documented and checked).
+TRACKING_LINKS = 6
+SERVER_ENV = {
+    "DOORSTEP_TRACKING_PER_IP_PER_MINUTE": "1000000",
+    "DOORSTEP_TRACKING_PER_LINK_PER_MINUTE": "1000000",
+}
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -111,6 +122,7 @@ def _realistic_values(settings: Settings, base: str, support_token: str) -> str:
     finally:
         database.dispose()
     stop_ids = [stop_id for stop_id, _ in stops[:20]]
+    links = _tracking_links(settings, stop_ids[-TRACKING_LINKS:])
     dates = sorted({service_date.isoformat() for _, service_date in stops})
     disputes = [
         _post(
@@ -127,6 +139,7 @@ def _realistic_values(settings: Settings, base: str, support_token: str) -> str:
         "drivers": list(drivers),
         "dates": dates,
         "exception_kinds": [kind.value for kind in ExceptionKind],
+        "tracking_links": links,
     }
     bindings = {
         "path.stop_id": "stop_ids",
@@ -135,6 +148,7 @@ def _realistic_values(settings: Settings, base: str, support_token: str) -> str:
         "path.service_date": "dates",
         "query.date": "dates",
         "path.kind": "exception_kinds",
+        "path.token": "tracking_links",
     }
     lines = []
     for name, values in dictionaries.items():
@@ -143,6 +157,27 @@ def _realistic_values(settings: Settings, base: str, support_token: str) -> str:
     for parameter, dictionary in bindings.items():
         lines.append(f'"{parameter}" = {{ dictionary = "{dictionary}", probability = 0.8 }}')
     return "\n".join(lines) + "\n"
+
+
+def _tracking_links(settings: Settings, stop_ids: list[int]) -> list[str]:
+    """Working tracking links for these stops, issued as the console would."""
+    database = Database(settings.database_url)
+    links = []
+    try:
+        with database.session() as session:
+            for stop_id in stop_ids:
+                org_id = session.scalar(select(Stop.org_id).where(Stop.id == stop_id))
+                assert org_id is not None
+                scope_to_tenant(session, org_id)
+                links.append(
+                    tracking_tokens.issue(
+                        session, org_id, stop_id, settings.secret_key, clock.now()
+                    )
+                )
+            session.commit()
+    finally:
+        database.dispose()
+    return links
 
 
 def _settings(folder: Path) -> Settings:
@@ -253,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(folder)
         reports = args.reports or folder / "reports"
         reports.mkdir(parents=True, exist_ok=True)
-        with background_server(settings) as base:
+        with background_server(settings, env=SERVER_ENV) as base:
             tokens = {role: _login(base, ROLES[role], settings.demo_password) for role in roles}
             support = tokens.get("support") or _login(base, "support", settings.demo_password)
             config = folder / "schemathesis.toml"

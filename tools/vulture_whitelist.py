@@ -51,3 +51,5 @@ _.logger, _.app_dir
 _.handle_DATA, _.do_POST, _.log_message
 # Recipient messages: dataclass fields the console templates read (and asdict serialises).
 _.customized, _.unsubscribed, _.resent_from, _.resendable
+# Jinja's sandbox reads the set of operators it hands to call_binop by name.
+_.intercepted_binops

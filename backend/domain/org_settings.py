@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -127,6 +128,16 @@ def _text(value: Any, limit: int) -> str | None:
     return None
 
 
+def _one_line(value: Any, limit: int) -> str | None:
+    """Text shown as one line: a name in a mail's From header, a page's title. A line
+    break there would start a new header (or be refused when the mail is built), so
+    control characters and line separators are refused here, when a person can fix it."""
+    problem = _text(value, limit)
+    if problem is None and any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        return f"must be one line of text of at most {limit} characters (no control characters)"
+    return problem
+
+
 def _policy(value: Any) -> tuple[ProofPolicy | None, str | None]:
     allowed = set(ProofPolicy().to_dict())
     if not isinstance(value, Mapping) or not set(value) <= allowed:
@@ -150,7 +161,7 @@ def _problem(name: str, value: Any) -> str | None:
     if name == "evidence_retention_days":
         return _int_in(value, *RETENTION_DAYS_RANGE)
     if name == "tracking_page_name":
-        return _text(value, 100)
+        return _one_line(value, 100)
     if name == "tracking_logo_url":
         if _text(value, 2000) or (value and urlsplit(value).scheme != "https"):
             return "must be an https:// URL (or empty)"
@@ -158,7 +169,7 @@ def _problem(name: str, value: Any) -> str | None:
             return "must be an https:// URL (or empty)"
         return None
     if name == "notification_sender_name":
-        return _text(value, 100)
+        return _one_line(value, 100)
     if name == "notification_sender_email":
         if _text(value, 254) or (value and not EMAIL.fullmatch(value)):
             return "must be an e-mail address (or empty)"

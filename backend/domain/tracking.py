@@ -158,7 +158,8 @@ def clean_problem_text(value: Any) -> str:
 
 
 def clean_stars(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    # isdecimal, not isdigit: "²" is a digit int() cannot read.
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
         raise Refusal("invalid_rating", "give the delivery 1 to 5 stars", field="stars")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,9 +62,33 @@ class Rendered:
     sms: str
 
 
+# What one ``*`` in a tenant's template may build (characters or items); far above
+# any message, far below what would hurt the server.
+MAX_REPEAT = 10_000
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox also keeps a template from exhausting the server: ``"x" * 10**9``
+    would allocate gigabytes and ``10 ** 10 ** 10`` would compute for ever (Jinja would
+    even try while compiling, folding constants). ``**`` is refused; ``*`` may repeat a
+    text or a list only up to :data:`MAX_REPEAT`."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("templates may not raise to a power")
+        sized = [v for v in (left, right) if isinstance(v, str | list | tuple)]
+        if sized:
+            count = right if sized[0] is left else left
+            if isinstance(count, int) and len(sized[0]) * max(count, 0) > MAX_REPEAT:
+                raise SecurityError(f"templates may not repeat more than {MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
+
+
 @functools.cache
 def _environment(html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return _BoundedSandbox(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=html,
         undefined=StrictUndefined,

@@ -28,6 +28,11 @@ _PAGE = """<!doctype html>
 </body></html>
 """
 CHANNEL_WORDS = {"email": "e-mails", "sms": "text messages"}
+# The page's one style is inline; nothing else may load, run or frame it.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
@@ -35,6 +40,8 @@ def _page(title: str, body: str, status: int = 200) -> Response:
     response.mimetype = "text/html"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
@@ -44,7 +51,11 @@ def _read(token: str) -> Unsubscribe | None:
 
 
 def _unknown() -> Response:
-    return _page("Link not recognised", "<p>This unsubscribe link is not valid.</p>", 404)
+    return _page(
+        "Link not recognised",
+        '<p data-code="not_found">This unsubscribe link is not valid.</p>',
+        404,
+    )
 
 
 @bp.get("/u/<token>")

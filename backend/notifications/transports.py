@@ -20,6 +20,7 @@ import json
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Protocol
@@ -57,15 +58,24 @@ class Email:
 
 
 def build_email(email: Email) -> EmailMessage:
-    """A multipart/alternative message: the plain-text part first, then the HTML."""
+    """A multipart/alternative message: the plain-text part first, then the HTML.
+
+    A header value with a line break (a sender's name, an address) would start a new
+    header; the email package refuses it with ValueError. That message can never be
+    built, so it is a :class:`PermanentSendError` for its row alone, not an exception
+    that stops the worker's pass.
+    """
     message = EmailMessage()
-    message["From"] = formataddr((email.sender_name, email.sender_address))
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=email.sender_address.rpartition("@")[2] or None)
-    for name, value in email.headers.items():
-        message[name] = value
+    try:
+        message["From"] = formataddr((email.sender_name, email.sender_address))
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=email.sender_address.rpartition("@")[2] or None)
+        for name, value in email.headers.items():
+            message[name] = value
+    except (ValueError, MessageError) as exc:
+        raise PermanentSendError(f"cannot build the message's headers: {exc}") from exc
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message

@@ -29,6 +29,7 @@ from backend.domain.promise import (
     StopPromise,
     promised_window,
 )
+from backend.domain.refusal import Refusal
 from backend.domain.stops import StopStatus
 from backend.reconciliation.review import review_day
 from backend.reconciliation.summary import (
@@ -184,6 +185,13 @@ def promise_trend(
 ) -> list[TrendPoint]:
     """One point per day for the ``days`` days ending on ``last_day``, oldest first,
     for the tenant, one depot or one driver; a day with no stops has an empty tally."""
+    if last_day < date.min + timedelta(days=days - 1):
+        # The first day would fall before year 1: date arithmetic would overflow (a 500).
+        raise Refusal(
+            "validation_error",
+            f"date must leave {days} days of calendar before it",
+            field="date",
+        )
     first = last_day - timedelta(days=days - 1)
     tallies: dict[date, PromiseTally] = defaultdict(PromiseTally)
     for row in _stop_rows(session, first, last_day, depot_id, driver):

@@ -4,8 +4,9 @@ A link is the recipient's only key to their page, so whoever reads a log must no
 find working links in it. Request lines are written by gunicorn's access log
 (``gunicorn.access``), by werkzeug's development server (``werkzeug``) and possibly by
 the app's own loggers; :class:`RedactTrackingTokens` rewrites every ``/t/<token>``
-and ``/api/v1/track/<token>`` path in a record to ``<token>`` before any handler
-formats it. :func:`install` puts it on those loggers and on every root handler.
+and ``/api/v1/track/<token>`` path (and ``/u/<token>``, the unsubscribe link) in a
+record to ``<token>`` before any handler formats it. :func:`install` puts it on those
+loggers and on every root handler.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import logging
 import re
 from typing import Any
 
-# Any path segment after /t/ or /api/v1/track/ is a token (or a guess at one).
-TOKEN_PATH = re.compile(r"(/t/|/api/v1/track/)[^/\s?#\"']+")
+# Any path segment after /t/ or /api/v1/track/ is a token (or a guess at one); after
+# /u/, an unsubscribe token, which also carries the recipient's address (base64).
+TOKEN_PATH = re.compile(r"(/t/|/api/v1/track/|/u/)[^/\s?#\"']+")
 REDACTED = r"\1<token>"
 LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "backend", "doorstep")
 

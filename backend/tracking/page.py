@@ -67,6 +67,13 @@ DONE = {
     "problem": PROBLEM_DONE,
 }
 LIMITS = {"instructions": MAX_INSTRUCTIONS, "comment": MAX_COMMENT, "text": MAX_PROBLEM_TEXT}
+# Which of the view's actions shows each form.
+ACTION_OF_FORM = {
+    "instructions": "instructions",
+    "reschedule": "reschedule",
+    "rating": "rate",
+    "problem": "report_problem",
+}
 
 
 def _page(token: str, view: dict[str, Any], status: int = 200, **extra: Any) -> Response:
@@ -96,10 +103,19 @@ def tracking_page(token: str) -> Response:
     return response
 
 
+# What a browser says of a form sent from the page itself ("none": the person did it
+# directly, with no page in between). "same-site" is refused too: a sibling host under
+# the same domain (user content, a forgotten subdomain) is not this page.
+FROM_THIS_PAGE = frozenset({"same-origin", "none"})
+
+
 def _refuse_cross_site() -> None:
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in FROM_THIS_PAGE:
         raise ApiError(403, "cross_origin", "the form was sent from another site")
     origin = request.headers.get("Origin")
+    # "null" is what the page's own no-referrer policy makes a browser send with a
+    # same-origin form; Sec-Fetch-Site above tells such a post from a foreign one.
     if origin and origin != "null":
         sent, here = urlsplit(origin), urlsplit(request.host_url)
         if (sent.scheme, sent.netloc) != (here.scheme, here.netloc):
@@ -118,7 +134,10 @@ def _act(token: str, which: str, action: Any) -> BaseResponse:
             raise
         db_session().rollback()
         view = current_view(token)
-        error = {"code": exc.code, "message": exc.message, "form": which}
+        # A replay, or a post to a form the page no longer shows (rated already, the
+        # delivery is over), still needs its refusal in sight: at the top, then.
+        shown = bool(view["actions"].get(ACTION_OF_FORM[which]))
+        error = {"code": exc.code, "message": exc.message, "form": which, "shown": shown}
         return _page(token, view, status_of(exc), done=None, form=request.form, errors=error)
     return redirect(
         url_for("tracking_page.tracking_page", token=token, done=which, _anchor=which), 303

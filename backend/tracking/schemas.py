@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from backend.domain.tracking import MAX_COMMENT, MAX_INSTRUCTIONS, MAX_PROBLEM_TEXT, Problem
 from backend.schemas import DATE, DATE_TIME, ResponseSchema
+
+
+def _text_up_to(limit: int) -> dict[str, object]:
+    return {"type": "string", "maxLength": limit, "description": f"up to {limit} characters"}
 
 
 class TrackWindowSchema(ResponseSchema):
@@ -156,25 +161,43 @@ class TrackingSchema(ResponseSchema):
     problems = fields.List(fields.Nested(TrackProblemChoiceSchema), required=True)
 
 
+# The documented types (``metadata``) tell integrators and ``make fuzz`` what a valid
+# request looks like; the fields load anything, so a wrong type still gets the domain
+# rule's code.
 class InstructionsInSchema(Schema):
-    text = fields.Raw(required=True, metadata={"description": "1 to 500 characters"})
+    text = fields.Raw(
+        required=True,
+        metadata={
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_INSTRUCTIONS,
+            "description": f"1 to {MAX_INSTRUCTIONS} characters",
+        },
+    )
 
 
 class RescheduleInSchema(Schema):
-    date = fields.Raw(required=True, metadata={"description": "YYYY-MM-DD, a delivery day"})
-    note = fields.Raw(metadata={"description": "up to 1000 characters"})
+    date = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "date", "description": "YYYY-MM-DD, a delivery day"},
+    )
+    note = fields.Raw(metadata=_text_up_to(MAX_COMMENT))
 
 
 class RatingInSchema(Schema):
-    stars = fields.Raw(required=True, metadata={"description": "1 to 5"})
-    comment = fields.Raw(metadata={"description": "up to 1000 characters"})
+    stars = fields.Raw(
+        required=True,
+        metadata={"type": "integer", "minimum": 1, "maximum": 5, "description": "1 to 5"},
+    )
+    comment = fields.Raw(metadata=_text_up_to(MAX_COMMENT))
 
 
 class ProblemInSchema(Schema):
     problem = fields.Raw(
-        required=True, metadata={"description": "not_received, damaged, wrong_item"}
+        required=True,
+        metadata={"type": "string", "enum": [problem.value for problem in Problem]},
     )
-    text = fields.Raw(metadata={"description": "up to 1000 characters"})
+    text = fields.Raw(metadata=_text_up_to(MAX_PROBLEM_TEXT))
 
 
 class ActionResultSchema(ResponseSchema):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -101,6 +102,8 @@ def test_a_recipients_day_on_a_phone(
     # Arriving: the driver started, and this stop is next.
     device.sync([device.event(day.stops[0], "arrived")])
     scope_to_tenant(session, world.org_id)
+    # The sync already estimated the stop (backend.eta); this test sets its own ETA.
+    session.execute(delete(StopEta).where(StopEta.stop_id == day.mine))
     session.add(
         StopEta(
             org_id=world.org_id,
@@ -186,3 +189,32 @@ def test_a_recipients_day_on_a_phone(
     assert "Friday 27 November" in page.locator("h1").inner_text()
     assert "We will try again on Friday 27 November" in page.locator("#failed").inner_text()
     _shot(page, "rescheduled")
+
+
+def test_in_a_browser_the_pages_own_form_posts_no_referer_leaves_and_injected_script_is_blocked(
+    phone: Page, served: str, day: Day
+) -> None:
+    page = phone
+    referers: list[str] = []
+    page.on("request", lambda request: referers.append(request.headers.get("referer", "")))
+    page.goto(f"{served}/t/{day.token}")
+    # The page's own form, as Chromium sends it (Origin: null under no-referrer,
+    # Sec-Fetch-Site: same-origin), is accepted.
+    page.fill("#instructions-text", "Porch, please")
+    page.click("#instructions button[type=submit]")
+    page.wait_for_url("**done=instructions**")
+    assert "your driver will see your instructions" in page.content()
+    # The stylesheet, the script and the redirect went out without the link in a Referer.
+    assert len(referers) >= 3
+    assert referers == [""] * len(referers)
+    # Markup that got into the page (as an escaping bug would let it) runs nothing.
+    page.evaluate(
+        """() => {
+          const s = document.createElement('script');
+          s.textContent = 'window.injected = 1';
+          document.body.appendChild(s);
+          document.body.insertAdjacentHTML('beforeend', '<img src=x onerror="window.injected=2">');
+        }"""
+    )
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.injected") is None
