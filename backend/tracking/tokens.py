@@ -32,8 +32,9 @@ from backend.db.models import TrackingToken
 # 18 bytes = 144 bits, which base64url writes as 24 characters with no padding.
 TOKEN_BYTES = 18
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{24}")
-# How long a link keeps working after the order's final outcome.
-DEFAULT_LIFETIME_AFTER_OUTCOME = timedelta(days=30)
+# How long a link keeps working after the order's final outcome (checked by
+# ``backend.tracking.view.open_link``, which knows the order's latest attempt).
+LIFETIME_AFTER_OUTCOME = timedelta(days=30)
 
 
 def token_for(secret_key: str, nonce: str) -> str:
@@ -105,18 +106,3 @@ def revoke(session: Session, stop_id: int, now: datetime) -> int:
     for row in rows:
         row.revoked_at = now
     return len(rows)
-
-
-def expire_after_outcome(
-    session: Session,
-    stop_id: int,
-    outcome_at: datetime,
-    lifetime: timedelta = DEFAULT_LIFETIME_AFTER_OUTCOME,
-) -> None:
-    """Start the countdown once the order has its final outcome."""
-    for row in session.scalars(
-        select(TrackingToken).where(
-            TrackingToken.stop_id == stop_id, TrackingToken.revoked_at.is_(None)
-        )
-    ):
-        row.expires_at = outcome_at + lifetime

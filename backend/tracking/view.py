@@ -98,7 +98,21 @@ def open_link(session: Session, token: str, now: datetime) -> Link:
             break
         attempts.append(following)
         stop = following
+    outcome_at = final_outcome_at(stop)
+    if outcome_at is not None and outcome_at + tokens.LIFETIME_AFTER_OUTCOME <= now:
+        raise link_not_found()
     return Link(row.org_id, tuple(attempts))
+
+
+def final_outcome_at(stop: Stop) -> datetime | None:
+    """When the order's latest attempt reached an outcome the link outlives by
+    ``tokens.LIFETIME_AFTER_OUTCOME``; None while the order is still open. A failed
+    attempt counts: if back office plans another, that one becomes the latest."""
+    if stop.cancelled_at is not None:
+        return stop.cancelled_at
+    if stop.status in DELIVERED or stop.status is StopStatus.FAILED:
+        return stop.updated_at
+    return None
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.admin.settings import change_settings
 from backend.db.models import DriverPosition, Stop, StopEta
 from backend.db.session import scope_to_tenant
+from backend.domain.stops import StopStatus
 from backend.tracking import tokens
 from tests.conftest import World
 from tests.sync.helpers import Device, files_by_hash, jpeg, png, ref
@@ -200,7 +201,7 @@ def test_unknown_expired_revoked_and_malformed_links_all_answer_the_same_404(
 ) -> None:
     scope_to_tenant(session, world.org_id)
     expiring = tokens.issue(session, world.org_id, day.stops[0], settings.secret_key, NOW)
-    tokens.expire_after_outcome(session, day.stops[0], NOW - timedelta(days=40))
+    _delivered_days_ago(session, day.stops[0], 31)
     revoked = tokens.issue(session, world.org_id, day.stops[2], settings.secret_key, NOW)
     tokens.revoke(session, day.stops[2], NOW)
     session.commit()
@@ -217,6 +218,26 @@ def test_unknown_expired_revoked_and_malformed_links_all_answer_the_same_404(
         assert page.status_code == 404
         assert "No tracking page here" in page.get_data(as_text=True)
     assert answers == {(404, "not_found", "no tracking page at this address")}
+
+
+def _delivered_days_ago(session: Session, stop_id: int, days: int) -> None:
+    stop = session.get(Stop, stop_id)
+    assert stop is not None
+    stop.status = StopStatus.DELIVERED
+    stop.updated_at = NOW - timedelta(days=days)
+    session.flush()
+
+
+def test_a_link_outlives_the_orders_outcome_by_thirty_days(
+    client: FlaskClient, session: Session, world: World, day: Day
+) -> None:
+    scope_to_tenant(session, world.org_id)
+    _delivered_days_ago(session, day.mine, 29)
+    session.commit()
+    assert client.get(f"/api/v1/track/{day.token}").status_code == 200
+    _delivered_days_ago(session, day.mine, 30)
+    session.commit()
+    assert client.get(f"/api/v1/track/{day.token}").status_code == 404
 
 
 def test_page_and_json_answer_etag_and_304(client: FlaskClient, day: Day) -> None:
