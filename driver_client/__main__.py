@@ -165,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ServerRefused as exc:
         print(f"the server refused: {exc.code}: {exc.message}", file=sys.stderr)
+        if exc.login_ended and args.command != "login":
+            print(
+                "log in again (login USERNAME); everything captured is kept and syncs "
+                "from this device after the login",
+                file=sys.stderr,
+            )
         return 1
     finally:
         device.close()

@@ -171,6 +171,16 @@ class Store:
             (key, json.dumps(value)),
         )
 
+    def forget_login(self) -> None:
+        """The server ended this login: drop its tokens, so a restart opens on the login
+        screen. The device id, the outbox, its files and the day stay: after the next
+        login the same device sends them."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM meta WHERE key IN (?, ?, ?)",
+                ("access_token", "refresh_token", "must_change_password"),
+            )
+
     # -- stops --------------------------------------------------------------------
 
     def stops(self) -> list[dict[str, Any]]:

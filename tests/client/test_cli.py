@@ -151,3 +151,28 @@ def test_a_driver_given_a_one_time_password_chooses_their_own_then_syncs(
     assert changed == 0
     assert main([*base, "sync"]) == 0
     assert "plan changes 3" in capsys.readouterr().out
+
+
+def test_a_password_reset_mid_shift_says_to_log_in_again_and_keeps_the_capture(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    session: Session,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from backend.admin import people
+
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    assert main([*base, "login", "driver_a", "--password", "pw"]) == 0
+    assert main([*base, "sync"]) == 0
+    assert main([*base, "fail", str(stop_ids[0]), "--reason", "recipient_absent"]) == 0
+    session.rollback()
+    with server.app.app_context():
+        people.reset_password(session, people.OPERATOR, "driver_a", "lantern-orbit-cactus-9")
+    capsys.readouterr()
+    assert main([*base, "sync"]) == 1
+    err = capsys.readouterr().err
+    assert "token_revoked" in err
+    assert "log in again" in err
+    assert main([*base, "status"]) == 0
+    assert "waiting to sync:   1 event(s)" in capsys.readouterr().out
