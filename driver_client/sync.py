@@ -120,7 +120,13 @@ class SyncEngine:
             for result in body["results"]:
                 if result.get("id") is None:
                     continue
-                self.store.record_result(db, result["id"], result["status"], result.get("code", ""))
+                self.store.record_result(
+                    db,
+                    result["id"],
+                    result["status"],
+                    result.get("code", ""),
+                    result.get("receipt"),
+                )
                 if result["status"] in ACKNOWLEDGED:
                     report.acknowledged += 1
                 else:

@@ -206,6 +206,12 @@ class Scenario:
         yield 0.5
         self.result["badge_online"] = manifest.ids.badge.text
         self.shot("08-synced")
+        # The delivered stop shows the receipt the server signed, for a dispute.
+        self.app.open_stop(stop_id)
+        yield lambda: self.app.root.current == "stop"
+        yield 0.3
+        self.result["sealed"] = self.screen("stop").details.splitlines()[-1]
+        self.shot("14-proof-sealed")
 
     def first_day(self) -> Step:
         """A driver with a one-time password chooses their own, then fails a stop with a

@@ -140,6 +140,12 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert {f["kind"] for f in body["files"]} == {"signature", "photo"}
     assert body["proof"]["fields"]["recipient_name"] == "Dana Whitfield"
     assert body["proof"]["fields"]["scanned_barcodes"] == [result["scanned"]]
+    digest = body["proof"]["digest"]
+    assert result["sealed"].startswith("Proof sealed at ")
+    assert result["sealed"].endswith(
+        f"receipt {body['receipt']['kid']}, digest {digest[:16]} {digest[16:32]}"
+        f" {digest[32:48]} {digest[48:]}"
+    )
     for name in ("02-manifest", "04-capture", "05-next-stop", "06-saved-offline", "08-synced"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 1000
 
