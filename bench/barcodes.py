@@ -21,6 +21,7 @@ bench, not a slow number.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import statistics
@@ -51,7 +52,7 @@ def _code128(text: str) -> Image.Image:
 def _qr(text: str) -> Image.Image:
     import qrcode
 
-    picture = qrcode.make(text, border=4).get_image()
+    picture: Image.Image = qrcode.make(text, border=4).get_image()
     return picture.convert("RGB")
 
 
@@ -73,7 +74,9 @@ def camera_frame(code: Image.Image, size: tuple[int, int], seed: int = 7) -> Ima
     shade = Image.linear_gradient("L").resize(size).point(lambda v: 200 + v // 5)
     frame = Image.composite(frame, Image.new("RGB", size, (40, 30, 20)), shade)
     scale = width * CODE_WIDTH_SHARE / code.width
-    label = code.resize((int(code.width * scale), int(code.height * scale)), Image.BICUBIC)
+    label = code.resize(
+        (int(code.width * scale), int(code.height * scale)), Image.Resampling.BICUBIC
+    )
     margin = 24
     card = Image.new("RGB", (label.width + 2 * margin, label.height + 2 * margin), "white")
     card.paste(label, (margin, margin))
@@ -114,12 +117,12 @@ def run() -> list[Row]:
             except ScannerMissing:
                 read_app = []
             label = f"{name}, {size[0]}x{size[1]}"
-            floor = _median_ms(lambda frame=frame: frame.convert("L"))
+            floor = _median_ms(functools.partial(frame.convert, "L"))
             rows.append(Row(f"{label}: grayscale conversion (floor)", floor, "ms"))
             rows.append(
                 Row(
                     f"{label}: zbar on the grey frame",
-                    _median_ms(lambda grey=grey: pyzbar.decode(grey)),
+                    _median_ms(functools.partial(pyzbar.decode, grey)),
                     "ms",
                     floor=floor,
                     note="" if read_raw == [PARCEL] else f"NOT READ: {read_raw}",
@@ -128,7 +131,7 @@ def run() -> list[Row]:
             rows.append(
                 Row(
                     f"{label}: zbar, {name} only",
-                    _median_ms(lambda grey=grey, only=only: pyzbar.decode(grey, symbols=only)),
+                    _median_ms(functools.partial(pyzbar.decode, grey, symbols=only)),
                     "ms",
                     floor=floor,
                 )
@@ -136,7 +139,7 @@ def run() -> list[Row]:
             rows.append(
                 Row(
                     f"{label}: the app's decode of the JPEG still",
-                    _median_ms(lambda jpeg=jpeg: decode(jpeg)),
+                    _median_ms(functools.partial(decode, jpeg)),
                     "ms",
                     floor=floor,
                     note="" if read_app == [PARCEL] else f"NOT READ: {read_app}",
