@@ -229,13 +229,15 @@ def test_a_password_reset_mid_shift_sends_the_driver_to_log_in_and_loses_nothing
     )
 
     def reset_password() -> str:
-        server.start()
+        # Reset while the phone cannot reach the server (the test client needs no
+        # network), then let it back: its next sync must meet the revoked login.
         reset = client.post(
             f"/api/v1/admin/users/{world.users['driver_a']}/reset-password",
             json={},
             headers=auth("admin"),
         )
         assert reset.status_code == 200, reset.get_json()
+        server.start()
         return str(reset.get_json()["one_time_password"])
 
     result, _code = _run_scenario(
