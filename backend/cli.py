@@ -136,7 +136,7 @@ def _read_verifiable(
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from backend.domain.digest import sha256_hex, verify_bundle
+    from backend.domain.digest import sealed_stamps_line, sha256_hex, verify_bundle
 
     try:
         pdf_certificates = _load_pdf_certificates(args.keys)
@@ -168,6 +168,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     proof = bundle["proof"]
     print(f"OK: proof {proof['digest']} verifies")
     print(f"    receipt signed by {bundle['receipt']['kid']} at {bundle['receipt']['issued_at']}")
+    print(f"    {sealed_stamps_line(proof['fields'])}")
     if file_bytes is not None:
         print(f"    {len(proof['files'])} file(s) match their hashes")
     for note in document_notes:

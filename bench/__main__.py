@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import api, backoffice, client, eta, shift, sync, tracking
+from bench import api, backoffice, barcodes, client, eta, shift, sync, tracking
 from bench.common import Row
 
 
@@ -40,6 +40,9 @@ SECTIONS = (
         tracking.run,
     ),
     Section("eta", "ETA accuracy (in-process, SQLite, the demo's day in simulated time)", eta.run),
+    Section(
+        "barcodes", "Barcode decode per camera frame (zbar via pyzbar, in-process)", barcodes.run
+    ),
 )
 
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend.domain.events import EvidenceKind, WhereLeft
+from backend.domain.events import EvidenceKind, FailureReason, WhereLeft
 from driver_client.capture import CaptureRefused, Evidence, FixedLocation, LocationProvider
 from driver_client.device import Device
 from driver_client.media import MediaRejected, prepare_photo
@@ -85,32 +85,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", default=str(Path.home() / ".doorstep-driver"))
-    parser.add_argument("--server", default="http://127.0.0.1:8000")
-    parser.add_argument("--lat", type=float, help="a fixed position for captures")
-    parser.add_argument("--lon", type=float)
-    commands = parser.add_subparsers(dest="command", required=True)
-    login = commands.add_parser("login")
-    login.add_argument("username")
-    login.add_argument("--password", required=True)
+    parser.add_argument(
+        "--data",
+        default=str(Path.home() / ".doorstep-driver"),
+        help="the folder the device keeps its store, captures and settings in"
+        " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--server",
+        help="the Doorstep server to log in to and sync with (default: the one of the last"
+        " login in --data, else http://127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--lat", type=float, help="a fixed position for captures, with --lon (else none)"
+    )
+    parser.add_argument(
+        "--lon", type=float, help="a fixed position for captures, with --lat (else none)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    login = commands.add_parser("login", help="log in (the server is remembered)")
+    login.add_argument("username", help="the driver's username")
+    login.add_argument("--password", required=True, help="their password (or one-time one)")
     password = commands.add_parser("password", help="choose a new password")
-    password.add_argument("--current", required=True)
-    password.add_argument("--new", required=True)
-    commands.add_parser("sync")
-    commands.add_parser("stops")
-    commands.add_parser("status")
-    deliver = commands.add_parser("deliver")
-    deliver.add_argument("stop_id", type=int)
-    deliver.add_argument("--recipient", required=True)
-    deliver.add_argument("--signature", action="append", default=[])
-    deliver.add_argument("--photo", action="append", default=[])
-    deliver.add_argument("--scan", action="append", default=[])
-    deliver.add_argument("--where", default=WhereLeft.HANDED_TO_RECIPIENT.value)
-    deliver.add_argument("--age-verified", action="store_true")
-    fail = commands.add_parser("fail")
-    fail.add_argument("stop_id", type=int)
-    fail.add_argument("--reason", required=True)
-    fail.add_argument("--note", default="")
+    password.add_argument("--current", required=True, help="the password now (or one-time one)")
+    password.add_argument("--new", required=True, help="the new password")
+    commands.add_parser("sync", help="send what waits, fetch the plan, upload files")
+    commands.add_parser("stops", help="list the day's stops")
+    commands.add_parser("status", help="what waits to sync, and the server's answers")
+    deliver = commands.add_parser("deliver", help="record a delivery")
+    deliver.add_argument("stop_id", type=int, help="the stop's id (see stops)")
+    deliver.add_argument("--recipient", required=True, help="who took the parcel")
+    deliver.add_argument(
+        "--signature", action="append", default=[], help="a signature image (repeatable)"
+    )
+    deliver.add_argument("--photo", action="append", default=[], help="a photo (repeatable)")
+    deliver.add_argument(
+        "--scan", action="append", default=[], help="a scanned parcel barcode (repeatable)"
+    )
+    deliver.add_argument(
+        "--where",
+        default=WhereLeft.HANDED_TO_RECIPIENT.value,
+        choices=[where.value for where in WhereLeft],
+        help="where the parcel was left (default: %(default)s)",
+    )
+    deliver.add_argument(
+        "--age-verified", action="store_true", help="the recipient's age was checked"
+    )
+    fail = commands.add_parser("fail", help="record a failed attempt")
+    fail.add_argument("stop_id", type=int, help="the stop's id (see stops)")
+    fail.add_argument(
+        "--reason",
+        required=True,
+        choices=[reason.value for reason in FailureReason],
+        help="why it could not be delivered",
+    )
+    fail.add_argument("--note", default="", help="a note for the office")
     args = parser.parse_args(argv)
 
     location: LocationProvider | None = None
@@ -165,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ServerRefused as exc:
         print(f"the server refused: {exc.code}: {exc.message}", file=sys.stderr)
+        if exc.login_ended and args.command != "login":
+            print(
+                "log in again (login USERNAME); everything captured is kept and syncs "
+                "from this device after the login",
+                file=sys.stderr,
+            )
         return 1
     finally:
         device.close()

@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image, ImageFilter, ImageOps
 
 from backend.domain.events import BARCODE
+from driver_client.i18n import _
 
 # A 12-megapixel frame decodes several times slower than this and reads no more
 # parcel labels held at arm's length.
@@ -73,14 +74,16 @@ class ScanCheck:
     unknown: tuple[str, ...]  # scanned, on no stop of the day
 
     def summary(self) -> str:
-        lines = [f"Scanned {len(self.scanned)} of {len(self.scanned) + len(self.missing)}."]
+        total = len(self.scanned) + len(self.missing)
+        lines = [_("Scanned {done} of {total}.").format(done=len(self.scanned), total=total)]
         if self.missing:
-            lines.append("Still to scan: " + ", ".join(self.missing) + ".")
+            lines.append(_("Still to scan: {codes}.").format(codes=", ".join(self.missing)))
         lines.extend(
-            f"{code} belongs to {stop}, not this stop." for code, stop in self.elsewhere.items()
+            _("{code} belongs to {stop}, not this stop.").format(code=code, stop=stop)
+            for code, stop in self.elsewhere.items()
         )
         if self.unknown:
-            lines.append("Not on today's list: " + ", ".join(self.unknown) + ".")
+            lines.append(_("Not on today's list: {codes}.").format(codes=", ".join(self.unknown)))
         return "\n".join(lines)
 
 
@@ -90,7 +93,7 @@ def check_scans(
     """``codes`` against ``stop``'s parcels and the other stops of ``day``."""
     expected = [p["barcode"] for p in stop.get("parcels", [])]
     owners = {
-        parcel["barcode"]: f"stop {other.get('sequence') or other['id']}"
+        parcel["barcode"]: _("stop {number}").format(number=other.get("sequence") or other["id"])
         for other in day
         if other["id"] != stop.get("id")
         for parcel in other.get("parcels", [])

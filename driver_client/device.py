@@ -13,18 +13,24 @@ from driver_client.store import Store
 from driver_client.sync import SyncEngine
 from driver_client.transport import Transport
 
+# Where `make run` serves, for a device that never logged in and was named no server.
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
 
 class Device:
     def __init__(
         self,
         data_dir: Path,
-        server: str,
+        server: str | None,
         location: LocationProvider | None = None,
         now: Callable[[], datetime] = system_now,
     ) -> None:
-        """``now`` is the device's clock (the phone's own, which may be off)."""
+        """``now`` is the device's clock (the phone's own, which may be off); ``server``
+        None means the one of the last login, else :data:`DEFAULT_SERVER`."""
         self.data_dir = data_dir
         self.store = Store(data_dir / "device.db")
+        if server is None:
+            server = str(self.store.get("server") or DEFAULT_SERVER)
         device_id = self.store.get("device_id")
         if device_id is None:
             device_id = f"device-{uuid.uuid4().hex[:12]}"
@@ -43,8 +49,10 @@ class Device:
         )
 
     def login(self, username: str, password: str) -> None:
+        """Log in; the server that answered is remembered for the next start."""
         self.transport.login(username, password, self.device_id)
         self.store.put("username", username)
+        self.store.put("server", self.transport.base_url)
 
     def close(self) -> None:
         self.store.close()

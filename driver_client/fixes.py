@@ -13,6 +13,7 @@ import math
 from datetime import datetime, timedelta
 
 from driver_client.capture import Fix, LocationProvider
+from driver_client.i18n import _
 from driver_client.store import Store
 
 # The server takes at most 20 fixes a request (backend.sync.schemas).
@@ -23,10 +24,13 @@ EVERY = timedelta(seconds=30)
 def describe_fix(fix: Fix | None, now: datetime) -> str:
     """How precise and how old the fix is, or that there is none (saved honestly as such)."""
     if fix is None:
-        return "No position fix: the delivery will be saved without a position."
+        return _("No position fix: the delivery will be saved without a position.")
     age = max(0, round((now - fix.fixed_at).total_seconds()))
-    when = "just now" if age < 2 else f"{age} s ago"
-    return f"Position within {fix.accuracy_m:.0f} m, {when}."
+    if age < 2:
+        return _("Position within {metres} m, just now.").format(metres=f"{fix.accuracy_m:.0f}")
+    return _("Position within {metres} m, {seconds} s ago.").format(
+        metres=f"{fix.accuracy_m:.0f}", seconds=age
+    )
 
 
 def take_shift_fix(store: Store, location: LocationProvider | None) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from backend.domain.events import EventResultStatus, EvidenceKind
 from backend.domain.stops import StopStatus
@@ -74,6 +74,10 @@ MIGRATIONS: tuple[str, ...] = (
         accuracy_m REAL,
         recorded_at TEXT NOT NULL
     );
+    """,
+    # The signed receipt the server returned for a delivery, kept to show at a dispute.
+    """
+    ALTER TABLE outbox ADD COLUMN receipt TEXT;
     """,
 )
 
@@ -171,6 +175,16 @@ class Store:
             (key, json.dumps(value)),
         )
 
+    def forget_login(self) -> None:
+        """The server ended this login: drop its tokens, so a restart opens on the login
+        screen. The device id, the outbox, its files and the day stay: after the next
+        login the same device sends them."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM meta WHERE key IN (?, ?, ?)",
+                ("access_token", "refresh_token", "must_change_password"),
+            )
+
     # -- stops --------------------------------------------------------------------
 
     def stops(self) -> list[dict[str, Any]]:
@@ -233,17 +247,34 @@ class Store:
             self.put("hlc", clock_state, db)
 
     def record_result(
-        self, db: sqlite3.Connection, event_id: str, status: str, code: str = ""
+        self,
+        db: sqlite3.Connection,
+        event_id: str,
+        status: str,
+        code: str = "",
+        receipt: dict[str, Any] | None = None,
     ) -> None:
         """The server's answer to one outboxed event; any answer ends its resending.
 
         ``status`` is kept as the server spelt it (an ``EventResultStatus`` when the
-        server speaks this client's protocol version).
+        server speaks this client's protocol version). A delivery's signed ``receipt``
+        is kept for good; an answer without one (a ``duplicate``) never drops it.
         """
         db.execute(
-            "UPDATE outbox SET result = ?, result_code = ? WHERE event_id = ?",
-            (status, code, event_id),
+            "UPDATE outbox SET result = ?, result_code = ?, receipt = COALESCE(?, receipt)"
+            " WHERE event_id = ?",
+            (status, code, json.dumps(receipt) if receipt else None, event_id),
         )
+
+    def receipt(self, stop_id: int) -> dict[str, Any] | None:
+        """The server's signed receipt for this device's latest sealed delivery of the
+        stop, or None (not delivered from here, not synced yet, or its answer lost)."""
+        rows = self.query(
+            "SELECT receipt FROM outbox WHERE stop_id = ? AND receipt IS NOT NULL"
+            " ORDER BY rowid DESC LIMIT 1",
+            (stop_id,),
+        )
+        return cast(dict[str, Any], json.loads(rows[0]["receipt"])) if rows else None
 
     def stop_ids_waiting_to_sync(self) -> set[int]:
         """Stops with a capture the server has not answered yet."""

@@ -26,6 +26,7 @@ from backend.domain.events import ChangeOp
 from driver_client import APP_VERSION
 from driver_client.capture import LocationProvider
 from driver_client.fixes import take_shift_fix
+from driver_client.i18n import _
 from driver_client.store import ACKNOWLEDGED, Store
 from driver_client.transport import Offline, ServerRefused, Transport
 
@@ -119,7 +120,13 @@ class SyncEngine:
             for result in body["results"]:
                 if result.get("id") is None:
                     continue
-                self.store.record_result(db, result["id"], result["status"], result.get("code", ""))
+                self.store.record_result(
+                    db,
+                    result["id"],
+                    result["status"],
+                    result.get("code", ""),
+                    result.get("receipt"),
+                )
                 if result["status"] in ACKNOWLEDGED:
                     report.acknowledged += 1
                 else:
@@ -231,6 +238,10 @@ class BackgroundSync:
     """Syncs on a timer, when nudged (a capture, the "Sync now" button), and as soon as
     the server can be reached again.
 
+    When the server ends the login (a password reset or a revoked device mid-shift), it
+    forgets the tokens, sets ``login_ended`` and stops: retrying cannot help. The outbox
+    is untouched; a new ``BackgroundSync`` after the next login sends it.
+
     Failures back off exponentially with full jitter (1 s doubling to 5 minutes), so a
     fleet of devices coming back online at once does not stampede the server. While
     backing off it probes the server's cheap health check every ``probe_every_s``, and
@@ -246,6 +257,7 @@ class BackgroundSync:
         self.probe_every_s = probe_every_s
         self.failures = 0
         self.last_error: str | None = None
+        self.login_ended = False
         self.last_report: SyncReport | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -277,13 +289,23 @@ class BackgroundSync:
             self.last_error = None
         except Offline:
             self.failures += 1
-            self.last_error = "no connection to the server"
+            self.last_error = _("No connection to the server.")
         except ServerRefused as exc:
             self.failures += 1
-            self.last_error = f"the server refused the sync: {exc.message or exc.code}"
+            if exc.login_ended:
+                self.engine.store.forget_login()
+                self.login_ended = True
+                self.last_error = _(
+                    "Your login has ended (a new password or a revoked phone). "
+                    "Log in again: nothing waiting to sync is lost."
+                )
+            else:
+                self.last_error = _("The server refused the sync: {reason}").format(
+                    reason=exc.message or exc.code
+                )
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.login_ended:
             self.run_once()
             self._wait(self.next_delay())
 

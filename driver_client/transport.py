@@ -30,6 +30,15 @@ class ServerRefused(Exception):
         self.code = code
         self.message = message
 
+    @property
+    def login_ended(self) -> bool:
+        """The tokens are no good any more and only a new login helps: a password reset
+        or a revoked device (``token_revoked``), a deactivated account
+        (``account_inactive``), a stolen refresh token (``token_reused``). An expired
+        access token never gets here: ``Transport.call`` refreshes it once, and a 401
+        after that is one of these."""
+        return self.status == 401
+
 
 @dataclass
 class Response:

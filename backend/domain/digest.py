@@ -5,10 +5,19 @@ no whitespace, UTF-8 without escaping non-ASCII, integers as integers, floats in
 Python's shortest round-trip form (``repr``), and NaN or Infinity refused. The same
 value always gives the same bytes, on the server, on a device and in the verifier.
 
-A proof's digest is ``sha256(canonical_json({"v": 1, "fields": fields, "files":
-sorted(file hashes)}))``. The server's receipt is an Ed25519 signature over the
-canonical JSON of the receipt's own fields (digest, stop, events, issue time, key id),
-so the receipt vouches for exactly that digest.
+A proof's digest is ``sha256(canonical_json({"v": V, "fields": fields, "files":
+sorted(file hashes)}))``, where V is the proof's digest version. The server's receipt
+is an Ed25519 signature over the canonical JSON of the receipt's own fields (digest,
+stop, events, issue time, key id), so the receipt vouches for exactly that digest.
+
+Digest versions (a verifier knows every one; the server seals with the newest):
+
+- 1: the fields carry no ``digest_version``; the photos' capture stamps were kept
+  beside the proof, not in it. Proofs sealed before version 2 verify by this rule.
+- 2: the fields carry ``"digest_version": 2`` and ``photos``, each photo's stamp as
+  the device sent it (``{sha256, taken_at, geo}``; the files themselves hold no EXIF),
+  so a changed capture time or place breaks the seal. The version sits inside the
+  digested fields: removing it to pass a proof off as version 1 changes the digest.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from backend.domain.clock import receipt_time
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # always fullmatch: "$" passes a trailing "\n"
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2  # the one the server seals with now
+DIGEST_VERSIONS = frozenset({1, 2})
 RECEIPT_ALG = "Ed25519"
 
 
@@ -56,12 +66,68 @@ def canonical_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def sealed_photo_stamps(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The proof fields that bring a delivery's photo stamps under the seal (version 2).
+
+    A delivery recorded by an app that stamped no photos seals an empty list: the proof
+    then says, under its seal, that no capture time or place was recorded.
+    """
+    stamps = [
+        {"sha256": photo["sha256"], "taken_at": photo["taken_at"], "geo": photo["geo"]}
+        for photo in payload.get("photos") or ()
+    ]
+    return {"digest_version": DIGEST_VERSION, "photos": stamps}
+
+
+def digest_version(fields: Mapping[str, Any]) -> int:
+    """The rule a proof was sealed under; fields without a version predate versions."""
+    version = fields.get("digest_version", 1)
+    # bool is an int to Python, and True would otherwise pass for version 1.
+    if isinstance(version, bool) or version not in DIGEST_VERSIONS:
+        raise ValueError(f"digest version {version!r} is not one this verifier knows")
+    return int(version)
+
+
+def sealed_stamps_line(fields: Mapping[str, Any]) -> str:
+    """What a verified proof's seal says about its photos' capture stamps, in words."""
+    if digest_version(fields) == 1:
+        return "digest version 1: sealed before photo stamps were covered (none are sealed)"
+    stamps = fields["photos"]
+    return f"digest version {digest_version(fields)}: {len(stamps)} photo stamp(s) sealed" + (
+        "".join(
+            f"\n      photo {stamp['sha256'][:12]}... taken {stamp['taken_at']}"
+            + (
+                f" at {stamp['geo']['lat']}, {stamp['geo']['lon']}"
+                f" (within {stamp['geo']['accuracy_m']} m)"
+                if stamp["geo"]
+                else ", no position"
+            )
+            for stamp in stamps
+        )
+    )
+
+
 def proof_digest(fields: Mapping[str, Any], file_hashes: Sequence[str]) -> str:
     for sha in file_hashes:
         if not is_sha256_hex(sha):
             raise ValueError(f"{sha!r} is not a lowercase hex SHA-256")
-    document = {"v": DIGEST_VERSION, "fields": dict(fields), "files": sorted(file_hashes)}
+    version = digest_version(fields)
+    if version >= 2:
+        _check_photo_stamps(fields.get("photos"), file_hashes)
+    document = {"v": version, "fields": dict(fields), "files": sorted(file_hashes)}
     return sha256_hex(canonical_json(document))
+
+
+def _check_photo_stamps(stamps: Any, file_hashes: Sequence[str]) -> None:
+    """A version 2 proof stamps only its own files: a stamp for a file the proof does
+    not hold vouches for nothing."""
+    if not isinstance(stamps, list):
+        raise ValueError("a version 2 proof lists its photo stamps (photos)")
+    for stamp in stamps:
+        if not isinstance(stamp, Mapping) or set(stamp) != {"sha256", "taken_at", "geo"}:
+            raise ValueError("each photo stamp is {sha256, taken_at, geo}")
+        if stamp["sha256"] not in file_hashes:
+            raise ValueError(f"photo stamp {stamp['sha256']!r} is for a file not in the proof")
 
 
 def generate_signing_key() -> bytes:

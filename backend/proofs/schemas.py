@@ -68,7 +68,11 @@ class ProofSchema(Schema):
     fields_ = fields.Dict(
         data_key="fields",
         required=True,
-        metadata={"description": "what the digest covers: what happened, where, when, by whom"},
+        metadata={
+            "description": "what the digest covers: what happened, where, when, by whom;"
+            " from digest version 2 (digest_version: 2) also each photo's capture stamp"
+            " (photos: [{sha256, taken_at, geo}]); without digest_version, version 1"
+        },
     )
     files = fields.List(fields.Nested(FileRefSchema), required=True)
     digest = fields.String(required=True, metadata=SHA256)

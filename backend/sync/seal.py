@@ -11,7 +11,12 @@ from backend.auth.tokens import Principal
 from backend.config import Settings
 from backend.db.models import Stop
 from backend.domain.clock import utc_text
-from backend.domain.digest import ReceiptSigner, proof_digest, public_key_from_seed
+from backend.domain.digest import (
+    ReceiptSigner,
+    proof_digest,
+    public_key_from_seed,
+    sealed_photo_stamps,
+)
 from backend.domain.events import DoorEvent
 from backend.domain.geo import GeoFix, check_geofence
 from backend.proofs.pdfsign import PdfSigningKey
@@ -68,6 +73,7 @@ def proof_fields(stop: Stop, event: DoorEvent, driver_username: str) -> dict[str
         "scanned_barcodes": list(payload.get("scanned_barcodes") or []),
         "where_left": payload.get("where_left"),
         "age_verified": payload.get("age_verified"),
+        **sealed_photo_stamps(payload),
     }
 
 

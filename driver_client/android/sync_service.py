@@ -20,6 +20,8 @@ BUDGET_S = 3600.0
 
 
 class Syncer(Protocol):
+    login_ended: bool
+
     def run_once(self) -> None: ...
 
     def next_delay(self) -> float: ...
@@ -32,12 +34,13 @@ def drain(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> bool:
-    """Sync until ``waiting()`` is 0 or the budget is spent; True when nothing waits."""
+    """Sync until ``waiting()`` is 0, the budget is spent or the login ended (the driver
+    must log in again in the app); True when nothing waits."""
     deadline = monotonic() + budget_s
     while waiting() > 0:
         sync.run_once()
         remaining = deadline - monotonic()
-        if waiting() == 0 or remaining <= 0:
+        if waiting() == 0 or remaining <= 0 or sync.login_ended:
             break
         sleep(min(sync.next_delay(), remaining))
     return waiting() == 0

@@ -15,8 +15,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--server",
-        default="http://127.0.0.1:8000",
-        help="the Doorstep server to log in to and sync with (default: %(default)s)",
+        help="the Doorstep server to log in to and sync with (default: the one of the last"
+        " login in --data, else http://127.0.0.1:8000)",
     )
     parser.add_argument(
         "--data",

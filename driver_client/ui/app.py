@@ -135,8 +135,23 @@ class DriverApp(App):
         else:
             self.open_stop(following, saved)
 
+    def login_ended(self, why: str) -> None:
+        """The server ended this login mid-shift (a password reset, a revoked phone):
+        back to the login screen, the driver's name filled in. The outbox and the day
+        stay in the store, and the next login's sync sends them from this same device."""
+        if self.sync is not None:
+            self.sync.stop()
+            self.sync = None
+        login = self.root.get_screen("login")
+        login.message = why
+        login.ids.username.text = str(self.device.store.get("username") or "")
+        login.ids.password.text = ""
+        self.show("login")
+
     def _tick(self, _dt: float) -> None:
         self.pending_count = self.device.store.pending_count()
+        if self.sync is not None and self.sync.login_ended and self.root is not None:
+            self.login_ended(self.sync.last_error or "")
         if self.sync is not None:
             self.sync_error = self.sync.last_error or ""
             report = self.sync.last_report

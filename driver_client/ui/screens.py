@@ -6,6 +6,7 @@ protocol's codes (where left, failure reasons, statuses, conflicts) with ``label
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import Any
 
@@ -126,6 +127,21 @@ class ManifestScreen(Screen):
         _app().open_stop(stop_id)
 
 
+def _sealed_lines(receipt: dict[str, Any] | None) -> list[str]:
+    """The server's signed receipt for the delivery, to show at a dispute: its digest
+    is what `doorstep verify` checks the proof against."""
+    if not receipt:
+        return []
+    return [
+        _("Proof sealed at {time}: receipt {kid}, digest {digest}").format(
+            time=local_time(receipt.get("issued_at", ""), _app().zone()),
+            kid=receipt.get("kid", ""),
+            # In groups of 16, so the 64 hex digits wrap on a phone's width.
+            digest=" ".join(textwrap.wrap(str(receipt.get("digest", "")), 16)),
+        )
+    ]
+
+
 class StopScreen(Screen):
     details = StringProperty("")
     policy_text = StringProperty("")
@@ -148,6 +164,7 @@ class StopScreen(Screen):
                 _("Phone: {phone}").format(phone=phone or _("none")),
                 _("Parcels: {parcels}").format(parcels=parcels or _("none")),
                 _("Instructions: {text}").format(text=stop.get("instructions") or _("none")),
+                *_sealed_lines(_app().device.store.receipt(int(stop.get("id", 0)))),
             ]
         )
         policy = ProofPolicy.from_dict(stop.get("proof_policy"))

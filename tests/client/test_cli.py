@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 import driver_client.__main__ as cli
+from backend.domain.events import FailureReason
 from driver_client.__main__ import main
 from driver_client.capture import FixedLocation
 from driver_client.device import Device
@@ -151,3 +152,65 @@ def test_a_driver_given_a_one_time_password_chooses_their_own_then_syncs(
     assert changed == 0
     assert main([*base, "sync"]) == 0
     assert "plan changes 3" in capsys.readouterr().out
+
+
+def test_a_password_reset_mid_shift_says_to_log_in_again_and_keeps_the_capture(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    session: Session,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from backend.admin import people
+
+    base = ["--data", str(tmp_path / "cli"), "--server", server.url]
+    assert main([*base, "login", "driver_a", "--password", "pw"]) == 0
+    assert main([*base, "sync"]) == 0
+    assert main([*base, "fail", str(stop_ids[0]), "--reason", "recipient_absent"]) == 0
+    session.rollback()
+    with server.app.app_context():
+        people.reset_password(session, people.OPERATOR, "driver_a", "lantern-orbit-cactus-9")
+    capsys.readouterr()
+    assert main([*base, "sync"]) == 1
+    err = capsys.readouterr().err
+    assert "token_revoked" in err
+    assert "log in again" in err
+    assert main([*base, "status"]) == 0
+    assert "waiting to sync:   1 event(s)" in capsys.readouterr().out
+
+
+def test_the_server_is_remembered_after_login(
+    tmp_path: Path, server: LiveServer, stop_ids: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data", str(tmp_path / "cli")]
+    assert main([*data, "--server", server.url, "login", "driver_a", "--password", "pw"]) == 0
+    # No --server: the one that answered the login, not the default.
+    assert main([*data, "sync"]) == 0
+    assert "plan changes 3" in capsys.readouterr().out
+    assert main([*data, "--server", "http://127.0.0.1:9", "sync"]) == 2  # an explicit one wins
+
+
+def test_an_unknown_failure_reason_lists_the_valid_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data", str(tmp_path / "cli"), "fail", "1", "--reason", "not_home"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'not_home'" in err
+    assert all(reason.value in err for reason in FailureReason)
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ([], ["login"], ["password"], ["deliver"], ["fail"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = capsys.readouterr().out
+        options = text.split("options:")[1]
+        # Each option's line (or the line after it) says what it is for.
+        lines = [line for line in options.splitlines() if line.strip()]
+        for index, line in enumerate(lines):
+            if line.strip().startswith("-"):
+                rest = line.strip().split("  ", 1)
+                described = len(rest) == 2 and rest[1].strip()
+                assert described or not lines[index + 1].strip().startswith("-"), line

@@ -59,7 +59,7 @@ def test_failures_back_off_with_jitter_and_recover() -> None:
     for _ in range(3):
         background.run_once()
         delays.append(background.next_delay())
-    assert background.last_error == "no connection to the server"
+    assert background.last_error == "No connection to the server."
     assert all(0 <= d <= 2.0 ** (n + 1) for n, d in enumerate(delays))
     background.run_once()
     assert background.last_error is None

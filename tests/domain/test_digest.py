@@ -12,6 +12,8 @@ from backend.domain.digest import (
     generate_signing_key,
     proof_digest,
     public_key_from_seed,
+    sealed_photo_stamps,
+    sha256_hex,
     verify_bundle,
     verify_receipt,
 )
@@ -94,3 +96,33 @@ def test_file_bytes_are_checked_against_their_names() -> None:
     problems = verify_bundle(bundle, {"k1": public_key_from_seed(SEED)}, {FILES[0]: b"x"})
     assert f"file {FILES[0]} does not hash to its name: its bytes were altered" in problems
     assert f"file {FILES[1]} is missing" in problems
+
+
+def test_version_1_is_the_rule_proofs_were_sealed_with_before_versions() -> None:
+    # Written out, not computed by the code under test: the bytes a version 1 digest
+    # was taken over must never change, or every older receipt stops verifying.
+    fields = {"recipient_name": "Dana"}
+    old = sha256_hex(
+        b'{"fields":{"recipient_name":"Dana"},"files":["'
+        + FILES[0].encode()
+        + b'","'
+        + FILES[1].encode()
+        + b'"],"v":1}'
+    )
+    assert proof_digest(fields, list(reversed(FILES))) == old
+
+
+def test_version_2_seals_the_photo_stamps_under_the_version_it_names() -> None:
+    payload = {
+        "photos": [{"sha256": FILES[1], "taken_at": "2026-11-24T17:00:00+00:00", "geo": None}]
+    }
+    fields = {"recipient_name": "Dana", **sealed_photo_stamps(payload)}
+    assert fields["digest_version"] == 2
+    document = {"v": 2, "fields": fields, "files": FILES}
+    assert proof_digest(fields, FILES) == sha256_hex(canonical_json(document))
+    moved = {**fields, "photos": [{**fields["photos"][0], "taken_at": "2026-11-24T16:00:00+00:00"}]}
+    assert proof_digest(moved, FILES) != proof_digest(fields, FILES)
+    with pytest.raises(ValueError, match="not in the proof"):
+        proof_digest(fields, [FILES[0]])
+    with pytest.raises(ValueError, match="version True"):
+        proof_digest({**fields, "digest_version": True}, FILES)

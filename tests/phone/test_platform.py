@@ -140,14 +140,18 @@ def test_the_service_stops_itself_when_done() -> None:
 class _Syncer:
     """Offline for ``offline_rounds`` syncs, then each sync clears the outbox."""
 
-    def __init__(self, waiting: int, offline_rounds: int) -> None:
+    def __init__(self, waiting: int, offline_rounds: int, login_ends_at: int = 0) -> None:
         self.waiting = waiting
         self.offline_rounds = offline_rounds
+        self.login_ends_at = login_ends_at
+        self.login_ended = False
         self.rounds = 0
 
     def run_once(self) -> None:
         self.rounds += 1
-        if self.rounds > self.offline_rounds:
+        if self.rounds == self.login_ends_at:
+            self.login_ended = True
+        elif self.rounds > self.offline_rounds:
             self.waiting = 0
 
     def next_delay(self) -> float:
@@ -186,6 +190,17 @@ def test_the_service_gives_up_when_its_budget_is_spent() -> None:
     assert not done
     assert time.elapsed == 100.0
     assert time.sleeps == [30.0, 30.0, 30.0, 10.0]
+
+
+def test_the_service_stops_when_the_login_ended_and_leaves_the_outbox_waiting() -> None:
+    # A password reset mid-shift: retrying for an hour cannot help, the app must ask
+    # the driver to log in, and what waits stays for the next login.
+    syncer, time = _Syncer(waiting=3, offline_rounds=1000, login_ends_at=2), _Time()
+    done = sync_service.drain(
+        syncer, lambda: syncer.waiting, sleep=time.sleep, monotonic=lambda: time.elapsed
+    )
+    assert not done
+    assert (syncer.rounds, syncer.waiting) == (2, 3)
 
 
 def test_with_nothing_waiting_the_service_does_not_sync() -> None:

@@ -8,6 +8,7 @@ the end, or ``FAILED <reason>``.
 
 from __future__ import annotations
 
+import gettext
 import io
 import json
 import os
@@ -35,6 +36,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from backend.domain.clock import SetClock  # noqa: E402
+from driver_client import i18n  # noqa: E402
 from driver_client.capture import FixedLocation  # noqa: E402
 from driver_client.device import Device  # noqa: E402
 from driver_client.handoff import DesktopHandoff  # noqa: E402
@@ -70,10 +72,13 @@ def type_into(text_input: Any, text: str) -> None:
     text_input.insert_text(text)
 
 
-def ask_parent(request: str) -> None:
+def ask_parent(request: str) -> str:
+    """What the test answers after its ``ok`` (a one-time password, say)."""
     print(f"REQUEST {request}", flush=True)
-    if sys.stdin.readline().strip() != "ok":
+    reply = sys.stdin.readline().strip()
+    if reply != "ok" and not reply.startswith("ok "):
         raise RuntimeError(f"the test did not acknowledge {request}")
+    return reply.removeprefix("ok").strip()
 
 
 def label_jpeg(text: str) -> bytes:
@@ -83,6 +88,15 @@ def label_jpeg(text: str) -> bytes:
     picture = io.BytesIO()
     Image.open(out).convert("RGB").save(picture, format="JPEG", quality=85)
     return picture.getvalue()
+
+
+def use_catalogue(mo: Path) -> None:
+    """Read the app's words from the compiled catalogue ``mo``, English behind it: the
+    words it translates show translated only if they go through the catalogue."""
+    with mo.open("rb") as handle:
+        catalogue = gettext.GNUTranslations(handle)
+    catalogue.add_fallback(i18n.load(["en"]))
+    i18n._catalogue = lambda: catalogue  # type: ignore[assignment]
 
 
 class Scenario:
@@ -96,6 +110,7 @@ class Scenario:
             "kill": self.deliver_three_then_die,
             "resume": self.resume_after_kill,
             "first_day": self.first_day,
+            "login_ended": self.login_ends_mid_shift,
         }[mode]()
         self.waiting: Callable[[], bool] | None = None
         self.deadline = 0.0
@@ -178,7 +193,7 @@ class Scenario:
         yield lambda: self.app.root.current == "sync"
         yield 0.3
         tap(self.screen("sync").ids.sync_now)
-        yield lambda: "no connection" in self.app.sync_error
+        yield lambda: "No connection" in self.app.sync_error
         self.screen("sync").refresh()
         yield 0.3
         self.shot("07-sync-offline")
@@ -191,6 +206,12 @@ class Scenario:
         yield 0.5
         self.result["badge_online"] = manifest.ids.badge.text
         self.shot("08-synced")
+        # The delivered stop shows the receipt the server signed, for a dispute.
+        self.app.open_stop(stop_id)
+        yield lambda: self.app.root.current == "stop"
+        yield 0.3
+        self.result["sealed"] = self.screen("stop").details.splitlines()[-1]
+        self.shot("14-proof-sealed")
 
     def first_day(self) -> Step:
         """A driver with a one-time password chooses their own, then fails a stop with a
@@ -245,6 +266,48 @@ class Scenario:
         yield lambda: self.app.pending_count == 0 and not self.app.sync_error
         day.refresh()
         self.result["day_synced"] = day.summary
+
+    def login_ends_mid_shift(self) -> Step:
+        """Offline, the driver saves an arrival; meanwhile the office resets their
+        password. The next sync sends them to the login screen with the arrival still
+        waiting, and after logging in (and choosing a password) the same phone syncs it."""
+        login = self.screen("login")
+        type_into(login.ids.username, "driver_a")
+        type_into(login.ids.password, "pw")
+        tap(login.ids.login)
+        manifest = self.screen("manifest")
+        yield lambda: self.app.root.current == "manifest" and len(manifest.stops) == 3
+        yield 0.3
+        ask_parent("server_down")
+        self.app.sync_now()
+        yield lambda: bool(self.app.sync_error)
+        self.result["offline"] = self.app.sync_error
+        stop_id = manifest.stops[0]["stop_id"]
+        self.result["stop_id"] = stop_id
+        tap(next(w for w in manifest.ids.list.children[0].children if w.stop_id == stop_id))
+        yield lambda: self.app.root.current == "stop"
+        yield 0.3
+        tap(self.screen("stop").ids.arrived)
+        yield lambda: self.app.pending_count == 1
+        one_time = ask_parent("reset_password")  # the server is up again
+        self.app.sync_now()
+        yield lambda: self.app.root.current == "login"
+        yield 0.3
+        self.shot("13-login-ended")
+        self.result["login_message"] = login.message
+        self.result["username"] = login.ids.username.text
+        self.result["waiting_at_login"] = self.app.device.store.pending_count()
+        self.result["device_id"] = self.app.device.device_id
+        type_into(login.ids.password, one_time)
+        tap(login.ids.login)
+        password = self.screen("password")
+        yield lambda: self.app.root.current == "password"
+        yield 0.3
+        type_into(password.ids.new, "a long one of my own")
+        type_into(password.ids.again, "a long one of my own")
+        tap(password.ids.change)
+        yield lambda: self.app.root.current == "manifest"
+        yield lambda: self.app.pending_count == 0 and not self.app.sync_error
 
     def deliver_three_then_die(self) -> Step:
         """Log in, go offline, deliver three stops with signature and photo, get killed."""
@@ -329,6 +392,8 @@ def main() -> None:
     server, data, shots, photo = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
     mode = sys.argv[5]
     now = SetClock(datetime.fromisoformat(sys.argv[6])).now
+    if len(sys.argv) > 7:
+        use_catalogue(Path(sys.argv[7]))
     shots.mkdir(parents=True, exist_ok=True)
     device = Device(data, server, FixedLocation(47.611, -122.331, 6, now), now)
     photos = FileSource(Path(photo), Stamper(device.capture.location, device.capture.now))

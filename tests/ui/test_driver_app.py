@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.db.models import Organization, User
+from driver_client.i18n import compile_mo
 from tests.client.conftest import LiveServer
 from tests.client.test_media import _camera_jpeg
 from tests.conftest import World
@@ -35,7 +37,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, int]:
+def _run_scenario(
+    tmp_path: Path,
+    server: LiveServer,
+    mode: str,
+    requests: dict[str, Callable[[], str]] | None = None,
+    catalogue: Path | None = None,
+) -> tuple[Any, int]:
+    """Run the scenario ``mode``; ``requests`` answers its other requests (the text
+    returned goes back after ``ok``); ``catalogue`` is a .mo the app reads words from."""
     photo = tmp_path / "door.jpg"
     if not photo.exists():
         photo.write_bytes(_camera_jpeg((1200, 900)))
@@ -55,6 +65,7 @@ def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, i
         # The phone's clock starts at the test server's reading, as a real phone's
         # agrees with a real server's.
         server.clock.now().isoformat(),
+        *([str(catalogue)] if catalogue else []),
     ]
     process = subprocess.Popen(  # noqa: S603 - fixed argv: Xvfb wrapper and our own script
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
@@ -63,10 +74,13 @@ def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, i
     assert process.stdout is not None
     result = None
     for line in process.stdout:
+        answer = ""
         if line.startswith("REQUEST server_down"):
             server.stop()
         elif line.startswith("REQUEST server_up"):
             server.start()
+        elif line.startswith("REQUEST ") and line.split()[1] in (requests or {}):
+            answer = (requests or {})[line.split()[1]]()
         elif line.startswith("RESULT "):
             result = json.loads(line.removeprefix("RESULT "))
             continue
@@ -75,7 +89,7 @@ def _run_scenario(tmp_path: Path, server: LiveServer, mode: str) -> tuple[Any, i
             pytest.fail(line)
         else:
             continue
-        process.stdin.write("ok\n")
+        process.stdin.write(f"ok {answer}\n" if answer else "ok\n")
         process.stdin.flush()
     return result, process.wait(timeout=60)
 
@@ -126,6 +140,12 @@ def test_a_driver_delivers_offline_and_the_proof_arrives_when_back_online(
     assert {f["kind"] for f in body["files"]} == {"signature", "photo"}
     assert body["proof"]["fields"]["recipient_name"] == "Dana Whitfield"
     assert body["proof"]["fields"]["scanned_barcodes"] == [result["scanned"]]
+    digest = body["proof"]["digest"]
+    assert result["sealed"].startswith("Proof sealed at ")
+    assert result["sealed"].endswith(
+        f"receipt {body['receipt']['kid']}, digest {digest[:16]} {digest[16:32]}"
+        f" {digest[32:48]} {digest[48:]}"
+    )
     for name in ("02-manifest", "04-capture", "05-next-stop", "06-saved-offline", "08-synced"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 1000
 
@@ -184,3 +204,52 @@ def test_a_first_day_driver_sets_a_password_then_fails_a_stop_with_a_photo(
     ok = client.post("/api/v1/auth/token", json={**fresh, "password": "a long one of my own"})
     assert ok.status_code == 200
     assert ok.get_json()["must_change_password"] is False
+
+
+# A word of the sync in a made-up language: shown so only if sync.py reads the catalogue.
+# (The login screen's message stays English, so the screenshot reads as a driver's.)
+SYNC_WORDS = {"No connection to the server.": "XX no connection XX"}
+LOGIN_ENDED = (
+    "Your login has ended (a new password or a revoked phone). "
+    "Log in again: nothing waiting to sync is lost."
+)
+
+
+def test_a_password_reset_mid_shift_sends_the_driver_to_log_in_and_loses_nothing(
+    tmp_path: Path,
+    server: LiveServer,
+    stop_ids: list[int],
+    client: FlaskClient,
+    auth: Any,
+    world: World,
+) -> None:
+    catalogue = tmp_path / "xx.mo"
+    catalogue.write_bytes(
+        compile_mo({"": "Content-Type: text/plain; charset=UTF-8\n"} | SYNC_WORDS)
+    )
+
+    def reset_password() -> str:
+        # Reset while the phone cannot reach the server (the test client needs no
+        # network), then let it back: its next sync must meet the revoked login.
+        reset = client.post(
+            f"/api/v1/admin/users/{world.users['driver_a']}/reset-password",
+            json={},
+            headers=auth("admin"),
+        )
+        assert reset.status_code == 200, reset.get_json()
+        server.start()
+        return str(reset.get_json()["one_time_password"])
+
+    result, _code = _run_scenario(
+        tmp_path, server, "login_ended", {"reset_password": reset_password}, catalogue
+    )
+    assert result is not None, "the scenario ended without a result"
+    assert result["offline"] == "XX no connection XX"
+    assert result["login_message"] == LOGIN_ENDED
+    assert result["username"] == "driver_a"
+    assert result["waiting_at_login"] == 1  # the arrival waited through the new login
+    [arrival] = _proof(client, auth, result["stop_id"])["events"]
+    assert arrival["type"] == "arrived"
+    # The same phone carried on: one device id before and after the new login.
+    assert arrival["device_id"] == result["device_id"]
+    assert (SCREENSHOTS / "13-login-ended.png").stat().st_size > 1000

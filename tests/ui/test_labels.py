@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import gettext
+import io
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -106,3 +107,36 @@ def test_the_next_stop_offered_is_the_next_one_to_do_then_any_left_behind() -> N
     done = [{**stop, "status": "delivered"} for stop in stops]
     assert next_open_stop(done, 12) is None
     assert next_open_stop(stops, 999) == 10  # a stop no longer listed: from the top
+
+
+def test_the_words_the_core_builds_for_the_screens_go_through_the_catalogue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A made-up language that translates them: English would show if a module built
+    # its sentence outside the catalogue.
+    from datetime import UTC, datetime
+
+    from driver_client.barcodes import check_scans
+    from driver_client.capture import Fix
+    from driver_client.fixes import describe_fix
+
+    words = {
+        "": "Content-Type: text/plain; charset=UTF-8\n",
+        "Scanned {done} of {total}.": "XX {done}/{total} XX",
+        "{code} belongs to {stop}, not this stop.": "XX {code} -> {stop} XX",
+        "stop {number}": "XX-stop {number}",
+        "Position within {metres} m, just now.": "XX {metres} m XX",
+        "No position fix: the delivery will be saved without a position.": "XX no fix XX",
+    }
+    catalogue = gettext.GNUTranslations(io.BytesIO(i18n.compile_mo(words)))
+    catalogue.add_fallback(i18n.load(["en"]))
+    monkeypatch.setattr(i18n, "_catalogue", lambda: catalogue)
+    day = [
+        {"id": 1, "sequence": 1, "parcels": [{"barcode": "P1"}]},
+        {"id": 2, "sequence": 2, "parcels": [{"barcode": "P2"}]},
+    ]
+    summary = check_scans(["P1", "P2"], day[0], day).summary()
+    assert summary == "XX 1/1 XX\nXX P2 -> XX-stop 2 XX"
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    assert describe_fix(Fix(47.6, -122.3, 6.0, now), now) == "XX 6 m XX"
+    assert describe_fix(None, now) == "XX no fix XX"
