@@ -13,11 +13,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.db.models import Conflict, DoorEventRow, EventEvidence, EvidenceFile, Manifest, Stop
+from backend.db.types import utcnow
 from backend.domain.outcome import ConflictKind, Derivation, PlanFacts, Report, derive_stop
+from backend.domain.stops import StopStatus
 from backend.sync import changes
 
 OPEN = "open"
@@ -25,6 +28,7 @@ REPORTED_AFTER_REPLAN = ConflictKind.REPORTED_AFTER_REPLAN.value
 SUPERSEDED = "superseded"
 # Keys per IN list: well inside SQLite's bound on parameters per statement.
 LOOKUP_CHUNK = 500
+STOP: Table = Stop.__table__  # type: ignore[assignment]
 
 
 def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
@@ -154,8 +158,7 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
         return []
     derivations = derive_many(session, stops)
     changed = [s for s in stops if s.status != derivations[s.id].status]
-    for stop in changed:
-        stop.status = derivations[stop.id].status
+    _write_statuses(session, {s: derivations[s.id].status for s in changed})
     changes.record_status_changes(session, changed)
     existing: dict[int, list[Conflict]] = defaultdict(list)
     for conflict in session.scalars(
@@ -194,6 +197,28 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
     session.flush()
     _hold_copies_of_reported_originals(session, stops, open_conflicts, now)
     return open_conflicts
+
+
+def _write_statuses(session: Session, statuses: dict[Stop, StopStatus]) -> None:
+    """Store derived statuses with one Core executemany, not the ORM's flush.
+
+    An end-of-shift batch changes the status of every stop it touches; the unit of
+    work would diff each object to write the same UPDATE 150 times. The objects are
+    told the values as committed, so the flush that follows has nothing left to write
+    for them and readers in this transaction see the new status.
+    """
+    if not statuses:
+        return
+    at = utcnow()
+    session.execute(
+        update(STOP)
+        .where(STOP.c.id == bindparam("stop_id"))
+        .values(status=bindparam("new_status"), updated_at=at),
+        [{"stop_id": stop.id, "new_status": status} for stop, status in statuses.items()],
+    )
+    for stop, status in statuses.items():
+        set_committed_value(stop, "status", status)
+        set_committed_value(stop, "updated_at", at)
 
 
 def _hold_copies_of_reported_originals(
