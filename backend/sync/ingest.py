@@ -31,6 +31,7 @@ from backend.domain.events import (
 from backend.evidence import service as evidence
 from backend.notifications import triggers as notifications
 from backend.sync.changes import UPSERT, lock_stops
+from backend.sync.derive import key_in
 from backend.sync.seal import seal_deliveries
 from backend.webhooks import service as webhooks
 
@@ -110,7 +111,7 @@ def ingest_events(
                     DoorEventRow.fingerprint,
                     DoorEventRow.result,
                     DoorEventRow.result_code,
-                ).where(DoorEventRow.event_id.in_(ids))
+                ).where(key_in(session, DoorEventRow.event_id, ids))
             )
         }
         if ids
@@ -122,7 +123,7 @@ def ingest_events(
             for stop_id, version in session.execute(
                 select(PlanChange.stop_id, PlanChange.stop_version).where(
                     PlanChange.driver_id == ctx.principal.user_id,
-                    PlanChange.stop_id.in_(stop_ids),
+                    key_in(session, PlanChange.stop_id, stop_ids),
                     PlanChange.kind == UPSERT,
                 )
             )
