@@ -302,8 +302,10 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     the rows go in as one executemany that psycopg pipelines with a statement it
     prepares once per connection. A RETURNING insert of the batch would instead be one
     statement of 17 parameters a row, which psycopg parses afresh on every request and
-    never prepares (it prepares none with over 50 parameters). SQLite parses
-    in-process: one RETURNING insert is cheapest there.
+    never prepares (it prepares none with over 50 parameters). SQLite cannot promise
+    the order of a multi-row RETURNING, so SQLAlchemy would send it one INSERT per row:
+    there the rows go in as one executemany and their ids are read back by event id
+    (unique per tenant; the batch holds each id once).
     """
     if session.get_bind().dialect.name == "postgresql":
         ids = sorted(
@@ -319,11 +321,20 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
             row["id"] = row_id
         session.execute(insert(DOOR_EVENT), rows)
         return ids
-    return list(
-        session.scalars(
-            insert(DOOR_EVENT).returning(DOOR_EVENT.c.id, sort_by_parameter_order=True), rows
+    session.execute(insert(DOOR_EVENT), rows)
+    org_id = rows[0]["org_id"]
+    # A comprehension, not dict(): a Result has keys() (its columns), so dict() would
+    # take it for a mapping.
+    by_event_id = {
+        event_id: row_id
+        for event_id, row_id in session.execute(
+            select(DOOR_EVENT.c.event_id, DOOR_EVENT.c.id).where(
+                DOOR_EVENT.c.org_id == org_id,
+                DOOR_EVENT.c.event_id.in_([row["event_id"] for row in rows]),
+            )
         )
-    )
+    }
+    return [by_event_id[row["event_id"]] for row in rows]
 
 
 def _queue_webhooks(
