@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, BigInteger, String, Table, any_, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.db.models import Conflict, DoorEventRow, EventEvidence, EvidenceFile, Manifest, Stop
+from backend.db.types import utcnow
 from backend.domain.outcome import ConflictKind, Derivation, PlanFacts, Report, derive_stop
+from backend.domain.stops import StopStatus
 from backend.sync import changes
 
 OPEN = "open"
@@ -25,6 +29,23 @@ REPORTED_AFTER_REPLAN = ConflictKind.REPORTED_AFTER_REPLAN.value
 SUPERSEDED = "superseded"
 # Keys per IN list: well inside SQLite's bound on parameters per statement.
 LOOKUP_CHUNK = 500
+STOP: Table = Stop.__table__  # type: ignore[assignment]
+
+
+def key_in(session: Session, column: Any, keys: Collection[int] | Collection[str]) -> Any:
+    """``column IN keys``, written so its SQL text does not depend on how many keys.
+
+    On PostgreSQL that is ``column = ANY(array)`` with one array parameter: the same
+    statement for a batch of 3 or 300, which psycopg prepares once per connection and
+    the server plans once. An IN list of 150 parameters is new text each time, parsed
+    by psycopg on every request and never prepared (over 50 parameters). SQLite has no
+    arrays and parses in-process, so it keeps the IN list.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(keys)
+    values = list(keys)
+    element = String() if values and isinstance(values[0], str) else BigInteger()
+    return column == any_(bindparam(None, values, type_=ARRAY(element)))
 
 
 def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
@@ -34,7 +55,9 @@ def _drivers(session: Session, stops: Iterable[Stop]) -> dict[int, int]:
     return {
         manifest_id: driver_id
         for manifest_id, driver_id in session.execute(
-            select(Manifest.id, Manifest.driver_id).where(Manifest.id.in_(manifest_ids))
+            select(Manifest.id, Manifest.driver_id).where(
+                key_in(session, Manifest.id, manifest_ids)
+            )
         )
     }
 
@@ -54,7 +77,7 @@ def _reports(session: Session, stop_ids: list[int]) -> dict[int, list[Report]]:
             DoorEventRow.received_at,
             DoorEventRow.recorded_at,
             DoorEventRow.not_before,
-        ).where(DoorEventRow.stop_id.in_(stop_ids))
+        ).where(key_in(session, DoorEventRow.stop_id, stop_ids))
     ).all()
     unverified = _citing_unverified(session, [row.id for row in rows])
     grouped: dict[int, list[Report]] = defaultdict(list)
@@ -91,7 +114,13 @@ def _citing_unverified(session: Session, event_row_ids: list[int]) -> set[int]:
             for row in session.execute(
                 select(
                     EventEvidence.event_row_id, EventEvidence.org_id, EventEvidence.sha256
-                ).where(EventEvidence.event_row_id.in_(event_row_ids[start : start + LOOKUP_CHUNK]))
+                ).where(
+                    key_in(
+                        session,
+                        EventEvidence.event_row_id,
+                        event_row_ids[start : start + LOOKUP_CHUNK],
+                    )
+                )
             )
         )
     verified: set[tuple[int, str]] = set()
@@ -103,7 +132,7 @@ def _citing_unverified(session: Session, event_row_ids: list[int]) -> set[int]:
                 for row in session.execute(
                     select(EvidenceFile.sha256, EvidenceFile.verified_at).where(
                         EvidenceFile.org_id == org_id,
-                        EvidenceFile.sha256.in_(hashes[start : start + LOOKUP_CHUNK]),
+                        key_in(session, EvidenceFile.sha256, hashes[start : start + LOOKUP_CHUNK]),
                     )
                 )
                 if row.verified_at is not None
@@ -154,12 +183,11 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
         return []
     derivations = derive_many(session, stops)
     changed = [s for s in stops if s.status != derivations[s.id].status]
-    for stop in changed:
-        stop.status = derivations[stop.id].status
+    _write_statuses(session, {s: derivations[s.id].status for s in changed})
     changes.record_status_changes(session, changed)
     existing: dict[int, list[Conflict]] = defaultdict(list)
     for conflict in session.scalars(
-        select(Conflict).where(Conflict.stop_id.in_([s.id for s in stops]))
+        select(Conflict).where(key_in(session, Conflict.stop_id, [s.id for s in stops]))
     ):
         existing[conflict.stop_id].append(conflict)
     open_conflicts: list[Conflict] = []
@@ -194,6 +222,28 @@ def rederive_stops(session: Session, stops: list[Stop], now: datetime) -> list[C
     session.flush()
     _hold_copies_of_reported_originals(session, stops, open_conflicts, now)
     return open_conflicts
+
+
+def _write_statuses(session: Session, statuses: dict[Stop, StopStatus]) -> None:
+    """Store derived statuses with one Core executemany, not the ORM's flush.
+
+    An end-of-shift batch changes the status of every stop it touches; the unit of
+    work would diff each object to write the same UPDATE 150 times. The objects are
+    told the values as committed, so the flush that follows has nothing left to write
+    for them and readers in this transaction see the new status.
+    """
+    if not statuses:
+        return
+    at = utcnow()
+    session.execute(
+        update(STOP)
+        .where(STOP.c.id == bindparam("stop_id"))
+        .values(status=bindparam("new_status"), updated_at=at),
+        [{"stop_id": stop.id, "new_status": status} for stop, status in statuses.items()],
+    )
+    for stop, status in statuses.items():
+        set_committed_value(stop, "status", status)
+        set_committed_value(stop, "updated_at", at)
 
 
 def _hold_copies_of_reported_originals(

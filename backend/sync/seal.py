@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,19 +100,42 @@ def seal_delivery(
     now: datetime,
 ) -> dict[str, Any]:
     """The proof row for a delivered event: digest, signed receipt and geo check."""
-    fields = proof_fields(stop, event, principal.username)
-    hashes = sorted(ref.sha256 for ref in event.evidence)
-    digest = proof_digest(fields, hashes)
-    receipt = sealer.signer.sign(digest, now, stop.id, [event.id]).to_dict()
-    geo = check_geofence(geo_fix(event), stop.lat, stop.lon, stop.geofence, threshold_m)
-    return {
-        "org_id": stop.org_id,
-        "event_id": event.id,
-        "stop_id": stop.id,
-        "fields": fields,
-        "file_hashes": hashes,
-        "digest": digest,
-        "receipt": receipt,
-        "geo_check": geo.to_dict(),
-        "created_at": now,
-    }
+    return seal_deliveries(sealer, [(stop, event)], principal, threshold_m, now)[0]
+
+
+def seal_deliveries(
+    sealer: ProofSealer,
+    deliveries: Sequence[tuple[Stop, DoorEvent]],
+    principal: Principal,
+    threshold_m: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The proof rows of a batch's deliveries, in order, in one pass.
+
+    What every proof of the batch shares (the driver, the threshold, the time) is read
+    once; each delivery then costs its digest, its signature and its geo check. The
+    digests and receipts are those ``seal_delivery`` gives one by one, byte for byte
+    (tests/sync/test_seal.py pins them).
+    """
+    username = principal.username
+    sign = sealer.signer.sign
+    proofs = []
+    for stop, event in deliveries:
+        fields = proof_fields(stop, event, username)
+        hashes = sorted(ref.sha256 for ref in event.evidence)
+        digest = proof_digest(fields, hashes)
+        geo = check_geofence(geo_fix(event), stop.lat, stop.lon, stop.geofence, threshold_m)
+        proofs.append(
+            {
+                "org_id": stop.org_id,
+                "event_id": event.id,
+                "stop_id": stop.id,
+                "fields": fields,
+                "file_hashes": hashes,
+                "digest": digest,
+                "receipt": sign(digest, now, stop.id, [event.id]).to_dict(),
+                "geo_check": geo.to_dict(),
+                "created_at": now,
+            }
+        )
+    return proofs

@@ -43,7 +43,7 @@ from backend.evidence.storage import EvidenceStore
 from backend.manifests.serialize import stop_to_dict
 from backend.manifests.service import org_today
 from backend.sync import changes
-from backend.sync.derive import rederive_stops
+from backend.sync.derive import key_in, rederive_stops
 from backend.sync.ingest import APPLIED, CONFLICT, IngestOutcome, ingest_events
 from backend.sync.schemas import MAX_EVENTS_PER_BATCH
 from backend.sync.seal import ProofSealer
@@ -316,7 +316,7 @@ def _files(session: Session, org_id: int, hashes: list[str]) -> list[Row[Any]]:
                     EvidenceFile.verified_at,
                 ).where(
                     EvidenceFile.org_id == org_id,
-                    EvidenceFile.sha256.in_(hashes[start : start + LOOKUP_CHUNK]),
+                    key_in(session, EvidenceFile.sha256, hashes[start : start + LOOKUP_CHUNK]),
                 )
             )
         )

@@ -382,15 +382,16 @@ def test_an_event_the_database_refuses_is_rejected_alone_and_the_others_are_stor
     # still, its event alone is rejected: the transaction stays usable (a SAVEPOINT).
     events = [device.event(stop_id) for stop_id in stop_ids]
     refused = events[1]["id"]
-    seal = ingest.seal_delivery
+    seal = ingest.seal_deliveries
 
-    def seal_one_badly(*args: Any) -> dict[str, Any]:
-        proof = seal(*args)
-        if args[2].id == refused:
-            proof["stop_id"] = 999_999  # no such stop: the proof's foreign key fails
-        return proof
+    def seal_one_badly(*args: Any) -> list[dict[str, Any]]:
+        proofs = seal(*args)
+        for proof in proofs:
+            if proof["event_id"] == refused:
+                proof["stop_id"] = 999_999  # no such stop: the proof's foreign key fails
+        return proofs
 
-    monkeypatch.setattr(ingest, "seal_delivery", seal_one_badly)
+    monkeypatch.setattr(ingest, "seal_deliveries", seal_one_badly)
     response = device.sync(events)
     assert response.status_code == 200, response.data[:300]
     results = response.get_json()["results"]
