@@ -1,7 +1,8 @@
 """Sealing a batch gives the same bytes as before it was batched, and as one by one.
 
 The expected fingerprints, digests and signatures were computed by the server as it
-sealed deliveries one at a time (before ``seal_deliveries`` existed). A receipt a
+sealed deliveries one at a time (``seal_delivery``), in digest version 2 (photo
+stamps sealed; version 1 proofs are pinned by tests/sync/test_sealed_photo_stamps.py). A receipt a
 customer holds must keep verifying against the digest recomputed from the stored
 proof, so any change to these bytes is a break, not a refactor.
 """
@@ -32,20 +33,20 @@ PHOTO = "b" * 64
 EXPECTED = [
     (
         "2737e009a9c28f51ee4d3516f5bc5a97aaaa0f266be9aed4764859dc25fd16eb",
-        "33f0079de568a0cf010abbb85f622224c9dd295a33ea5a8b6fdb357aaa6db709",
-        "uohf63pDc70yCZGOXLL9LknvTtxrhaiODFiGY3v-j-8dPkxq49W6Kg6CHMzVHQ5miIpn4gfpH5UU4SsYGemvBg",
+        "2fb3cd8c014229712a0ddc372fee31b121845e83529e1fe3c37146ecfae14402",
+        "rJQCfmDnzEnJpG_uCRKPa8sSENr0SR8D5pTuCBewKs4-i-jaRrJw0QYYMWYu-FKS1SE5yzODrPzCwPVV4ER-AQ",
         "inside",
     ),
     (
         "cf907f72652b80347e7ea128744454df0fa85024f3461593384afc956bb71ac7",
-        "0497d595be192b25c2c52bd57b1e378b75e438e43fb683d9aac2b9e764f9af4e",
-        "JizmXx-eOpeJRGdDYthvbUjJmqZ0Lm-3ISNj4DMs5c-jZ7NW7jTxoWIVte1J1Q2GqU8Dl-XAI_wHv9OJrVyFCg",
+        "934b015db04de4442cb75c26b1e7e1a511ad1b8a63ccb20b4b3c0f896a14bddc",
+        "dBJZtZ-AlQaierZkppi3f5TGp7gxzV5DY7lLva-VbGfNNcsQAoe6MCiJitIVGnDjMZpy5f8spgrzqzvLNLkcBA",
         "inside",
     ),
     (
         "8fd5dc2f59a3e9cd8fb3440f8d54a0e7f716c1b6ce1eee3fc0f6cc8704aa79e1",
-        "c6555cccd600e6f557df94cb437f66dbab194b222b2432d02f36d8dd7d28c6d2",
-        "cCs0HSxVZAnj2Ap8kQR3_rJv9AohuSLTEOZv9m7-LgvQHDnN-5zCBuIdZM-nM64_g4jB_TcRn9RTMC9v7IvWCg",
+        "b90983ee7e6d53f56c17281d15b5a556371e4a4bdf93d505f1ce5d07b1419224",
+        "IYaRVymy0dnA5RTiMxEHJ2H0-qZ1Ut0jBnTC1ozRT-xdhn-HuoxCB7eEz2vC8SyjQJhHsTho2lJQfwmH-g8iBw",
         "no_fix",
     ),
 ]
