@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from backend.config import PROJECT_ROOT, Settings, load_settings
 from backend.db.models import Base
 from backend.db.session import Database
 from backend.domain.clock import SetClock
+from tests.browser import start_browser
 from tests.factories import SERVICE_DATE
 
 PG_ADMIN_URL = os.environ.get(
@@ -208,3 +210,9 @@ def auth(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {token_for(username)}"}
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, one for the whole run (see tests/browser.py for why)."""
+    yield from start_browser()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -21,36 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from backend.config import PROJECT_ROOT, load_settings
+from backend.config import load_settings
 from demo import day as demo_day
 from demo.devserver import background_server
+from tests.browser import SCREENSHOTS, browser_skip_reason
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # Every name but 127.0.0.1 fails to resolve inside the browser, so a page that
-    # pulls a font or script from elsewhere breaks here instead of leaking traffic.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-# Like the driver app's UI tests: var/screenshots by default, so a test run leaves the
-# tree clean; DOORSTEP_SCREENSHOTS=docs/screenshots refreshes the ones the docs show.
-SCREENSHOTS = PROJECT_ROOT / os.environ.get("DOORSTEP_SCREENSHOTS", "var/screenshots")
 DEFAULT_TIMEOUT_MS = 15_000
 # Two rounds keep the day to about 10 s (`make demo` runs demo_day.ROUNDS, 8) and still leave
 # ~36 delivered stops (~30 with a complete proof to dispute), a few failed ones, and open
 # outside_geofence, outside_time_window and delivered_after_cancel exceptions besides
 # hundreds of no_outcome stops not reached yet.
 DAY_ROUNDS = 2
-
-_browser_skip_reason: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -94,28 +76,6 @@ def console_url(console_day: Path) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = (
-            f"{CHROMIUM} is missing: install it with "
-            "`sudo apt-get install --no-install-recommends chromium fonts-dejavu-core` "
-            "(or `make browser-deps` as root); never `playwright install`"
-        )
-        if os.environ.get("DOORSTEP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"DOORSTEP_REQUIRE_BROWSER=1 but {reason}")
-        _browser_skip_reason.append(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh page on a laptop-sized screen; no cookies carried over between tests."""
@@ -151,8 +111,8 @@ def screenshot() -> Callable[..., Path]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _browser_skip_reason:
+    if browser_skip_reason:
         terminalreporter.write_sep(
             "!", "CONSOLE BROWSER TESTS WERE SKIPPED: no Chromium", red=True, bold=True
         )
-        terminalreporter.write_line(f"reason: {_browser_skip_reason[0]}")
+        terminalreporter.write_line(f"reason: {browser_skip_reason[0]}")

@@ -32,14 +32,14 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from backend.config import PROJECT_ROOT, Settings, load_settings
 from demo import day as demo_day
 from demo import mailbox
 from demo.devserver import background_server, free_port
 from demo.live import LIVE_DRIVER, LiveDriver
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser import SCREENSHOTS
 from tests.console.helpers import DEMO_PASSWORD, login
 
 pytestmark = pytest.mark.slow
@@ -99,22 +99,6 @@ def _notify_worker(settings: Settings, env: dict[str, str]) -> Iterator[None]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("DOORSTEP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"DOORSTEP_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` (never `playwright install`)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _phone(browser: Browser) -> Page:

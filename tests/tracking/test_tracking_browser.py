@@ -9,7 +9,6 @@ app the test arranges through, so the app's injected clock holds for both.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -30,9 +29,9 @@ from backend.db.session import scope_to_tenant
 from backend.domain.roles import Role
 from backend.tracking import tokens
 from backend.tracking.requests import handle_request
+from tests.browser import SCREENSHOTS
 from tests.client.test_media import _camera_jpeg
 from tests.conftest import World
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.sync.helpers import Device, files_by_hash, png, ref
 from tests.tracking.conftest import NOW, Day
 
@@ -52,29 +51,20 @@ def served(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture
-def phone() -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        if os.environ.get("DOORSTEP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"DOORSTEP_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` (never `playwright install`)")
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="en-US",
-            timezone_id="UTC",
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="en-US",
+        timezone_id="UTC",
+    )
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _shot(page: Page, name: str) -> Path:
